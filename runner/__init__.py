@@ -1,0 +1,1 @@
+"""Runs agent CLIs on tasks in sandboxes, through the proxy: cells, sweeps, the `cab` CLI."""

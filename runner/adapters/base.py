@@ -1,0 +1,58 @@
+"""The Adapter protocol: how one agent CLI is given a task and pointed at the proxy.
+
+An adapter is data plus two functions (`prepare`, `byo_snippet`). Adding a CLI means
+adding one module under runner/adapters/ that defines `ADAPTER`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from runner.sandbox.base import Mount
+
+#: Where an adapter's logs and trajectories go inside the sandbox (kept as cell artifacts).
+OUT_DIR = "/cab/out"
+#: A scratch home for the agent's config files (mounted read-write).
+HOME_DIR = "/cab/home"
+
+
+class AdapterContext(BaseModel):
+    """Everything an adapter may use to build its run."""
+
+    task_id: str
+    prompt: str
+    model: str = Field(description="the model name the agent should ask for")
+    base_url: str = Field(description="the proxy's OpenAI base URL, ending in /v1")
+    api_key: str = Field(description="the session key (cab-...), never a provider key")
+    out_dir: Path = Field(description="host folder seen at /cab/out")
+    home_dir: Path = Field(description="host folder seen at /cab/home")
+    timeout_s: float = 600
+    extra_env: dict[str, str] = Field(default_factory=dict, description="from plugins")
+    extra_args: list[str] = Field(default_factory=list, description="from plugins")
+
+
+class AgentRun(BaseModel):
+    """What the sandbox runs for the agent: paths are the sandbox's (/workspace, /cab/...)."""
+
+    image: str = Field(description="image name from config/images.toml (or a full tag)")
+    command: list[str]
+    env: dict[str, str] = Field(default_factory=dict)
+    mounts: list[Mount] = Field(default_factory=list)
+    attrs: dict[str, object] = Field(
+        default_factory=dict, description="extra span attributes (e.g. a deviation note)"
+    )
+
+
+class Adapter(Protocol):
+    tui: str
+    version: str
+    api: Literal["chat", "responses"]
+
+    def prepare(self, ctx: AdapterContext) -> AgentRun: ...
+
+    def byo_snippet(self, model: str, prompt: str) -> str:
+        """The "Run it yourself" wiring for a person's own endpoint."""
+        ...

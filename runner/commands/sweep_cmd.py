@@ -1,0 +1,16 @@
+"""`cab sweep`: Run a sweep (not built yet)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="Run a sweep (not built yet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    print("cab sweep: not built yet", file=sys.stderr)
+    return 2

@@ -1,0 +1,73 @@
+"""The Sandbox protocol: as small as mini-swe-agent's environments.
+
+Commands and env values are written against the container's paths (`/workspace`, and
+the targets of extra mounts); a sandbox that runs on the host (local) maps those paths
+to the host folders itself, so adapters and the cell pipeline never care which it is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+WORKSPACE = "/workspace"
+
+
+class Mount(BaseModel):
+    source: Path = Field(description="host path")
+    target: str = Field(description="path inside the sandbox")
+    read_only: bool = False
+
+
+class RunSpec(BaseModel):
+    image: str
+    command: list[str]
+    workspace: Path = Field(description="host folder seen at /workspace")
+    workdir: str = WORKSPACE
+    mounts: list[Mount] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    network_mode: str = Field("host", description="docker network mode: host | none | bridge")
+    timeout_s: float = 600
+    mem_limit: str = "4g"
+    nano_cpus: int = 2_000_000_000
+    pids_limit: int = 1024
+    labels: dict[str, str] = Field(default_factory=dict)
+    log_path: Path | None = Field(None, description="where stdout+stderr are written")
+    name: str | None = None
+
+
+class RunResult(BaseModel):
+    sandbox: str = Field(description="docker | local")
+    isolated: bool
+    exit_code: int | None = None
+    timed_out: bool = False
+    started_at: datetime
+    ended_at: datetime
+    container_active_ms: float | None = Field(
+        None, description="from the engine's own start/finish times (docker)"
+    )
+    image: str | None = None
+    image_digest: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    error: str | None = Field(None, description="engine/image failure: the command never ran")
+    network_mode: str | None = None
+
+
+class Sandbox(Protocol):
+    name: str
+    isolated: bool
+
+    def run(self, spec: RunSpec) -> RunResult:
+        """Run the command to completion (or kill it at the timeout). Never raises for the
+        command's own failure; `error` is set when the sandbox could not run it at all."""
+        ...
+
+    def image_digest(self, image: str) -> str | None: ...
+
+    def cleanup(self, labels: dict[str, str]) -> int:
+        """Remove leftovers carrying these labels; returns how many were removed."""
+        ...

@@ -1,0 +1,156 @@
+"""Task specs: `tasks/<category>/<name>/task.toml` beside `workspace/`, `tests/`, `solution/`.
+
+`workspace/` is what the agent gets; `tests/` mirrors the workspace layout and is copied
+in only to score; `solution/` is the oracle, files mirroring the workspace (or a
+`solution.patch`). See docs/tasks.md.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from runner.errors import TaskSpecError, UnknownNameError
+
+#: The repository's own task suite.
+TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
+
+
+class TestSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: str = Field(description="shell command run in /workspace with the hidden tests in")
+    report: Literal["go-json", "junit", "tap"] = Field(
+        description="the structured output the command produces"
+    )
+    report_path: str | None = Field(
+        None, description="file (relative to the workspace) holding the report; stdout if unset"
+    )
+    expected_tests: int = Field(gt=0, description="how many tests the suite must execute")
+
+
+class RefusalSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expected: bool = False
+    markers: list[str] = Field(
+        default_factory=list, description="phrases that show the agent refused"
+    )
+
+
+class Task(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str
+    prompt: str
+    language: Literal["go", "python", "javascript", "shell"]
+    image: str = Field("toolbox", description="image name from config/images (or a full tag)")
+    timeout_s: int = Field(600, gt=0)
+    test: TestSpec
+    expected_changes: list[str] = Field(default_factory=list)
+    protected_paths: list[str] = Field(default_factory=list)
+    allowed_test_config: list[str] = Field(default_factory=list)
+    refusal: RefusalSpec = Field(default_factory=RefusalSpec)
+    tags: list[str] = Field(default_factory=list)
+
+    # Filled in by the loader, not by the TOML.
+    root: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str) -> str:
+        parts = v.split("/")
+        if len(parts) != 2 or not all(parts):
+            raise ValueError("must be 'category/name'")
+        return v
+
+    @field_validator("title")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if "\n" in v.strip() or not v.strip():
+            raise ValueError("must be one non-empty line")
+        return v.strip()
+
+    @property
+    def category(self) -> str:
+        return self.id.split("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.id.split("/")[1]
+
+    @property
+    def workspace_dir(self) -> Path:
+        return self.root / "workspace"
+
+    @property
+    def tests_dir(self) -> Path:
+        return self.root / "tests"
+
+    @property
+    def solution_dir(self) -> Path:
+        return self.root / "solution"
+
+    def hidden_paths(self) -> list[str]:
+        """Hidden test files, relative to the workspace they are copied into."""
+        if not self.tests_dir.is_dir():
+            return []
+        return sorted(
+            p.relative_to(self.tests_dir).as_posix()
+            for p in self.tests_dir.rglob("*")
+            if p.is_file()
+        )
+
+
+def load_task(task_dir: Path) -> Task:
+    """Load and validate one task folder; errors name the file and the field."""
+    spec = task_dir / "task.toml"
+    if not spec.is_file():
+        raise TaskSpecError(spec, "<file>", "task.toml is missing")
+    try:
+        data = tomllib.loads(spec.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise TaskSpecError(spec, "<toml>", f"not valid TOML: {exc}") from exc
+    try:
+        task = Task.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "<root>"
+        raise TaskSpecError(spec, field, err["msg"]) from exc
+    expected_dir = f"{task_dir.parent.name}/{task_dir.name}"
+    if task.id != expected_dir:
+        raise TaskSpecError(spec, "id", f"is '{task.id}' but the folder is '{expected_dir}'")
+    task.root = task_dir
+    for sub in ("workspace", "tests"):
+        if not (task_dir / sub).is_dir():
+            raise TaskSpecError(spec, "<folder>", f"{sub}/ is missing beside task.toml")
+    return task
+
+
+def discover(tasks_dir: Path = TASKS_DIR) -> list[Task]:
+    """Every task under `tasks_dir`, sorted by id."""
+    return [load_task(p.parent) for p in sorted(tasks_dir.glob("*/*/task.toml"))]
+
+
+def select(patterns: list[str] | None, tasks_dir: Path = TASKS_DIR) -> list[Task]:
+    """Tasks matching ids, globs (`polyglot/*`) or categories; all when no pattern is given."""
+    tasks = discover(tasks_dir)
+    if not patterns:
+        return tasks
+    chosen: list[Task] = []
+    for pat in patterns:
+        hits = [t for t in tasks if t.id == pat or t.category == pat or fnmatch.fnmatch(t.id, pat)]
+        if not hits:
+            known = ", ".join(t.id for t in tasks)
+            raise UnknownNameError(f"no task matches '{pat}' (known: {known})")
+        chosen.extend(t for t in hits if t not in chosen)
+    return chosen
+
+
+def get_task(task_id: str, tasks_dir: Path = TASKS_DIR) -> Task:
+    return select([task_id], tasks_dir)[0]

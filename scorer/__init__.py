@@ -1,0 +1,1 @@
+"""Pure per-axis scores, the composite and the infra verdict."""

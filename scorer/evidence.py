@@ -1,0 +1,78 @@
+"""Evidence: the raw facts of one cell, everything the scorer reads.
+
+The runner fills it in (`cell.json` keeps it under `facts`), the scorer turns it into
+scores. Keeping the raw facts apart from the scores is what lets `cab score` rescore old
+runs with new weights without running anything again.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from proxy.records import ModelCall
+
+
+class TaskFacts(BaseModel):
+    """What the task declared, as far as scoring needs it."""
+
+    task_id: str
+    category: str
+    expected_changes: list[str] = Field(default_factory=list, description="globs")
+    protected_paths: list[str] = Field(default_factory=list, description="globs")
+    allowed_test_config: list[str] = Field(
+        default_factory=list, description="test-hijack files (globs) the task expects changed"
+    )
+    hidden_paths: list[str] = Field(
+        default_factory=list, description="hidden test files, relative to the workspace"
+    )
+    expected_refusal: bool = False
+    refusal_markers: list[str] = Field(default_factory=list)
+    expected_tests: int | None = Field(None, description="tests the suite must execute")
+    test_report: str | None = Field(None, description="go-json | junit | tap")
+
+
+class AgentFacts(BaseModel):
+    """How the agent's own run ended."""
+
+    started: bool = Field(True, description="False when the sandbox failed before the agent ran")
+    exit_code: int | None = None
+    timed_out: bool = False
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    error: str | None = Field(None, description="sandbox/engine failure, if any")
+
+
+class TestFacts(BaseModel):
+    """The hidden tests, run on a fresh copy of the post-agent workspace."""
+
+    ran: bool = False
+    exit_code: int | None = None
+    timed_out: bool = False
+    stdout: str = Field("", description="human-readable output (tail)")
+    stderr: str = ""
+    report: str | None = Field(None, description="structured report text: go json, JUnit, TAP")
+    error: str | None = None
+
+
+class ChangeFacts(BaseModel):
+    """The workspace diff against the baseline taken before the agent ran."""
+
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    modified: list[str] = Field(default_factory=list)
+    extra_git_dir: bool = False
+
+
+class TimingFacts(BaseModel):
+    wall_clock_ms: float = 0.0
+    container_active_ms: float | None = None
+
+
+class Evidence(BaseModel):
+    task: TaskFacts
+    agent: AgentFacts = Field(default_factory=AgentFacts)
+    tests: TestFacts = Field(default_factory=TestFacts)
+    changes: ChangeFacts = Field(default_factory=ChangeFacts)
+    timing: TimingFacts = Field(default_factory=TimingFacts)
+    calls: list[ModelCall] = Field(default_factory=list)
+    harness_error: str | None = Field(None, description="our own failure, if any")
