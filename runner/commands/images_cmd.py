@@ -1,16 +1,46 @@
-"""`cab images`: Build the images a run needs (not built yet)."""
+"""`cab images`: build the images a run needs (config/images.toml) and list them."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from runner import images
+from runner.errors import RunnerError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("images", help="Build the images a run needs (not built yet)")
-    p.set_defaults(func=run)
+    p = sub.add_parser("images", help="Build the images a run needs and list them")
+    isub = p.add_subparsers(dest="images_command", metavar="ACTION", required=True)
+    b = isub.add_parser("build", help="build missing images (dependencies first)")
+    b.add_argument("names", nargs="*", metavar="NAME", help="image names (default: all)")
+    b.add_argument("--force", action="store_true", help="rebuild even if the tag exists")
+    b.set_defaults(func=run_build)
+    ls = isub.add_parser("list", help="tag, id, size and whether each image is built")
+    ls.set_defaults(func=run_list)
 
 
-def run(args: argparse.Namespace) -> int:
-    print("cab images: not built yet", file=sys.stderr)
-    return 2
+def run_build(args: argparse.Namespace) -> int:
+    try:
+        built = images.build(args.names or None, force=args.force)
+    except RunnerError as exc:
+        print(f"cab images build: {exc}", file=sys.stderr)
+        return 1
+    for tag, image_id in built.items():
+        print(f"{tag}\t{image_id}")
+    print(f"recorded in {images.record_path()}", file=sys.stderr)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    try:
+        rows = images.listing()
+    except RunnerError as exc:
+        print(f"cab images list: {exc}", file=sys.stderr)
+        return 1
+    print(f"{'NAME':<14}{'TAG':<44}{'BUILT':<7}{'SIZE':>9}  ID")
+    for r in rows:
+        size = f"{r['size'] / 1e6:.0f}MB" if r["size"] else "-"
+        built = "yes" if r["built"] else "no"
+        print(f"{r['name']:<14}{r['tag']:<44}{built:<7}{size:>9}  {r['id'] or '-'}")
+    return 0

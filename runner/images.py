@@ -1,0 +1,281 @@
+"""The images a run needs: named in config/images.toml, built locally, never pulled.
+
+No registry is reachable from here, so every image is built from a Dockerfile in this
+repository (`docker build --network host`, which reaches Debian's and PyPI's packages)
+on top of `debian:bookworm-slim`, made locally by debootstrap. A tag that exists is not
+rebuilt: bump the tag in config/images.toml when a Dockerfile changes. What was built is
+recorded in `runs/images.json` (tag -> image id, size, when) so a cell's `image_digest`
+can be traced to a build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tomllib
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from runner.errors import ConfigError, RunnerError, UnknownNameError
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = REPO / "config" / "images.toml"
+BASE_IMAGE = "debian:bookworm-slim"
+
+MAKE_BASE_HINT = (
+    f"the base image {BASE_IMAGE} is missing and no registry is reachable; make it with:\n"
+    "  debootstrap --variant=minbase bookworm /tmp/rootfs\n"
+    f"  tar -C /tmp/rootfs -c . | docker import - {BASE_IMAGE}\n"
+    "(.ci/run does this itself)"
+)
+
+
+class ImageError(RunnerError):
+    """An image could not be built or the engine could not be asked about it."""
+
+
+class ImageSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tag: str = Field(description="repository:version, never 'latest'")
+    dockerfile: str = Field(description="folder holding the Dockerfile, relative to the repo")
+    depends_on: list[str] = Field(default_factory=list, description="images built first")
+
+    @field_validator("tag")
+    @classmethod
+    def _versioned(cls, v: str) -> str:
+        name, sep, version = v.rpartition(":")
+        if not sep or not name or "/" in version:
+            raise ValueError(f"{v!r} has no version: write repository:version")
+        if version == "latest":
+            raise ValueError(f"{v!r}: 'latest' is not a version; pin one")
+        return v
+
+    def context(self) -> Path:
+        return (REPO / self.dockerfile).resolve()
+
+
+def runs_dir() -> Path:
+    return Path(os.environ.get("CAB_RUNS_DIR", REPO / "runs"))
+
+
+def record_path() -> Path:
+    """Where built images are recorded: runs/images.json (CAB_RUNS_DIR moves runs/)."""
+    return runs_dir() / "images.json"
+
+
+def load_config(path: Path = CONFIG) -> dict[str, ImageSpec]:
+    """Read and check the images table: versioned tags, known and acyclic dependencies."""
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(path, "-", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "-", f"not valid TOML: {exc}") from None
+    table = raw.get("images")
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(path, "images", "missing: add [images.<name>] tables")
+    specs: dict[str, ImageSpec] = {}
+    for name, body in table.items():
+        try:
+            specs[name] = ImageSpec.model_validate(body)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(path, f"images.{name}.{loc}".rstrip("."), err["msg"]) from None
+        for dep in specs[name].depends_on:
+            if dep not in table:
+                raise ConfigError(path, f"images.{name}.depends_on", f"unknown image {dep!r}")
+        if not (specs[name].context() / "Dockerfile").is_file():
+            raise ConfigError(path, f"images.{name}.dockerfile", "no Dockerfile in that folder")
+    try:
+        build_order(specs, specs)
+    except ImageError as exc:
+        raise ConfigError(path, "depends_on", str(exc)) from None
+    return specs
+
+
+@cache
+def _config() -> dict[str, ImageSpec]:
+    return load_config()
+
+
+def resolve(name_or_tag: str) -> str:
+    """A name from config/images.toml becomes its tag; a full tag (repo:version) passes."""
+    specs = _config()
+    if name_or_tag in specs:
+        return specs[name_or_tag].tag
+    if ":" in name_or_tag or "/" in name_or_tag:
+        return name_or_tag
+    raise UnknownNameError(
+        f"unknown image {name_or_tag!r}: not in {CONFIG} ({', '.join(specs)}) and not a tag"
+    )
+
+
+def build_order(names: Iterable[str], specs: dict[str, ImageSpec]) -> list[str]:
+    """The named images and what they depend on, dependencies first."""
+    order: list[str] = []
+    visiting: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise ImageError(f"dependency cycle: {' -> '.join([*visiting, name])}")
+        if name not in specs:
+            raise UnknownNameError(f"unknown image {name!r}; known: {', '.join(specs)}")
+        visiting.append(name)
+        for dep in specs[name].depends_on:
+            visit(dep)
+        visiting.pop()
+        order.append(name)
+
+    for name in names:
+        visit(name)
+    return order
+
+
+def _client(timeout: int = 600):
+    import docker
+
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except Exception as exc:
+        raise ImageError(f"no Docker engine reachable: {exc}") from None
+    return client
+
+
+def digest(tag: str, client=None) -> str | None:
+    """The local image id ('sha256:...') of a tag, or None when it is not built. Locally
+    built images have no registry digest; the id is their content address."""
+    import docker
+
+    client = client or _client(timeout=30)
+    try:
+        return client.images.get(tag).id
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def _base_images(context: Path) -> list[str]:
+    text = (context / "Dockerfile").read_text()
+    return re.findall(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", text, flags=re.M | re.I)
+
+
+def _build_one(client, spec: ImageSpec, emit: Callable[[str], None]) -> None:
+    for base in _base_images(spec.context()):
+        if base == BASE_IMAGE and digest(base, client) is None:
+            raise ImageError(MAKE_BASE_HINT)
+    tail: list[str] = []
+    stream = client.api.build(
+        path=str(spec.context()),
+        tag=spec.tag,
+        network_mode="host",
+        rm=True,
+        forcerm=True,
+        pull=False,
+        decode=True,
+        labels={"cab.managed": "1"},
+    )
+    for chunk in stream:
+        if "error" in chunk:
+            detail = "".join(tail[-20:])
+            raise ImageError(f"building {spec.tag} failed: {chunk['error'].strip()}\n{detail}")
+        text = chunk.get("stream") or chunk.get("status")
+        if text:
+            tail.append(text if text.endswith("\n") else text + "\n")
+            emit(text)
+
+
+def _record(entries: dict[str, dict]) -> None:
+    path = record_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        known = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        known = {}
+    known.update(entries)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def _stderr(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
+
+
+def build(
+    names: Iterable[str] | None = None,
+    force: bool = False,
+    emit: Callable[[str], None] = _stderr,
+) -> dict[str, str]:
+    """Build the named images (all when None) and their dependencies where missing, in
+    dependency order; `force` rebuilds the named ones even if their tag exists.
+    Returns tag -> image id for every image in the order. Raises ImageError."""
+    specs = _config()
+    wanted = list(names) if names else list(specs)
+    order = build_order(wanted, specs)
+    client = _client()
+    out: dict[str, str] = {}
+    recorded: dict[str, dict] = {}
+    try:
+        for name in order:
+            spec = specs[name]
+            have = digest(spec.tag, client)
+            fresh = not have or (force and name in wanted)
+            if fresh:
+                emit(f"== {name}: building {spec.tag} from {spec.dockerfile}\n")
+                _build_one(client, spec, emit)
+            else:
+                emit(f"== {name}: {spec.tag} present ({have[:19]})\n")
+            image = client.images.get(spec.tag)
+            out[spec.tag] = image.id
+            recorded[spec.tag] = {
+                "name": name,
+                "id": image.id,
+                "size": image.attrs.get("Size"),
+                "built_now": fresh,
+                "recorded_at": datetime.now(UTC).isoformat(),
+            }
+    finally:
+        if recorded:
+            _record(recorded)
+        client.close()
+    return out
+
+
+def ensure(name: str) -> str:
+    """The tag of a configured image, building it (and its dependencies) if missing."""
+    tag = resolve(name)
+    if name in _config() and digest(tag) is None:
+        build([name])
+    return tag
+
+
+def listing() -> list[dict]:
+    """Every configured image: name, tag, built or not, id, size in bytes."""
+    import docker
+
+    specs = _config()
+    client = _client(timeout=30)
+    rows = []
+    try:
+        for name, spec in specs.items():
+            row = {"name": name, "tag": spec.tag, "built": False, "id": None, "size": None}
+            try:
+                image = client.images.get(spec.tag)
+                row |= {"built": True, "id": image.id, "size": image.attrs.get("Size")}
+            except docker.errors.ImageNotFound:
+                pass
+            rows.append(row)
+    finally:
+        client.close()
+    return rows
