@@ -1,16 +1,69 @@
-"""`cab run-cell`: Run one cell (not built yet)."""
+"""`cab run-cell`: run one (agent CLI × model × task) cell and write its record."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from runner.errors import RunnerError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run-cell", help="Run one cell (not built yet)")
+    p = sub.add_parser(
+        "run-cell",
+        help="Run one cell: an agent CLI on a task with a model, in a sandbox, through the proxy",
+    )
+    p.add_argument("--tui", default="reference", help="agent CLI (adapter) name")
+    p.add_argument("--model", default="scripted", help="model name (config/models.toml)")
+    p.add_argument("--task", required=True, help="task id, e.g. polyglot/go-http-handler-fix")
+    p.add_argument("--endpoint", help="your own OpenAI-compatible base URL (…/v1)")
+    p.add_argument("--key-env", help="env var that holds the endpoint's key")
+    p.add_argument("--sandbox", choices=["auto", "docker", "local"], default="auto")
+    p.add_argument("--network", default="host", help="docker network mode for the agent")
+    p.add_argument("--sweep-id", default="adhoc")
+    p.add_argument("--out", type=Path, default=Path("runs"), help="root of the run records")
+    p.add_argument("--timeout", type=float, help="agent timeout in seconds (task default)")
+    p.add_argument("--json", action="store_true", help="print the cell record as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("cab run-cell: not built yet", file=sys.stderr)
-    return 2
+    from runner.cell import CellOptions, cell_dir_for, run_cell
+    from runner.models import resolve_model
+    from runner.tasks import get_task
+
+    if args.endpoint and not args.key_env:
+        print("--endpoint needs --key-env NAME (the env var holding its key)", file=sys.stderr)
+        return 2
+    try:
+        model = resolve_model(args.model, args.endpoint, args.key_env)
+        task = get_task(args.task)
+        opts = CellOptions(
+            sweep_id=args.sweep_id,
+            out_root=args.out,
+            sandbox=args.sandbox,
+            network_mode=args.network,
+            timeout_s=args.timeout,
+        )
+        record = run_cell(args.tui, model, task, opts)
+    except RunnerError as exc:
+        print(f"cab run-cell: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(record.model_dump_json(indent=1))
+        return 0
+    scores = record.scores or {}
+    verdict = scores.get("verdict", {})
+    print(f"cell      {record.cell_id}")
+    print(f"verdict   {verdict.get('verdict')}  {verdict.get('sentence', '')}")
+    print(
+        f"pass      {scores.get('pass_rate', {}).get('pass')}  (agent exit {record.identity.exit_code})"
+    )
+    calls = record.calls
+    ok = sum(1 for c in calls if c.outcome == "ok")
+    print(f"calls     {len(calls)} recorded, {ok} ok, {len(calls) - ok} not")
+    print(f"composite {scores.get('composite', {}).get('composite')}")
+    print(f"record    {cell_dir_for(opts, args.tui, model.name, task) / 'cell.json'}")
+    print(f"wall      {record.facts.timing.wall_clock_ms / 1000:.2f} s")
+    return 0

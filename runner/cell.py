@@ -1,0 +1,368 @@
+"""One cell, end to end: task setup, the agent in its sandbox through the proxy, the hidden
+tests on a fresh copy, the diff, the scores, the record, and cleanup whatever happens.
+
+A crashed, hung or interrupted agent still yields a complete, honest `cell.json`.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import tempfile
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+from pydantic import BaseModel, Field
+
+from runner import images
+from runner.adapters import AdapterContext, get_adapter
+from runner.adapters.base import HOME_DIR, OUT_DIR
+from runner.harness import Harness
+from runner.models import ModelSpec
+from runner.record import CellRecord, CellTiming, Reproduce, RunIdentity, cell_id_for
+from runner.sandbox import Mount, RunResult, RunSpec, get_sandbox
+from runner.spans import Tracer
+from runner.tasks import Task
+from runner.testrun import run_hidden_tests
+from runner.workspace import copy_tree, diff, has_git_dir, snapshot, unified_diff
+from scorer import score_cell
+from scorer.evidence import AgentFacts, Evidence, TaskFacts, TestFacts, TimingFacts
+
+TAIL = 4000
+
+
+class Plugin(BaseModel):
+    """Extra env and args for the agent, applied in order (the page's plugin_stack)."""
+
+    name: str
+    env: dict[str, str] = Field(default_factory=dict)
+    args: list[str] = Field(default_factory=list)
+
+
+class CellOptions(BaseModel):
+    sweep_id: str = "adhoc"
+    out_root: Path = Path("runs")
+    sandbox: str = "auto"
+    network_mode: str = "host"
+    timeout_s: float | None = Field(None, description="overrides the task's timeout_s")
+    attempt: int = 1
+    plugins: list[Plugin] = Field(default_factory=list)
+    cell_dir: Path | None = Field(None, description="overrides out_root/<cell path>")
+
+
+def cell_dir_for(opts: CellOptions, tui: str, model: str, task: Task) -> Path:
+    return opts.cell_dir or opts.out_root / opts.sweep_id / tui / model / task.category / task.name
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _tail(text: str, n: int = TAIL) -> str:
+    return text[-n:]
+
+
+def run_cell(
+    tui: str,
+    model: ModelSpec,
+    task: Task,
+    opts: CellOptions | None = None,
+    harness: Harness | None = None,
+) -> CellRecord:
+    """Run one cell and write its record; `harness` is shared by a sweep, else started here."""
+    opts = opts or CellOptions()
+    adapter = get_adapter(tui)
+    cell_id = cell_id_for(opts.sweep_id, tui, model.name, task.id)
+    cell_dir = cell_dir_for(opts, tui, model.name, task)
+    if cell_dir.exists():
+        shutil.rmtree(cell_dir)
+    (cell_dir / "out").mkdir(parents=True)
+    log = structlog.get_logger().bind(cell_id=cell_id, tui=tui, model=model.name)
+    log.info("cell.start", task=task.id, attempt=opts.attempt)
+
+    own_harness = harness is None
+    harness = harness or Harness().start()
+    sandbox = get_sandbox(opts.sandbox)
+    tracer = Tracer()
+    labels = {"cab.cell_id": cell_id, "cab.sweep_id": opts.sweep_id}
+    scratch = Path(tempfile.mkdtemp(prefix=f"cab-{tui}-{task.category}_{task.name}-"))
+    workdir = scratch / "workdir"
+    timeout_s = opts.timeout_s or task.timeout_s
+    cell_started = _now()
+    agent = AgentFacts(started=False)
+    tests = TestFacts()
+    result: RunResult | None = None
+    image_tag: str | None = None
+    harness_error: str | None = None
+    interrupted: BaseException | None = None
+    changes = None
+    session = None
+    adapter_span = tracer.new_id()
+    adapter_start = adapter_end = _now()
+    try:
+        with tracer.span("task_setup", f"prepare:{task.id}") as attrs:
+            copy_tree(task.workspace_dir, workdir)
+            baseline = snapshot(workdir)
+            git_before = has_git_dir(workdir)
+            attrs.update(
+                workdir=str(workdir),
+                task_category=task.category,
+                plugin_stack=[p.name for p in opts.plugins],
+                behavior_mode="scripted" if model.embedded else "endpoint",
+                files=len(baseline),
+                sandbox=sandbox.name,
+            )
+        adapter_start = _now()
+        extra_env: dict[str, str] = {}
+        extra_args: list[str] = []
+        with tracer.span("tool_call", "applied_plugins", parent_id=adapter_span) as attrs:
+            for plugin in opts.plugins:
+                extra_env.update(plugin.env)
+                extra_args.extend(plugin.args)
+            attrs.update(
+                tui=tui,
+                count=len(opts.plugins),
+                applied=[p.name for p in opts.plugins],
+                env_keys=sorted(extra_env),
+                extra_args=extra_args,
+                applied_count=len(opts.plugins),
+                skipped_count=0,
+            )
+        session = harness.open_session(model, cell_id, task.id)
+        ctx = AdapterContext(
+            task_id=task.id,
+            prompt=task.prompt,
+            model=model.name,
+            base_url=harness.base_url,
+            api_key=session.key,
+            out_dir=cell_dir / "out",
+            home_dir=scratch / "home",
+            timeout_s=timeout_s,
+            extra_env=extra_env,
+            extra_args=extra_args,
+        )
+        run = adapter.prepare(ctx)
+        image_tag = images.resolve(run.image)
+        spec = RunSpec(
+            image=image_tag,
+            command=run.command,
+            workspace=workdir,
+            mounts=[
+                *run.mounts,
+                Mount(source=cell_dir / "out", target=OUT_DIR),
+                Mount(source=scratch / "home", target=HOME_DIR),
+            ],
+            env=run.env,
+            network_mode=opts.network_mode,
+            timeout_s=timeout_s,
+            labels=labels,
+            log_path=cell_dir / "agent.log",
+            name=f"cab-{tui}-{task.name}-{session.id}"[:60],
+        )
+        with tracer.span("container", f"{tui}:run", parent_id=adapter_span) as attrs:
+            attrs.update(image=image_tag, command=run.command, **run.attrs)
+            result = sandbox.run(spec)
+            attrs.update(
+                exit_code=result.exit_code,
+                timed_out=result.timed_out,
+                network=result.network_mode,
+                isolated=result.isolated,
+                docker_sock_mounted=False,
+                read_only=False,
+            )
+        adapter_end = _now()
+        agent = AgentFacts(
+            started=result.error is None,
+            exit_code=result.exit_code,
+            timed_out=result.timed_out,
+            stdout_tail=_tail(result.stdout),
+            stderr_tail=_tail(result.stderr),
+            error=result.error,
+        )
+        changes = diff(
+            baseline, snapshot(workdir), git_before=git_before, git_after=has_git_dir(workdir)
+        )
+        (cell_dir / "diff.patch").write_text(
+            unified_diff(task.workspace_dir, workdir, changes), encoding="utf-8"
+        )
+        if result.error is None:
+            with tracer.span("scoring", f"hidden_tests:{task.id}") as attrs:
+                tests = run_hidden_tests(
+                    task,
+                    workdir,
+                    sandbox,
+                    scratch=scratch / "tests",
+                    labels=labels,
+                    log_path=cell_dir / "tests.log",
+                )
+                attrs.update(exit_code=tests.exit_code, timed_out=tests.timed_out, ran=tests.ran)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            interrupted = exc
+            harness_error = "interrupted before the cell finished"
+        else:
+            harness_error = f"{type(exc).__name__}: {exc}"
+            log.error("cell.harness_error", error=harness_error, tb=traceback.format_exc())
+        if adapter_end <= adapter_start:
+            adapter_end = _now()
+    finally:
+        calls = harness.proxy.calls(session.id) if session is not None and harness.proxy else []
+        with tracer.span("cleanup", f"cleanup:{tui}") as attrs:
+            shutil.rmtree(scratch, ignore_errors=True)
+            try:
+                attrs["containers_removed"] = sandbox.cleanup(labels)
+            except Exception as exc:  # the engine may be gone; say so, lose nothing
+                attrs["cleanup_error"] = str(exc)
+            if session is not None:
+                harness.proxy.close_session(session.id)
+            if own_harness:
+                harness.stop()
+            attrs["scratch_removed"] = not scratch.exists()
+
+    tracer.add(
+        "adapter_run",
+        f"{tui}:{task.id}",
+        adapter_start,
+        adapter_end,
+        span_id=adapter_span,
+        attrs={
+            "timeout_s": timeout_s,
+            "plugin_stack": [p.name for p in opts.plugins],
+            "exit_code": agent.exit_code,
+        },
+    )
+    for call in calls:
+        tracer.add(
+            "model_call",
+            f"{call.api}:{call.model}",
+            call.started_at,
+            call.ended_at,
+            parent_id=adapter_span,
+            attrs={
+                "seq": call.seq,
+                "status_code": call.status_code,
+                "outcome": call.outcome,
+                "request_hash": call.request_hash,
+                "total_tokens": call.total_tokens,
+                "ttft_ms": call.ttft_ms,
+                "retry_after_s": call.retry_after_s,
+            },
+        )
+    wall_ms = (adapter_end - adapter_start).total_seconds() * 1000
+    evidence = Evidence(
+        task=TaskFacts(
+            task_id=task.id,
+            category=task.category,
+            expected_changes=task.expected_changes,
+            protected_paths=task.protected_paths,
+            allowed_test_config=task.allowed_test_config,
+            hidden_paths=task.hidden_paths(),
+            expected_refusal=task.refusal.expected,
+            refusal_markers=task.refusal.markers,
+            expected_tests=task.test.expected_tests,
+            test_report=task.test.report,
+        ),
+        agent=agent,
+        tests=tests,
+        changes=changes or diff({}, {}, git_before=False, git_after=False),
+        timing=TimingFacts(
+            wall_clock_ms=round(wall_ms, 3),
+            container_active_ms=result.container_active_ms if result else None,
+        ),
+        calls=calls,
+        harness_error=harness_error,
+    )
+    record = CellRecord(
+        cell_id=cell_id,
+        sweep_id=opts.sweep_id,
+        tui=tui,
+        model=model.name,
+        task_id=task.id,
+        category=task.category,
+        title=task.title,
+        prompt=task.prompt,
+        identity=RunIdentity(
+            cell_id=cell_id,
+            sweep_id=opts.sweep_id,
+            container_image=image_tag if (result and result.isolated) else None,
+            image_digest=result.image_digest if result else None,
+            model_build_id=model.model_build_id,
+            exit_code=agent.exit_code,
+            tui_version=adapter.version,
+            sandbox=result.sandbox if result else sandbox.name,
+            isolated=result.isolated if result else sandbox.isolated,
+            network=_network_note(opts.network_mode, result),
+            endpoint="embedded" if model.embedded else model.endpoint,
+            attempt=opts.attempt,
+        ),
+        timing=CellTiming(
+            started_at=adapter_start,
+            ended_at=adapter_end,
+            duration=round(wall_ms / 1000, 3),
+            cell_started_at=cell_started,
+            cell_ended_at=_now(),
+        ),
+        facts=evidence,
+        spans=tracer.spans,
+        artifacts=_artifacts(cell_dir),
+        reproduce=_reproduce(adapter, tui, model, task, image_tag, result),
+    )
+    with tracer.span("scoring", f"score:{task.id}"):
+        record.scores = score_cell(evidence).model_dump(mode="json")
+    record.spans = tracer.spans
+    record.write(cell_dir)
+    (cell_dir / "calls.jsonl").write_text(
+        "".join(c.model_dump_json() + "\n" for c in calls), encoding="utf-8"
+    )
+    log.info("cell.done", verdict=record.verdict, exit_code=agent.exit_code)
+    if interrupted is not None:
+        raise interrupted
+    return record
+
+
+def _network_note(mode: str, result: RunResult | None) -> str:
+    if result is None or not result.isolated:
+        return "local process: shares the host network (not isolated)"
+    if mode == "host":
+        return "host network: the agent reaches the proxy on 127.0.0.1 (and, here, the host)"
+    return f"docker network '{mode}'"
+
+
+def _artifacts(cell_dir: Path) -> dict[str, str]:
+    names = {"agent_log": "agent.log", "diff": "diff.patch", "test_output": "tests.log"}
+    found = {k: v for k, v in names.items() if (cell_dir / v).exists()}
+    found["calls"] = "calls.jsonl"
+    for path in sorted((cell_dir / "out").rglob("*")):
+        if path.is_file():
+            found[f"out/{path.relative_to(cell_dir / 'out').as_posix()}"] = path.relative_to(
+                cell_dir
+            ).as_posix()
+    return found
+
+
+def _reproduce(adapter, tui, model, task, image_tag, result) -> Reproduce:
+    ref = image_tag or "<image>"
+    if result is not None and result.image_digest:
+        ref = f"{image_tag}@{result.image_digest}"
+    docker_run = "\n".join(
+        [
+            "# the exact image used in this run (build it with: cab images build)",
+            "docker run --rm --network host \\",
+            '  -v "$PWD:/workspace" -w /workspace \\',
+            '  -e OPENAI_API_BASE="$YOUR_ENDPOINT" \\',
+            '  -e OPENAI_API_KEY="$YOUR_KEY" \\',
+            f"  {ref} \\",
+            "  <agent command: see the container span>",
+        ]
+    )
+    run_cell = (
+        f"cab run-cell --tui {shlex.quote(tui)} --model {shlex.quote(model.name)} "
+        f"--task {shlex.quote(task.id)}"
+    )
+    if not model.embedded:
+        run_cell += ' --endpoint "$YOUR_ENDPOINT" --key-env YOUR_KEY_ENV'
+    return Reproduce(
+        docker_run=docker_run, run_cell=run_cell, byo=adapter.byo_snippet(model.name, task.prompt)
+    )

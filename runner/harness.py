@@ -1,0 +1,86 @@
+"""The servers a run needs, started once and shared by its cells: the recording proxy and,
+for embedded (scripted) models, the fake upstream. Cells get a proxy session each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from proxy.server import FakeUpstreamServer, ProxyServer
+from runner.models import CONFIG_DIR, ModelSpec
+
+SCRIPTS_DIR = CONFIG_DIR / "scripts"
+#: The proxy's default upstream is the fake one, which needs no key: name an env var
+#: nobody sets so no real key can ever be forwarded to it.
+NO_KEY_ENV = "CAB_EMBEDDED_UPSTREAM_HAS_NO_KEY"
+
+
+class Harness:
+    def __init__(
+        self,
+        scripts_dir: Path = SCRIPTS_DIR,
+        record_dir: Path | None = None,
+        retry_after_s: float = 1.0,
+    ) -> None:
+        self.scripts_dir = scripts_dir
+        self.record_dir = record_dir
+        self.retry_after_s = retry_after_s
+        self.fake: FakeUpstreamServer | None = None
+        self.proxy: ProxyServer | None = None
+
+    def start(self) -> Harness:
+        self.fake = FakeUpstreamServer(
+            scripts_dir=self.scripts_dir, retry_after_s=self.retry_after_s
+        ).start()
+        try:
+            self.proxy = ProxyServer(
+                upstream=self.fake.base_url + "/v1",
+                upstream_key_env=NO_KEY_ENV,
+                record_dir=self.record_dir,
+                require_session=True,
+            ).start()
+        except BaseException:
+            self.fake.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.proxy is not None:
+            self.proxy.stop()
+            self.proxy = None
+        if self.fake is not None:
+            self.fake.stop()
+            self.fake = None
+
+    def __enter__(self) -> Harness:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def open_session(self, model: ModelSpec, cell_id: str, task_id: str):
+        """A proxy session for one cell, routed to the model's endpoint."""
+        assert self.proxy is not None, "harness not started"
+        if model.embedded:
+            return self.proxy.create_session(
+                cell_id=cell_id,
+                upstream=None,
+                upstream_key_env=None,
+                model_override=model.upstream_model(task_id),
+            )
+        return self.proxy.create_session(
+            cell_id=cell_id,
+            upstream=model.endpoint,
+            upstream_key_env=model.key_env,
+            model_override=model.upstream_model(task_id),
+        )
+
+    @property
+    def base_url(self) -> str:
+        assert self.proxy is not None, "harness not started"
+        return self.proxy.base_url + "/v1"

@@ -1,0 +1,69 @@
+"""Model specs: which endpoint a cell's calls go to and what model id is sent.
+
+Named models live in config/models.toml; `--endpoint URL --key-env NAME` makes an
+ad-hoc one (bring your own OpenAI-compatible endpoint).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from runner.errors import ConfigError, UnknownNameError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+MODELS_FILE = CONFIG_DIR / "models.toml"
+EMBEDDED = "embedded"
+
+
+class ModelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="the name cells and reports use")
+    endpoint: str = Field(EMBEDDED, description="'embedded' or an OpenAI base URL (…/v1)")
+    key_env: str | None = Field(None, description="env var holding the endpoint's key")
+    model_id: str | None = Field(None, description="sent upstream; {task_id} is substituted")
+    build_id: str | None = None
+    description: str = ""
+
+    @property
+    def embedded(self) -> bool:
+        return self.endpoint == EMBEDDED
+
+    def upstream_model(self, task_id: str) -> str:
+        return (self.model_id or self.name).replace("{task_id}", task_id)
+
+    @property
+    def model_build_id(self) -> str:
+        return self.build_id or self.model_id or self.name
+
+
+def load_models(path: Path = MODELS_FILE) -> dict[str, ModelSpec]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(path, "<file>", str(exc)) from exc
+    models: dict[str, ModelSpec] = {}
+    for name, raw in (data.get("models") or {}).items():
+        try:
+            models[name] = ModelSpec.model_validate({"name": name, **raw})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(path, f"models.{name}.{field}", err["msg"]) from exc
+    return models
+
+
+def resolve_model(name: str, endpoint: str | None = None, key_env: str | None = None) -> ModelSpec:
+    """A named model from config/models.toml, or an ad-hoc one when an endpoint is given."""
+    if endpoint:
+        return ModelSpec(name=name, endpoint=endpoint.rstrip("/"), key_env=key_env)
+    models = load_models()
+    if name not in models:
+        raise UnknownNameError(
+            f"unknown model '{name}' (known: {', '.join(sorted(models))}); "
+            "give --endpoint URL --key-env NAME to use your own endpoint"
+        )
+    return models[name]
