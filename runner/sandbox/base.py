@@ -55,6 +55,7 @@ class RunResult(BaseModel):
     stderr: str = ""
     error: str | None = Field(None, description="engine/image failure: the command never ran")
     network_mode: str | None = None
+    oom_killed: bool = Field(False, description="the engine killed it for exceeding mem_limit")
 
 
 class Sandbox(Protocol):

@@ -1,0 +1,179 @@
+"""DockerSandbox: one container per command, always removed afterwards.
+
+The container runs the command over the workspace bind-mounted at /workspace, with the
+spec's limits, env, network mode and labels (plus `cab.managed=1` so leftovers can be
+found). It is killed at the timeout. Its active time comes from the engine's own
+State.StartedAt/FinishedAt, so the harness's overhead is not billed to the agent.
+
+Per-cell harness overhead matters for sweeps, so a run makes only the calls it needs:
+create (which inspects, giving the exact image id used), start, wait, logs, remove;
+never a pull. An engine or image failure is returned as `RunResult.error` with
+`exit_code=None` — the command never ran — never raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import docker
+import requests
+import structlog
+
+from runner.sandbox.base import WORKSPACE, RunResult, RunSpec
+
+log = structlog.get_logger(__name__)
+
+#: Label every container we start carries, so `cleanup` and operators can find them.
+MANAGED = {"cab.managed": "1"}
+
+#: tini (docker's --init) prints this when it cannot exec the command: it never ran.
+_TINI_EXEC_FAILED = "[FATAL tini"
+
+
+def parse_engine_time(value: str | None) -> datetime | None:
+    """Docker's RFC 3339 times carry nanoseconds and a Z; Python wants microseconds."""
+    if not value or value.startswith("0001-"):
+        return None
+    head, _, frac = value.rstrip("Z").partition(".")
+    frac = (frac + "000000")[:6]
+    return datetime.fromisoformat(f"{head}.{frac}+00:00")
+
+
+class DockerSandbox:
+    name = "docker"
+    isolated = True
+
+    def __init__(self, client: docker.DockerClient | None = None) -> None:
+        self._client = client
+        self._digests: dict[str, str] = {}
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = docker.from_env(timeout=60)
+        return self._client
+
+    def image_digest(self, image: str) -> str | None:
+        """The local image id ('sha256:...'), inspected once per image and cached."""
+        if image not in self._digests:
+            try:
+                self._digests[image] = self.client.images.get(image).id
+            except docker.errors.DockerException:
+                return None
+        return self._digests[image]
+
+    def run(self, spec: RunSpec) -> RunResult:
+        started = datetime.now(UTC)
+        result = RunResult(
+            sandbox=self.name,
+            isolated=True,
+            started_at=started,
+            ended_at=started,
+            image=spec.image,
+            network_mode=spec.network_mode,
+        )
+        container = None
+        try:
+            container = self._create(spec)
+            result.image_digest = container.attrs.get("Image")
+            self._digests[spec.image] = result.image_digest
+            container.start()
+            result.timed_out = self._wait(container, spec.timeout_s)
+            self._collect(container, spec, result)
+        except docker.errors.ImageNotFound:
+            self._digests.pop(spec.image, None)
+            result.error = (
+                f"image {spec.image} not found locally (nothing is pulled): "
+                "build it with `cab images build`"
+            )
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            result.error = f"docker could not run the command: {exc}"
+        finally:
+            if container is not None:
+                self._remove(container)
+            result.ended_at = datetime.now(UTC)
+        if result.error:
+            result.exit_code = None
+            log.warning("sandbox_error", image=spec.image, error=result.error)
+        return result
+
+    def _create(self, spec: RunSpec):
+        volumes = {str(Path(spec.workspace).resolve()): {"bind": WORKSPACE, "mode": "rw"}}
+        for m in spec.mounts:
+            volumes[str(Path(m.source).resolve())] = {
+                "bind": m.target,
+                "mode": "ro" if m.read_only else "rw",
+            }
+        return self.client.containers.create(
+            spec.image,
+            spec.command,
+            name=spec.name,
+            working_dir=spec.workdir,
+            environment=spec.env,
+            volumes=volumes,
+            network_mode=spec.network_mode,
+            mem_limit=spec.mem_limit,
+            nano_cpus=spec.nano_cpus,
+            pids_limit=spec.pids_limit,
+            labels={**spec.labels, **MANAGED},
+            init=True,
+            detach=True,
+        )
+
+    def _wait(self, container, timeout_s: float) -> bool:
+        """Wait for the command; kill it at the timeout. True when it was killed."""
+        try:
+            container.wait(timeout=timeout_s)
+            return False
+        except requests.exceptions.RequestException:
+            pass  # the engine's wait outlived the timeout
+        try:
+            container.kill()
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: it finished just now, on its own
+                raise
+            container.wait(timeout=30)
+            return False
+        container.wait(timeout=30)
+        return True
+
+    def _collect(self, container, spec: RunSpec, result: RunResult) -> None:
+        out = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+        err = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+        result.stdout, result.stderr = out, err
+        if spec.log_path is not None:
+            both = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+            Path(spec.log_path).parent.mkdir(parents=True, exist_ok=True)
+            Path(spec.log_path).write_text(both)
+        container.reload()
+        state = container.attrs["State"]
+        result.exit_code = state.get("ExitCode")
+        begun = parse_engine_time(state.get("StartedAt"))
+        finished = parse_engine_time(state.get("FinishedAt"))
+        if begun and finished:
+            result.container_active_ms = max(0.0, (finished - begun).total_seconds() * 1000)
+        if state.get("OOMKilled"):
+            result.oom_killed = True
+        if result.exit_code == 127 and err.startswith(_TINI_EXEC_FAILED):
+            result.error = f"the command could not be started: {err.strip()}"
+
+    def _remove(self, container) -> None:
+        """Always remove: also after errors, timeouts and Ctrl-C (this runs in `finally`)."""
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass  # already gone
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            log.warning("container_not_removed", container=container.id[:12], error=str(exc))
+
+    def cleanup(self, labels: dict[str, str]) -> int:
+        """Remove every container (running or not) carrying all of these labels."""
+        selector = [f"{k}={v}" for k, v in {**MANAGED, **labels}.items()]
+        removed = 0
+        for container in self.client.containers.list(all=True, filters={"label": selector}):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+                removed += 1
+        return removed

@@ -1,0 +1,114 @@
+"""LocalSandbox: the command as a subprocess on the host — not isolated.
+
+For machines without a Docker engine and for quick iteration. Commands and env values
+are written against container paths (/workspace and each mount's target); here those
+paths are rewritten to the host folders. The process gets its own process group, and
+when it ends or times out the whole group is killed, as a container's teardown would.
+
+The environment is the spec's env over a short allowlist of the host's (PATH, HOME,
+locale, ...), not all of it: the host may hold a provider key the agent must not see.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from runner.sandbox.base import WORKSPACE, RunResult, RunSpec
+
+#: Host variables a local command inherits; everything else comes from spec.env.
+INHERITED_ENV = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR", "SHELL")
+
+
+def path_map(spec: RunSpec) -> list[tuple[str, str]]:
+    """(container path, host path) pairs, longest container path first."""
+    pairs = [(WORKSPACE, str(Path(spec.workspace).resolve()))]
+    pairs += [(m.target.rstrip("/"), str(Path(m.source).resolve())) for m in spec.mounts]
+    return sorted(pairs, key=lambda p: len(p[0]), reverse=True)
+
+
+def map_paths(text: str, pairs: list[tuple[str, str]]) -> str:
+    """Rewrite each container path where it appears as a whole path prefix: at the start
+    of a word (or after '=' or ':') and followed by '/', the end, or a non-path char."""
+    for target, source in pairs:
+        pattern = rf"(?<![\w.\-/]){re.escape(target)}(?=/|$|[^\w.\-])"
+        text = re.sub(pattern, lambda _m, s=source: s, text)
+    return text
+
+
+def _exit_code(returncode: int) -> int:
+    """Killed by signal N -> 128+N, as a shell (and docker) reports it."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+class LocalSandbox:
+    name = "local"
+    isolated = False
+
+    def image_digest(self, image: str) -> str | None:
+        return None
+
+    def cleanup(self, labels: dict[str, str]) -> int:
+        return 0  # every run's process group is killed when the run ends
+
+    def run(self, spec: RunSpec) -> RunResult:
+        pairs = path_map(spec)
+        argv = [map_paths(a, pairs) for a in spec.command]
+        env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
+        env |= {k: map_paths(v, pairs) for k, v in spec.env.items()}
+        cwd = map_paths(spec.workdir, pairs)
+        started = datetime.now(UTC)
+        result = RunResult(
+            sandbox=self.name,
+            isolated=False,
+            started_at=started,
+            ended_at=started,
+            network_mode="host",
+        )
+        # Files, not pipes: a background child holding a pipe open would block reading.
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            t0 = time.monotonic()
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                result.error = f"the command could not be started: {exc}"
+                result.ended_at = datetime.now(UTC)
+                return result
+            try:
+                proc.wait(timeout=spec.timeout_s)
+            except subprocess.TimeoutExpired:
+                result.timed_out = True
+            finally:
+                _kill_group(proc.pid)  # also on Ctrl-C: nothing of the run outlives it
+                proc.wait()
+            result.container_active_ms = (time.monotonic() - t0) * 1000
+            result.exit_code = _exit_code(proc.returncode)
+            out.seek(0)
+            err.seek(0)
+            result.stdout = out.read().decode("utf-8", "replace")
+            result.stderr = err.read().decode("utf-8", "replace")
+        if spec.log_path is not None:
+            Path(spec.log_path).parent.mkdir(parents=True, exist_ok=True)
+            Path(spec.log_path).write_text(result.stdout + result.stderr)
+        result.ended_at = datetime.now(UTC)
+        return result
