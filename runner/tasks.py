@@ -109,6 +109,7 @@ class Task(BaseModel):
 
 def load_task(task_dir: Path) -> Task:
     """Load and validate one task folder; errors name the file and the field."""
+    task_dir = Path(task_dir).resolve()  # `load_task(Path("."))` must still see the folder names
     spec = task_dir / "task.toml"
     if not spec.is_file():
         raise TaskSpecError(spec, "<file>", "task.toml is missing")

@@ -1,0 +1,52 @@
+"""Five small, independent text helpers. Each docstring is the specification."""
+
+import re
+
+_SMALL = {"a", "an", "and", "of", "the", "in", "on"}
+
+
+def slugify(text: str) -> str:
+    """Lower-case words joined by single hyphens: '  Hello, World! ' -> 'hello-world'.
+
+    Runs of anything that is not a letter or digit become one hyphen; no hyphen at
+    either end.
+    """
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def truncate_words(text: str, limit: int) -> str:
+    """At most `limit` words; when words were dropped, end with '…' (one character).
+
+    'one two three' with limit 2 -> 'one two…'; with limit 3 -> 'one two three'.
+    """
+    words = text.split()
+    if len(words) <= limit:
+        return " ".join(words)
+    return " ".join(words[:limit]) + "…"
+
+
+def is_palindrome(text: str) -> bool:
+    """True when the letters and digits read the same both ways, ignoring case:
+    'A man, a plan, a canal: Panama' -> True."""
+    chars = [c for c in text.lower() if c.isalnum()]
+    return chars == chars[::-1]
+
+
+def word_counts(text: str) -> dict[str, int]:
+    """How often each word occurs, case-insensitively, ignoring punctuation around
+    words: 'The cat. the CAT!' -> {'the': 2, 'cat': 2}."""
+    counts: dict[str, int] = {}
+    for raw in text.split():
+        word = raw.strip(".,;:!?\"'()[]").lower()
+        if word:
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+def title_case(text: str) -> str:
+    """Capitalise each word except 'a', 'an', 'and', 'of', 'the', 'in', 'on' when they are
+    not the first word: 'the lord of the rings' -> 'The Lord of the Rings'."""
+    words = text.lower().split()
+    return " ".join(
+        w if i and w in _SMALL else w[:1].upper() + w[1:] for i, w in enumerate(words)
+    )

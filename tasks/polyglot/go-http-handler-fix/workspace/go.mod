@@ -1,0 +1,3 @@
+module codingagentbench/gohttphandler
+
+go 1.19

@@ -1,0 +1,3 @@
+module codingagentbench/lrucache
+
+go 1.19

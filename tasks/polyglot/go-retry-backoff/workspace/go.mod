@@ -1,0 +1,3 @@
+module codingagentbench/retry
+
+go 1.19
