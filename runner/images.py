@@ -216,11 +216,13 @@ def build(
     names: Iterable[str] | None = None,
     force: bool = False,
     emit: Callable[[str], None] = _stderr,
+    specs: dict[str, ImageSpec] | None = None,
 ) -> dict[str, str]:
     """Build the named images (all when None) and their dependencies where missing, in
     dependency order; `force` rebuilds the named ones even if their tag exists.
-    Returns tag -> image id for every image in the order. Raises ImageError."""
-    specs = _config()
+    Returns tag -> image id for every image in the order. Raises ImageError.
+    `specs` replaces config/images.toml (tests, other tables)."""
+    specs = specs if specs is not None else _config()
     wanted = list(names) if names else list(specs)
     order = build_order(wanted, specs)
     client = _client()
