@@ -115,6 +115,7 @@ class DockerSandbox:
             volumes=volumes,
             network_mode=spec.network_mode,
             mem_limit=spec.mem_limit,
+            memswap_limit=spec.mem_limit,  # no swap on top: the limit is the limit
             nano_cpus=spec.nano_cpus,
             pids_limit=spec.pids_limit,
             labels={**spec.labels, **MANAGED},

@@ -222,3 +222,12 @@ def test_auto_picks_docker_when_the_engine_answers(docker_client):
 
     sb = get_sandbox("auto")
     assert (sb.name, sb.isolated) == ("docker", True)
+
+
+def test_memory_limit_kills_and_says_so(sandbox, tmp_path, run_id):
+    hog = "head -c 300m /dev/zero | tail"  # tail holds the whole 'line' in memory
+    r = sandbox.run(
+        spec(tmp_path, ["bash", "-c", hog], mem_limit="64m", labels={"cab.test": run_id})
+    )
+    assert r.oom_killed is True
+    assert r.exit_code == 137 and r.timed_out is False and r.error is None
