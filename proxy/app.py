@@ -1,0 +1,72 @@
+"""create_app(config): the proxy as an aiohttp Application.
+
+The same app serves `cab proxy` and the runner's in-process ProxyServer. The upstream
+client (aiohttp's own ClientSession: httpx's pool cost most of the throughput, see
+docs/proxy.md) is opened and closed in `cleanup_ctx`; handlers are thin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from proxy.config import ProxyConfig
+from proxy.errors import NotFound
+from proxy.forward import error_response, forward
+from proxy.keys import APP_CLIENT, APP_CONFIG, APP_METRICS, APP_RECORDER, APP_STORE
+from proxy.metrics import Metrics
+from proxy.recorder import Recorder
+from proxy.sessions import SessionStore
+from proxy.sink import RecordSink
+
+
+def create_app(config: ProxyConfig, store: SessionStore | None = None) -> web.Application:
+    app = web.Application(client_max_size=config.max_body_bytes)
+    app[APP_CONFIG] = config
+    app[APP_STORE] = store if store is not None else SessionStore()
+    app[APP_METRICS] = Metrics()
+    sink = RecordSink(config.record_dir)
+    app[APP_RECORDER] = Recorder(app[APP_STORE], sink, app[APP_METRICS])
+    app.cleanup_ctx.append(_upstream_client)
+    app.on_cleanup.append(lambda _app: _close(sink))
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_route("*", "/v1/{tail:.*}", forward)
+    app.router.add_route("*", "/s/{sid}/v1/{tail:.*}", forward)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    return app
+
+
+async def _close(sink: RecordSink) -> None:
+    sink.close()
+
+
+async def _upstream_client(app: web.Application) -> AsyncIterator[None]:
+    cfg = app[APP_CONFIG]
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=cfg.timeout, sock_read=cfg.timeout)
+    connector = aiohttp.TCPConnector(limit=1000, ttl_dns_cache=300)
+    async with aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent",),
+    ) as client:
+        app[APP_CLIENT] = client
+        yield
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "upstream": request.app[APP_CONFIG].upstream})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    text = request.app[APP_METRICS].render()
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+
+async def not_found(request: web.Request) -> web.Response:
+    return error_response(
+        NotFound(f"no route {request.method} {request.path}: the OpenAI API is under /v1/")
+    )

@@ -1,0 +1,86 @@
+"""From an upstream status and body to a recorded outcome; Retry-After parsing.
+
+Kept pure (no I/O) so the rules are tested directly and read in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+
+from proxy.records import Outcome
+
+#: Phrases providers use for "your prompt is longer than the model's window".
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "context length",
+    "context_length",
+    "maximum context",
+    "context window",
+    "too many tokens",
+    "prompt is too long",
+)
+
+
+def outcome_for(status: int, body: bytes | None = None) -> Outcome:
+    if status < 400:
+        return "ok"
+    if status == 429:
+        return "rate_limited"
+    if status in (401, 403):
+        return "auth_error"
+    if status >= 500:
+        return "upstream_error"
+    if status == 400 and body and is_context_length(body):
+        return "context_length"
+    return "client_error"
+
+
+def is_context_length(body: bytes) -> bool:
+    text = body[:8192].decode("utf-8", "replace").lower()
+    return any(m in text for m in _CONTEXT_MARKERS)
+
+
+def error_message(body: bytes) -> str:
+    """The `error.message` of an OpenAI-shaped error body, else the body's start."""
+    try:
+        err = json.loads(body).get("error")
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])[:500]
+        if isinstance(err, str):
+            return err[:500]
+    except (ValueError, AttributeError):
+        pass
+    return body[:500].decode("utf-8", "replace")
+
+
+def retry_after_s(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait, from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, round(when.timestamp() - now, 3))
+
+
+def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items() if k.lower().startswith("x-ratelimit-")}

@@ -1,0 +1,27 @@
+"""ProxyConfig: everything `create_app` needs, set by `cab proxy` flags or ProxyServer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    #: OpenAI base URL ending in /v1; client path /v1/X goes to upstream + /X.
+    upstream: str
+    #: Name of the env var holding the real provider key (never the key itself).
+    upstream_key_env: str = DEFAULT_KEY_ENV
+    host: str = "127.0.0.1"
+    port: int = 8787
+    record_dir: Path | None = None
+    #: Reject requests without a `cab-<session>` key (the runner's mode).
+    require_session: bool = False
+    #: Seconds to wait for the upstream to connect / send its next bytes.
+    timeout: float = 600.0
+    max_body_bytes: int = 32 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "upstream", self.upstream.rstrip("/"))

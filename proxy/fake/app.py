@@ -1,0 +1,297 @@
+"""The fake upstream's aiohttp app: chat completions, Responses, models, embeddings.
+
+The model name picks the behaviour (docs/proxy.md lists them): `scripted/<cat>/<name>`
+replays a script, `throttled/...` always answers 429, `fault/...` injects one failure,
+anything else gets a deterministic echo. The only state is the counter behind
+`fault/429-first-<N>` and what tests inspect (authorizations seen, disconnects).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from proxy.errors import error_body
+from proxy.fake import replies
+from proxy.fake.scripts import (
+    ScriptError,
+    ScriptNotFound,
+    Turn,
+    chat_turn_index,
+    responses_turn_index,
+    scripted_turn,
+)
+
+
+@dataclass(frozen=True)
+class FakeConfig:
+    scripts_dir: Path = Path("config/scripts")
+    retry_after_s: float = 1.0
+    #: delay between stream chunks for every model (fault/slow-chunks-<ms> per model).
+    chunk_delay_s: float = 0.0
+    #: how long fault/hang waits before giving up with a 500.
+    hang_s: float = 3600.0
+
+
+@dataclass
+class FakeState:
+    config: FakeConfig
+    counters: dict[str, int] = field(default_factory=dict)
+    #: the Authorization header of recent requests, newest last (tests check the key).
+    authorizations: deque = field(default_factory=lambda: deque(maxlen=256))
+    requests: int = 0
+    #: streams abandoned because the caller went away.
+    disconnects: int = 0
+
+
+FAKE = web.AppKey("fake", FakeState)
+_N = re.compile(r"-(\d+)$")
+
+
+def create_fake_app(config: FakeConfig) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app[FAKE] = FakeState(config)
+    app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_post("/v1/responses", responses)
+    app.router.add_post("/v1/embeddings", embeddings)
+    app.router.add_get("/v1/models", models)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    return app
+
+
+def _error(status: int, message: str, type_: str, code: str | None, headers=None) -> web.Response:
+    return web.Response(
+        status=status,
+        body=error_body(message, type_, code),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+async def chat(request: web.Request) -> web.StreamResponse:
+    return await _generate(request, "chat")
+
+
+async def responses(request: web.Request) -> web.StreamResponse:
+    return await _generate(request, "responses")
+
+
+async def _generate(request: web.Request, api: str) -> web.StreamResponse:
+    state = request.app[FAKE]
+    raw = await request.read()
+    state.requests += 1
+    state.authorizations.append(request.headers.get("Authorization"))
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return _error(400, "body is not JSON", "invalid_request_error", None)
+    field_ = "messages" if api == "chat" else "input"
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str) or field_ not in body:
+        return _error(400, f"need 'model' and '{field_}'", "invalid_request_error", None)
+    model, stream = body["model"], body.get("stream") is True
+    failure = await _fault(request, state, model, body)
+    if failure is not None:
+        return failure
+    try:
+        turn, t = _turn(state.config, api, model, body)
+    except ScriptNotFound as exc:
+        return _error(
+            404,
+            f"The model `{model}` does not exist ({exc})",
+            "invalid_request_error",
+            "model_not_found",
+        )
+    except ScriptError as exc:
+        return _error(500, str(exc), "server_error", "bad_script")
+    prompt, completion = replies.usage_counts(body[field_], turn)
+    no_usage = model == "fault/no-usage"
+    if api == "chat":
+        usage = None if no_usage else replies.chat_usage(prompt, completion)
+        if not stream:
+            return _json(replies.chat_body(model, turn, t, usage))
+        opts = body.get("stream_options") or {}
+        events = replies.chat_events(model, turn, t, usage if opts.get("include_usage") else None)
+    else:
+        usage = None if no_usage else replies.responses_usage(prompt, completion)
+        if not stream:
+            return _json(replies.responses_body(model, turn, t, usage))
+        events = replies.responses_events(model, turn, t, usage)
+    if model == "fault/cut-stream":
+        return await _cut(request, events)
+    return await _stream(request, state, model, events)
+
+
+def _json(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type="application/json")
+
+
+def _turn(config: FakeConfig, api: str, model: str, body: dict) -> tuple[Turn, int]:
+    if api == "chat":
+        t = chat_turn_index(body.get("messages") or [])
+    else:
+        t = responses_turn_index(body.get("input"))
+    if model.startswith("scripted/"):
+        return scripted_turn(config.scripts_dir, model, t), t
+    return Turn(content=f"echo: {_last_user_text(api, body)[:200]}"), t
+
+
+def _last_user_text(api: str, body: dict) -> str:
+    items = body.get("messages") if api == "chat" else body.get("input")
+    if isinstance(items, str):
+        return items
+    for m in reversed(items or []):
+        if isinstance(m, dict) and m.get("role") == "user":
+            c = m.get("content")
+            if isinstance(c, str):
+                return c
+            if isinstance(c, list):
+                return " ".join(p.get("text", "") for p in c if isinstance(p, dict))
+    return ""
+
+
+async def _fault(
+    request: web.Request, state: FakeState, model: str, body: dict
+) -> web.Response | None:
+    """The failure this model name asks for, or None to answer normally."""
+    if model.startswith(("throttled/", "scripted-throttled")):
+        return _rate_limited(state.config.retry_after_s)
+    if not model.startswith("fault/"):
+        return None
+    name = model[len("fault/") :]
+    if name.startswith("429-first-"):
+        key = (
+            model
+            + ":"
+            + hashlib.sha256(
+                json.dumps(body.get("messages", body.get("input")), sort_keys=True).encode()
+            ).hexdigest()
+        )
+        state.counters[key] = state.counters.get(key, 0) + 1
+        if state.counters[key] <= int(_N.search(name).group(1)):
+            return _rate_limited(state.config.retry_after_s)
+        return None
+    if name == "500":
+        return _error(
+            500, "The server had an error while processing your request.", "server_error", None
+        )
+    if name == "401":
+        return _error(
+            401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
+        )
+    if name == "context-length":
+        return _error(
+            400,
+            "This model's maximum context length is 8192 tokens. However, your messages resulted in 9001 tokens.",
+            "invalid_request_error",
+            "context_length_exceeded",
+        )
+    if name == "hang":
+        await asyncio.sleep(state.config.hang_s)
+        return _error(500, "hung for the configured time", "server_error", None)
+    return None
+
+
+def _rate_limited(retry_after_s: float) -> web.Response:
+    reset = f"{retry_after_s:g}s"
+    headers = {
+        "Retry-After": str(max(1, math.ceil(retry_after_s))),
+        "retry-after-ms": str(round(retry_after_s * 1000)),
+        "x-ratelimit-limit-requests": "60",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": reset,
+        "x-ratelimit-limit-tokens": "100000",
+        "x-ratelimit-remaining-tokens": "0",
+        "x-ratelimit-reset-tokens": reset,
+    }
+    return _error(
+        429,
+        "Rate limit reached for requests. Please try again later.",
+        "requests",
+        "rate_limit_exceeded",
+        headers=headers,
+    )
+
+
+def _delays(state: FakeState, model: str) -> tuple[float, float]:
+    """(pause after the first chunk, pause between the others) in seconds."""
+    m = _N.search(model)
+    if model.startswith("fault/slow-first-chunk-") and m:
+        return int(m.group(1)) / 1000, state.config.chunk_delay_s
+    if model.startswith("fault/slow-chunks-") and m:
+        return int(m.group(1)) / 1000, int(m.group(1)) / 1000
+    return state.config.chunk_delay_s, state.config.chunk_delay_s
+
+
+async def _stream(request: web.Request, state: FakeState, model: str, events) -> web.StreamResponse:
+    first_pause, pause = _delays(state, model)
+    resp = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    try:
+        await resp.prepare(request)
+        for i, event in enumerate(events):
+            await resp.write(event)
+            delay = first_pause if i == 0 else pause
+            if delay:
+                await asyncio.sleep(delay)
+        await resp.write_eof()
+    except (ConnectionResetError, asyncio.CancelledError):
+        state.disconnects += 1
+        raise
+    return resp
+
+
+async def _cut(request: web.Request, events) -> web.StreamResponse:
+    """Send two events, then drop the connection without ending the chunked body."""
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    for _, event in zip(range(2), events, strict=False):
+        await resp.write(event)
+    request.transport.close()
+    return resp
+
+
+async def embeddings(request: web.Request) -> web.Response:
+    raw = await request.read()
+    body = json.loads(raw or b"{}")
+    inputs = body.get("input", "")
+    inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+    data = []
+    for i, text in enumerate(inputs):
+        digest = hashlib.sha256(str(text).encode()).digest()
+        data.append({"object": "embedding", "index": i, "embedding": [b / 255 for b in digest[:8]]})
+    tokens = replies.estimate(len(raw))
+    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return web.json_response(
+        {"object": "list", "data": data, "model": body.get("model"), "usage": usage}
+    )
+
+
+async def models(request: web.Request) -> web.Response:
+    scripts_dir = request.app[FAKE].config.scripts_dir
+    ids = [
+        "echo",
+        *sorted(f"scripted/{p.parent.name}/{p.stem}" for p in scripts_dir.glob("*/*.toml")),
+    ]
+    data = [
+        {"id": i, "object": "model", "created": replies.CREATED, "owned_by": "cab-fake"}
+        for i in ids
+    ]
+    return web.json_response({"object": "list", "data": data})
+
+
+async def not_found(request: web.Request) -> web.Response:
+    return _error(
+        404,
+        f"Unknown request URL: {request.method} {request.path}",
+        "invalid_request_error",
+        "unknown_url",
+    )

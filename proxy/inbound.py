@@ -1,0 +1,101 @@
+"""The client's request as the proxy forwards it: API family, checked body, overrides.
+
+Only what the proxy needs is checked (the body is a JSON object with the fields its
+API requires); the rest is the provider's business. Bad input raises `BadRequest`
+and never reaches the upstream.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.errors import BadRequest
+from proxy.hashing import request_hash
+
+#: path after /v1/ -> API family (records.Api)
+_APIS = {
+    "chat/completions": "chat",
+    "responses": "responses",
+    "completions": "completions",
+    "embeddings": "embeddings",
+    "models": "models",
+}
+#: fields each API needs; checked before anything is sent upstream.
+_REQUIRED = {
+    "chat": (("model", str), ("messages", list)),
+    "responses": (("model", str), ("input", (str, list))),
+    "completions": (("model", str),),
+    "embeddings": (("model", str), ("input", (str, list))),
+}
+_STREAMABLE = ("chat", "completions")
+
+
+def api_for(tail: str) -> str:
+    api = _APIS.get(tail.strip("/"))
+    if api:
+        return api
+    return "models" if tail.startswith("models/") else "other"
+
+
+@dataclass
+class Inbound:
+    api: str
+    data: bytes
+    model: str | None = None
+    requested_model: str | None = None
+    stream: bool = False
+    #: the proxy added stream_options.include_usage; drop the usage-only chunk.
+    strip_usage: bool = False
+    request_hash: str | None = None
+    prompt_chars: int = 0
+
+
+def prepare(api: str, raw: bytes, model_override: str | None) -> Inbound:
+    """Parse and check the body; apply the session's model override and usage request."""
+    inbound = Inbound(api=api, data=raw, prompt_chars=len(raw))
+    if not raw:
+        if api in _REQUIRED:
+            raise BadRequest("request body is empty; send a JSON object")
+        return inbound
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        if api in _REQUIRED:
+            raise BadRequest(f"request body is not valid JSON: {exc}") from None
+        return inbound  # an unknown endpoint: pass through untouched
+    if not isinstance(body, dict):
+        if api in _REQUIRED:
+            raise BadRequest(f"request body must be a JSON object, got {type(body).__name__}")
+        return inbound
+    _check(api, body)
+    changed = False
+    inbound.requested_model = body.get("model") if isinstance(body.get("model"), str) else None
+    if model_override and "model" in body and body["model"] != model_override:
+        body["model"] = model_override
+        changed = True
+    inbound.model = body.get("model") if isinstance(body.get("model"), str) else None
+    inbound.stream = body.get("stream") is True
+    if inbound.stream and api in _STREAMABLE:
+        opts = body.get("stream_options")
+        if not (isinstance(opts, dict) and opts.get("include_usage")):
+            body["stream_options"] = {
+                **(opts if isinstance(opts, dict) else {}),
+                "include_usage": True,
+            }
+            inbound.strip_usage = changed = True
+    inbound.request_hash = request_hash(body)
+    if changed:
+        inbound.data = json.dumps(body, ensure_ascii=False).encode()
+    return inbound
+
+
+def _check(api: str, body: dict[str, Any]) -> None:
+    for name, kind in _REQUIRED.get(api, ()):
+        if name not in body:
+            raise BadRequest(f"missing required field '{name}'", param=name)
+        if not isinstance(body[name], kind):
+            raise BadRequest(f"field '{name}' has the wrong type", param=name)
+    if body.get("stream") not in (None, True, False):
+        raise BadRequest("field 'stream' must be a boolean", param="stream")

@@ -1,0 +1,17 @@
+"""Typed application keys shared by the app factory and its handlers."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from proxy.config import ProxyConfig
+from proxy.metrics import Metrics
+from proxy.recorder import Recorder
+from proxy.sessions import SessionStore
+
+APP_CONFIG = web.AppKey("config", ProxyConfig)
+APP_STORE = web.AppKey("store", SessionStore)
+APP_RECORDER = web.AppKey("recorder", Recorder)
+APP_METRICS = web.AppKey("metrics", Metrics)
+APP_CLIENT = web.AppKey("client", aiohttp.ClientSession)

@@ -1,0 +1,264 @@
+"""Reading what passes through: SSE streams and JSON bodies, without changing them.
+
+`StreamObserver` is a small pure class fed the upstream's bytes as they arrive. It
+returns the bytes to forward (the same bytes, unless it must drop the usage-only chunk
+the proxy asked for on the client's behalf) and collects an `Observation`: usage,
+finish reason, the time the first output token arrived, reply text and tool names.
+`observe_body` does the same for a whole non-streamed JSON body. Both know the chat
+(`choices[].delta`) and Responses (typed `response.*` events) shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Reply text kept per call (feeds the refusal scorer); longer replies are cut.
+TEXT_LIMIT = 2000
+
+_EVENT_END = re.compile(rb"\r?\n\r?\n")
+_TERMINAL_RESPONSE_EVENTS = ("response.completed", "response.incomplete", "response.failed")
+
+
+@dataclass
+class Observation:
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    has_usage: bool = False
+    finish_reason: str | None = None
+    first_output_at: float | None = None
+    first_event_at: float | None = None
+    done: bool = False
+    error: str | None = None
+    text_parts: list[str] = field(default_factory=list)
+    text_len: int = 0
+    #: characters of output seen (text and tool arguments), for estimating tokens.
+    out_chars: int = 0
+    tool_calls: list[str] = field(default_factory=list)
+
+    def add_text(self, text: str) -> None:
+        self.out_chars += len(text)
+        room = TEXT_LIMIT - self.text_len
+        if text and room > 0:
+            piece = text[:room]
+            self.text_parts.append(piece)
+            self.text_len += len(piece)
+
+    @property
+    def text(self) -> str | None:
+        return "".join(self.text_parts) if self.text_parts else None
+
+    def add_usage(self, usage: Any) -> None:
+        """Chat (`prompt_tokens`/`completion_tokens`) or Responses (`input_`/`output_tokens`)."""
+        if not isinstance(usage, dict):
+            return
+        prompt = _first_int(usage, "prompt_tokens", "input_tokens")
+        completion = _first_int(usage, "completion_tokens", "output_tokens")
+        if prompt is None and completion is None:
+            return
+        self.has_usage = True
+        self.prompt_tokens = prompt
+        self.completion_tokens = completion
+        total = _first_int(usage, "total_tokens")
+        self.total_tokens = total if total is not None else (prompt or 0) + (completion or 0)
+        in_details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details")
+        out_details = usage.get("completion_tokens_details") or usage.get("output_tokens_details")
+        if isinstance(in_details, dict):
+            self.cached_tokens = _first_int(in_details, "cached_tokens")
+        if isinstance(out_details, dict):
+            self.reasoning_tokens = _first_int(out_details, "reasoning_tokens")
+
+
+def _first_int(d: dict[str, Any], *keys: str) -> int | None:
+    for k in keys:
+        v = d.get(k)
+        if isinstance(v, int):
+            return v
+    return None
+
+
+class StreamObserver:
+    """Fed SSE bytes; returns the bytes to forward; fills `self.obs`.
+
+    With `strip_usage_chunk` it forwards whole events only (a partial event waits for
+    its end) so that it can drop the chunk with `choices: []` and `usage` that the proxy
+    requested itself. Otherwise it forwards every byte the moment it arrives.
+    """
+
+    def __init__(
+        self,
+        api: str,
+        strip_usage_chunk: bool = False,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.api = api
+        self.strip = strip_usage_chunk
+        self.clock = clock
+        self.obs = Observation()
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self._buf + chunk if self._buf else chunk
+        pos = 0
+        out: list[bytes] = []
+        for m in _EVENT_END.finditer(data):
+            keep = self._event(data[pos : m.start()])
+            if self.strip and keep:
+                out.append(data[pos : m.end()])
+            pos = m.end()
+        self._buf = data[pos:]
+        if not self.strip:
+            return chunk
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        """At end of stream: observe and return whatever is left without a blank line."""
+        rest, self._buf = self._buf, b""
+        if rest.strip():
+            keep = self._event(rest)
+            return rest if (self.strip and keep) else b""
+        return rest if self.strip else b""
+
+    # -- one event -------------------------------------------------------------------
+
+    def _event(self, raw: bytes) -> bool:
+        """Observe one SSE event; False when it is the usage-only chunk to drop."""
+        name = None
+        data_lines: list[bytes] = []
+        for line in raw.splitlines():
+            if line.startswith(b"data:"):
+                data_lines.append(line[5:].lstrip(b" "))
+            elif line.startswith(b"event:"):
+                name = line[6:].strip().decode("utf-8", "replace")
+        if not data_lines:
+            return True
+        if self.obs.first_event_at is None:
+            self.obs.first_event_at = self.clock()
+        data = b"\n".join(data_lines)
+        if data == b"[DONE]":
+            self.obs.done = True
+            return True
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            return True
+        if not isinstance(obj, dict):
+            return True
+        if self.api == "responses":
+            self._responses_event(obj.get("type") or name, obj)
+            return True
+        return self._chat_chunk(obj)
+
+    def _mark_output(self) -> None:
+        if self.obs.first_output_at is None:
+            self.obs.first_output_at = self.clock()
+
+    def _chat_chunk(self, obj: dict[str, Any]) -> bool:
+        obs = self.obs
+        if "error" in obj:
+            obs.error = _message_of(obj["error"])
+        choices = obj.get("choices") or []
+        usage = obj.get("usage")
+        if usage:
+            obs.add_usage(usage)
+        for choice in choices:
+            delta = choice.get("delta") or {}
+            content = delta.get("content")
+            if content:
+                self._mark_output()
+                obs.add_text(content)
+            if delta.get("reasoning_content") or delta.get("reasoning") or delta.get("refusal"):
+                self._mark_output()
+            for tc in delta.get("tool_calls") or ():
+                self._mark_output()
+                fn = tc.get("function") or {}
+                obs.out_chars += len(fn.get("arguments") or "")
+                if fn.get("name"):
+                    obs.tool_calls.append(fn["name"])
+            if choice.get("text"):  # legacy completions stream
+                self._mark_output()
+                obs.add_text(choice["text"])
+            if choice.get("finish_reason"):
+                obs.finish_reason = choice["finish_reason"]
+        return not (self.strip and usage and not choices)
+
+    def _responses_event(self, kind: str | None, obj: dict[str, Any]) -> None:
+        obs = self.obs
+        if not kind:
+            return
+        if kind.endswith(".delta"):
+            self._mark_output()
+            if kind == "response.output_text.delta":
+                obs.add_text(obj.get("delta") or "")
+            elif isinstance(obj.get("delta"), str):
+                obs.out_chars += len(obj["delta"])
+        elif kind == "response.output_item.added":
+            item = obj.get("item") or {}
+            if item.get("type") == "function_call" and item.get("name"):
+                obs.tool_calls.append(item["name"])
+        elif kind in _TERMINAL_RESPONSE_EVENTS:
+            obs.done = True
+            observe_response_object(obs, obj.get("response") or {}, text=False)
+        elif kind == "error":
+            obs.error = _message_of(obj.get("error") or obj)
+
+
+def _message_of(err: Any) -> str:
+    if isinstance(err, dict):
+        return str(err.get("message") or err)[:500]
+    return str(err)[:500]
+
+
+def observe_response_object(obs: Observation, resp: dict[str, Any], text: bool = True) -> None:
+    """A Responses API `response` object: usage, status (finish) and output items."""
+    obs.add_usage(resp.get("usage"))
+    status = resp.get("status")
+    incomplete = resp.get("incomplete_details") or {}
+    obs.finish_reason = incomplete.get("reason") or status or obs.finish_reason
+    if resp.get("error"):
+        obs.error = _message_of(resp["error"])
+    if not text:
+        return
+    for item in resp.get("output") or ():
+        if item.get("type") == "function_call" and item.get("name"):
+            obs.tool_calls.append(item["name"])
+            obs.out_chars += len(item.get("arguments") or "")
+        for part in item.get("content") or ():
+            if isinstance(part, dict) and part.get("type") == "output_text":
+                obs.add_text(part.get("text") or "")
+
+
+def observe_body(api: str, body: bytes) -> Observation:
+    """Observe a whole (non-streamed) JSON response body of any API family."""
+    obs = Observation()
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return obs
+    if not isinstance(obj, dict):
+        return obs
+    if api == "responses" or obj.get("object") == "response":
+        observe_response_object(obs, obj)
+        return obs
+    obs.add_usage(obj.get("usage"))
+    for choice in obj.get("choices") or ():
+        msg = choice.get("message") or {}
+        if isinstance(msg.get("content"), str):
+            obs.add_text(msg["content"])
+        if isinstance(choice.get("text"), str):
+            obs.add_text(choice["text"])
+        for tc in msg.get("tool_calls") or ():
+            fn = tc.get("function") or {}
+            obs.out_chars += len(fn.get("arguments") or "")
+            if fn.get("name"):
+                obs.tool_calls.append(fn["name"])
+        if choice.get("finish_reason"):
+            obs.finish_reason = obs.finish_reason or choice["finish_reason"]
+    return obs

@@ -1,0 +1,195 @@
+"""Run the proxy (or the fake upstream) from synchronous code, e.g. the runner.
+
+Each server runs its aiohttp app on its own event loop in a daemon thread, so the
+caller stays synchronous: `start()` returns once the socket listens (port 0 picks a
+free port), `stop()` closes it and waits for the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from pathlib import Path
+
+from aiohttp import web
+
+from proxy.config import DEFAULT_KEY_ENV, ProxyConfig
+from proxy.fake.app import FAKE, FakeConfig, FakeState, create_fake_app
+from proxy.records import ModelCall
+from proxy.sessions import Session, SessionStore
+
+#: How long a stopping server waits for requests still in flight.
+SHUTDOWN_TIMEOUT_S = 2.0
+
+
+def make_runner(app: web.Application) -> web.AppRunner:
+    """The runner settings both servers use: no access log (hot path), and a handler
+    that is cancelled when its client disconnects (so upstream work stops too)."""
+    return web.AppRunner(
+        app, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+    )
+
+
+class BackgroundServer:
+    """An aiohttp app served on 127.0.0.1 from a background thread."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+
+    def _make_app(self) -> web.Application:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self):
+        if self._thread is not None:
+            raise RuntimeError(f"{type(self).__name__} already started")
+        app = self._make_app()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        loop = self._loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._serve(app))
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(self._runner.cleanup())
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name=type(self).__name__, daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            self._thread = None
+            raise failure[0]
+        return self
+
+    async def _serve(self, app: web.Application) -> None:
+        self._runner = make_runner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    def stop(self) -> None:
+        if self._thread is None or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=SHUTDOWN_TIMEOUT_S + 30)
+        self._thread = None
+
+    def __enter__(self):
+        return self.start() if self._thread is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ProxyServer(BackgroundServer):
+    """The recording proxy, in-process. Sessions are created and read from any thread."""
+
+    def __init__(
+        self,
+        upstream: str,
+        upstream_key_env: str = DEFAULT_KEY_ENV,
+        record_dir: Path | None = None,
+        require_session: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        timeout: float = 600.0,
+        max_body_bytes: int = 32 * 1024 * 1024,
+    ) -> None:
+        super().__init__(host, port)
+        self.config = ProxyConfig(
+            upstream=upstream,
+            upstream_key_env=upstream_key_env,
+            host=host,
+            port=port,
+            record_dir=Path(record_dir) if record_dir else None,
+            require_session=require_session,
+            timeout=timeout,
+            max_body_bytes=max_body_bytes,
+        )
+        self.store = SessionStore()
+
+    def _make_app(self) -> web.Application:
+        from proxy.app import create_app
+
+        return create_app(self.config, self.store)
+
+    def create_session(
+        self,
+        cell_id: str | None = None,
+        upstream: str | None = None,
+        upstream_key_env: str | None = None,
+        model_override: str | None = None,
+        session_id: str | None = None,
+    ) -> Session:
+        return self.store.create(
+            cell_id=cell_id,
+            upstream=upstream,
+            upstream_key_env=upstream_key_env,
+            model_override=model_override,
+            session_id=session_id,
+        )
+
+    def calls(self, session_id: str) -> list[ModelCall]:
+        return self.store.calls(session_id)
+
+    def close_session(self, session_id: str) -> list[ModelCall]:
+        """Forget the session (its key stops working); returns its calls."""
+        sess = self.store.close(session_id)
+        return list(sess.calls) if sess else []
+
+
+class FakeUpstreamServer(BackgroundServer):
+    """The fake provider, in-process. `base_url + "/v1"` is its OpenAI base URL."""
+
+    def __init__(
+        self,
+        scripts_dir: Path = Path("config/scripts"),
+        retry_after_s: float = 1.0,
+        chunk_delay_s: float = 0.0,
+        hang_s: float = 3600.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        super().__init__(host, port)
+        self.config = FakeConfig(
+            scripts_dir=Path(scripts_dir),
+            retry_after_s=retry_after_s,
+            chunk_delay_s=chunk_delay_s,
+            hang_s=hang_s,
+        )
+        self._app: web.Application | None = None
+
+    def _make_app(self) -> web.Application:
+        self._app = create_fake_app(self.config)
+        return self._app
+
+    @property
+    def state(self) -> FakeState:
+        """What the fake saw (authorizations, request and disconnect counts); for tests."""
+        if self._app is None:
+            raise RuntimeError("FakeUpstreamServer not started")
+        return self._app[FAKE]
+
+
+def key_is_set(env: str = DEFAULT_KEY_ENV) -> bool:
+    return bool(os.environ.get(env))
