@@ -193,3 +193,25 @@ class FakeUpstreamServer(BackgroundServer):
 
 def key_is_set(env: str = DEFAULT_KEY_ENV) -> bool:
     return bool(os.environ.get(env))
+
+
+async def serve_until_signal(app: web.Application, host: str, port: int, name: str) -> None:
+    """Serve in the foreground (the CLI) until SIGINT/SIGTERM; prints the URL it bound."""
+    import signal
+
+    runner = make_runner(app)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    bound = runner.addresses[0][1]
+    print(
+        f"{name} listening on http://{host}:{bound} (OpenAI base URL: http://{host}:{bound}/v1)",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()

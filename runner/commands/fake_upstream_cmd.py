@@ -1,18 +1,50 @@
-"""`cab fake-upstream`: Run the fake OpenAI-compatible upstream (not built yet)."""
+"""`cab fake-upstream`: run the fake OpenAI-compatible provider (tests, demos, benchmarks).
+
+Behaviour is picked by the request's model name: scripted/<category>/<name> replays
+<scripts>/<category>/<name>.toml, throttled/... answers 429, fault/... injects one
+failure, anything else gets a deterministic echo. See docs/proxy.md.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "fake-upstream", help="Run the fake OpenAI-compatible upstream (not built yet)"
+        "fake-upstream",
+        help="Run the fake OpenAI-compatible upstream",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8788, help="0 picks a free port (default 8788)")
+    p.add_argument("--scripts", type=Path, default=Path("config/scripts"), help="scripts dir")
+    p.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of 429s, seconds")
+    p.add_argument("--chunk-delay-ms", type=float, default=0.0, help="pause between stream chunks")
+    p.add_argument("--hang-s", type=float, default=3600.0, help="how long fault/hang hangs")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("cab fake-upstream: not built yet", file=sys.stderr)
-    return 2
+    from proxy.fake.app import FakeConfig, create_fake_app
+    from proxy.server import serve_until_signal
+
+    if not args.scripts.is_dir():
+        print(
+            f"cab fake-upstream: --scripts {args.scripts}: no such directory (scripted/* will 404)",
+            file=sys.stderr,
+        )
+    config = FakeConfig(
+        scripts_dir=args.scripts,
+        retry_after_s=args.retry_after,
+        chunk_delay_s=args.chunk_delay_ms / 1000,
+        hang_s=args.hang_s,
+    )
+    asyncio.run(
+        serve_until_signal(create_fake_app(config), args.host, args.port, "cab fake-upstream")
+    )
+    return 0
