@@ -61,6 +61,13 @@ class ChangeFacts(BaseModel):
     removed: list[str] = Field(default_factory=list)
     modified: list[str] = Field(default_factory=list)
     extra_git_dir: bool = False
+    texts_before: dict[str, str] = Field(
+        default_factory=dict,
+        description="baseline text of changed test-config files (scorer.integrity.config_files)",
+    )
+    texts_after: dict[str, str] = Field(
+        default_factory=dict, description="post-agent text of the same files"
+    )
 
 
 class TimingFacts(BaseModel):
