@@ -1,0 +1,105 @@
+"""`aider` (PyPI aider-chat): SEARCH/REPLACE edits over chat completions, one message.
+
+aider reaches the model through litellm as `openai/<model>`; OPENAI_API_BASE and
+OPENAI_API_KEY come from the environment (never the command line, which lands in span
+attrs). The image's `cab-aider` wrapper adds the workspace's text files to the chat and runs
+with --no-git when the workspace is not a repository, so aider neither needs a repo map nor
+`git init`s one (see images/agents/aider/cab-aider). The task goes in a file
+(--message-file), so no shell quoting is involved; aider answers once and exits.
+
+Logs: the chat transcript and the raw LLM exchange land in /cab/out; history files that
+aider would otherwise drop into the workspace are redirected there too.
+
+Retries: aider retries a 429 itself (waits 0.25 s doubling up to 32 s, ~64 s in all,
+Retry-After not read; not configurable), on top of the OpenAI SDK's own retries inside
+litellm.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun
+
+#: The reference page's flags, plus where the history files go.
+FLAGS = [
+    "--edit-format",
+    "diff",
+    "--yes-always",
+    "--no-stream",
+    "--no-check-update",
+    "--no-analytics",
+    "--no-show-model-warnings",
+    "--no-suggest-shell-commands",
+    "--no-auto-commits",
+    "--no-gitignore",
+    "--no-pretty",
+    "--no-fancy-input",
+    "--no-detect-urls",
+    "--no-show-release-notes",
+]
+
+
+class AiderAdapter:
+    tui = "aider"
+    version = "0.86.2"
+    api = "chat"
+    image = "aider"
+
+    def prepare(self, ctx: AdapterContext) -> AgentRun:
+        ctx.home_dir.mkdir(parents=True, exist_ok=True)
+        (ctx.home_dir / "task.md").write_text(ctx.prompt, encoding="utf-8")
+        command = [
+            "cab-aider",
+            "--model",
+            f"openai/{ctx.model}",
+            *FLAGS,
+            "--chat-history-file",
+            f"{OUT_DIR}/aider.chat.history.md",
+            "--llm-history-file",
+            f"{OUT_DIR}/aider.llm.history",
+            "--input-history-file",
+            f"{HOME_DIR}/aider.input.history",
+            *ctx.extra_args,
+            "--message-file",
+            f"{HOME_DIR}/task.md",
+        ]
+        env = {
+            "OPENAI_API_BASE": ctx.base_url,
+            "OPENAI_API_KEY": ctx.api_key,
+            "HOME": HOME_DIR,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            **ctx.extra_env,
+        }
+        return AgentRun(
+            image=self.image,
+            command=command,
+            env=env,
+            attrs={
+                "network": "host (proxy on 127.0.0.1)",
+                "transcript": f"{OUT_DIR}/aider.chat.history.md",
+                "cli_version": self.version,
+            },
+        )
+
+    def byo_snippet(self, model: str, prompt: str) -> str:
+        flags = " ".join(f for f in FLAGS if f not in ("--edit-format", "diff"))
+        return "\n".join(
+            [
+                "# swap base_url, api_key, and model for your endpoint",
+                'export OPENAI_API_BASE="$YOUR_ENDPOINT"',
+                'export OPENAI_API_KEY="$YOUR_KEY"',
+                "",
+                "aider \\",
+                '  --openai-api-base "$OPENAI_API_BASE" \\',
+                '  --openai-api-key "$OPENAI_API_KEY" \\',
+                '  --model "openai/$YOUR_MODEL_ID" --edit-format diff \\',
+                f"  {flags} \\",
+                f"  --message {shlex.quote(prompt)}",
+                "",
+                f"# Published cell used model: {model}",
+            ]
+        )
+
+
+ADAPTER = AiderAdapter()

@@ -1,0 +1,95 @@
+"""`mini-swe-agent` (PyPI mini-swe-agent 2.x): bash tool calls over chat completions.
+
+The model is reached through litellm as `openai/<model>`, so OPENAI_API_BASE (and
+OPENAI_BASE_URL, which newer litellm prefers) point it at the proxy. The agent's loop ends
+when a command prints COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT; --exit-immediately stops it
+from asking a human whether to carry on. Its trajectory (every message, with litellm's
+responses) is written to /cab/out/trajectory.json after each step.
+
+Retries: mini-swe-agent wraps each call in tenacity (10 attempts, exponential wait 4-60 s,
+Retry-After not read); MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT sets the attempt count. We
+leave the CLI's own defaults unless the cell passes that variable in `extra_env`.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun
+from runner.sandbox.base import WORKSPACE
+
+#: Steps (model calls) before mini-swe-agent stops itself; its default (0) is unlimited
+#: and cost tracking cannot stop it because unknown models cost 0.
+STEP_LIMIT = 60
+
+
+class MiniSweAgentAdapter:
+    tui = "mini-swe-agent"
+    version = "2.4.6"
+    api = "chat"
+    image = "mini-swe-agent"
+
+    def prepare(self, ctx: AdapterContext) -> AgentRun:
+        command = [
+            "mini",
+            "--model",
+            f"openai/{ctx.model}",
+            "--task",
+            ctx.prompt,
+            "--yolo",
+            "--exit-immediately",
+            "--cost-limit",
+            "0",
+            "--output",
+            f"{OUT_DIR}/trajectory.json",
+            "--config",
+            "mini.yaml",
+            "--config",
+            f"environment.cwd={WORKSPACE}",
+            "--config",
+            f"agent.step_limit={STEP_LIMIT}",
+            *ctx.extra_args,
+        ]
+        env = {
+            "OPENAI_API_BASE": ctx.base_url,
+            "OPENAI_BASE_URL": ctx.base_url,
+            "OPENAI_API_KEY": ctx.api_key,
+            "HOME": HOME_DIR,
+            "MSWEA_GLOBAL_CONFIG_DIR": f"{HOME_DIR}/mini-swe-agent",
+            "MSWEA_CONFIGURED": "true",
+            "MSWEA_COST_TRACKING": "ignore_errors",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            **ctx.extra_env,
+        }
+        return AgentRun(
+            image=self.image,
+            command=command,
+            env=env,
+            attrs={
+                "network": "host (proxy on 127.0.0.1)",
+                "trajectory": f"{OUT_DIR}/trajectory.json",
+                "cli_version": self.version,
+            },
+        )
+
+    def byo_snippet(self, model: str, prompt: str) -> str:
+        return "\n".join(
+            [
+                "# swap base_url, api_key, and model for your endpoint",
+                'export OPENAI_API_BASE="$YOUR_ENDPOINT"',
+                'export OPENAI_API_KEY="$YOUR_KEY"',
+                "export MSWEA_CONFIGURED=true MSWEA_COST_TRACKING=ignore_errors",
+                "",
+                f"pip install mini-swe-agent=={self.version}",
+                'mini --model "openai/$YOUR_MODEL_ID" \\',
+                "  --yolo --exit-immediately --cost-limit 0 \\",
+                f"  --config mini.yaml --config agent.step_limit={STEP_LIMIT} \\",
+                "  --output trajectory.json \\",
+                f"  --task {shlex.quote(prompt)}",
+                "",
+                f"# Published cell used model: {model}",
+            ]
+        )
+
+
+ADAPTER = MiniSweAgentAdapter()
