@@ -123,3 +123,37 @@ def test_auto_falls_back_to_local_with_a_warning(tmp_path, monkeypatch):
     assert sb.name == "local" and sb.isolated is False
     warning = [e for e in logs if e["event"] == "sandbox_not_isolated"]
     assert warning and warning[0]["log_level"] == "warning"
+
+
+def test_ctrl_c_kills_the_process_group(tmp_path):
+    """A user's Ctrl-C on the harness must not leave the command's children running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "from runner.sandbox import RunSpec; from runner.sandbox.local import LocalSandbox;"
+        "LocalSandbox().run(RunSpec(image='x:0', command=['bash', '-c',"
+        " 'sleep 300 & echo $! > /workspace/child.pid; wait'],"
+        f" workspace={str(tmp_path)!r}))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    pid_file = tmp_path / "child.pid"
+    try:
+        for _ in range(200):  # bounded: at most ~20 s
+            if pid_file.exists() and pid_file.read_text().strip():
+                break
+            time.sleep(0.1)
+        child = int(pid_file.read_text())
+        assert alive(child)
+        os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    for _ in range(50):
+        if not alive(child):
+            break
+        time.sleep(0.05)
+    assert not alive(child)

@@ -231,3 +231,31 @@ def test_memory_limit_kills_and_says_so(sandbox, tmp_path, run_id):
     )
     assert r.oom_killed is True
     assert r.exit_code == 137 and r.timed_out is False and r.error is None
+
+
+def test_ctrl_c_still_removes_the_container(tmp_path, docker_client, run_id):
+    """A user's Ctrl-C on the harness must not leave the container running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "from runner.sandbox import RunSpec; from runner.sandbox.docker import DockerSandbox;"
+        f"DockerSandbox().run(RunSpec(image={BASE!r}, command=['sleep', '300'],"
+        f" workspace={str(tmp_path)!r}, labels={{'cab.test': {run_id!r}}}))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        for _ in range(200):  # bounded: at most ~20 s
+            running = labelled(docker_client, "cab.test", run_id)
+            if running and running[0].status == "running":
+                break
+            time.sleep(0.1)
+        assert running, "the container never started"
+        os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) != 0  # interrupted
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert labelled(docker_client, "cab.test", run_id) == []
