@@ -1,0 +1,213 @@
+"""Throttling diagnosis: what the provider asked, what the agent did, what to change.
+
+Pure: a list of ModelCall in, a Diagnosis out (`cab diagnose` prints it). For each
+attempt the timeline shows the status, the Retry-After the provider asked for, the gap
+the agent actually waited before its next attempt, and the provider's remaining
+request/token headers; then the total time throttled, whether Retry-After was honoured,
+when the agent gave up, the verdict and concrete advice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from proxy.records import ModelCall
+from scorer.timeline import next_attempt, ordered, peak_concurrency, throttled_wait_ms
+from scorer.verdict import PROVIDER_FAILURES, Verdict
+
+#: Slack when checking Retry-After: clocks and schedulers are not exact.
+HONOUR_SLACK_MS = 50.0
+
+_HEADERS = {
+    "remaining_requests": ("x-ratelimit-remaining-requests", "ratelimit-remaining"),
+    "remaining_tokens": ("x-ratelimit-remaining-tokens",),
+    "reset_requests": ("x-ratelimit-reset-requests", "ratelimit-reset"),
+    "reset_tokens": ("x-ratelimit-reset-tokens",),
+}
+
+
+class CallRow(BaseModel):
+    seq: int
+    started_at: datetime
+    t_ms: float
+    status_code: int | None
+    outcome: str
+    latency_ms: float
+    retry_after_s: float | None
+    waited_ms: float | None  # from this attempt's end to the next attempt's start
+    honoured: bool | None  # waited at least Retry-After (None: not asked or no next)
+    remaining_requests: str | None
+    remaining_tokens: str | None
+    reset_requests: str | None
+    reset_tokens: str | None
+
+
+class RetryAfter(BaseModel):
+    asked: int  # 429s that carried Retry-After and were followed by another attempt
+    honoured: int
+    ignored: int
+    summary: str  # "honoured" | "ignored" | "partly honoured" | "not asked"
+
+
+class GaveUp(BaseModel):
+    seq: int
+    at: datetime
+    t_ms: float
+    failing_attempts: int  # the run of failed attempts it ended on
+    last_status: int | None
+    last_retry_after_s: float | None
+
+
+class Diagnosis(BaseModel):
+    attempts: int
+    completed: int
+    throttled: int
+    throttled_ms: float
+    peak_concurrency: int
+    retry_after: RetryAfter
+    gave_up: GaveUp | None
+    verdict: Verdict | None
+    advice: list[str]
+    timeline: list[CallRow]
+
+
+def _header(call: ModelCall, names: tuple[str, ...]) -> str | None:
+    lowered = {k.lower(): v for k, v in call.rate_limit_headers.items()}
+    return next((lowered[n] for n in names if n in lowered), None)
+
+
+def _secs(ms: float) -> str:
+    return f"{ms / 1000:.1f} s"
+
+
+def diagnose(calls: list[ModelCall], verdict: Verdict | None = None) -> Diagnosis:
+    calls = ordered(calls)
+    t0 = calls[0].started_at if calls else None
+    rows: list[CallRow] = []
+    for call in calls:
+        nxt = next_attempt(calls, call)
+        waited = (nxt.started_at - call.ended_at).total_seconds() * 1000 if nxt else None
+        honoured = None
+        if call.outcome == "rate_limited" and call.retry_after_s is not None and waited is not None:
+            honoured = waited + HONOUR_SLACK_MS >= call.retry_after_s * 1000
+        heads = {k: _header(call, names) for k, names in _HEADERS.items()}
+        rows.append(
+            CallRow(
+                seq=call.seq,
+                started_at=call.started_at,
+                t_ms=round((call.started_at - t0).total_seconds() * 1000, 3),
+                status_code=call.status_code,
+                outcome=call.outcome,
+                latency_ms=call.latency_ms,
+                retry_after_s=call.retry_after_s,
+                waited_ms=None if waited is None else round(waited, 3),
+                honoured=honoured,
+                **heads,
+            )
+        )
+    judged = [r.honoured for r in rows if r.honoured is not None]
+    kept = sum(judged)
+    retry = RetryAfter(
+        asked=len(judged),
+        honoured=kept,
+        ignored=len(judged) - kept,
+        summary=(
+            "not asked"
+            if not judged
+            else "honoured"
+            if kept == len(judged)
+            else "ignored"
+            if kept == 0
+            else "partly honoured"
+        ),
+    )
+    gave_up = _gave_up(calls, rows)
+    throttled = sum(c.outcome == "rate_limited" for c in calls)
+    diag = Diagnosis(
+        attempts=len(calls),
+        completed=sum(c.completed for c in calls),
+        throttled=throttled,
+        throttled_ms=round(throttled_wait_ms(calls), 3),
+        peak_concurrency=peak_concurrency(calls),
+        retry_after=retry,
+        gave_up=gave_up,
+        verdict=verdict,
+        advice=[],
+        timeline=rows,
+    )
+    diag.advice = advise(diag, calls)
+    return diag
+
+
+def _gave_up(calls: list[ModelCall], rows: list[CallRow]) -> GaveUp | None:
+    """The agent gave up when its last attempt was a throttle/provider failure."""
+    if not calls or calls[-1].completed:
+        return None
+    last = calls[-1]
+    if last.outcome not in PROVIDER_FAILURES | {"rate_limited"}:
+        return None
+    run = 0
+    for call in reversed(calls):
+        if call.completed:
+            break
+        run += 1
+    return GaveUp(
+        seq=last.seq,
+        at=last.ended_at,
+        t_ms=round(rows[-1].t_ms + last.latency_ms, 3),
+        failing_attempts=run,
+        last_status=last.status_code,
+        last_retry_after_s=last.retry_after_s,
+    )
+
+
+def advise(d: Diagnosis, calls: list[ModelCall]) -> list[str]:
+    """Concrete things a person can change, most useful first."""
+    advice: list[str] = []
+    if not d.throttled:
+        if d.gave_up:
+            advice.append(
+                f"No throttling, but the provider failed (HTTP {d.gave_up.last_status}) and the "
+                "agent stopped: check the provider's status or endpoint, then rerun."
+            )
+        else:
+            advice.append("No throttling seen: nothing to change.")
+        return advice
+    exhausted = [r for r in d.timeline if r.remaining_requests == "0" or r.remaining_tokens == "0"]
+    if exhausted:
+        r = exhausted[0]
+        which = "requests" if r.remaining_requests == "0" else "tokens"
+        reset = r.reset_requests if which == "requests" else r.reset_tokens
+        advice.append(
+            f"The provider's {which} quota ran out at call {r.seq} (remaining {which} 0"
+            f"{', resets in ' + reset if reset else ''}): spread the sweep out or raise the quota."
+        )
+    if d.peak_concurrency > 1:
+        advice.append(
+            f"Lower concurrency to {max(1, d.peak_concurrency // 2)}: {d.peak_concurrency} calls "
+            "were in flight at once."
+        )
+    else:
+        advice.append(
+            "Lower concurrency to 1 cell per model/key (calls were already sequential): "
+            "run fewer cells against this provider at a time."
+        )
+    if d.retry_after.ignored:
+        advice.append(
+            f"The agent retried before Retry-After elapsed {d.retry_after.ignored} of "
+            f"{d.retry_after.asked} times: configure its backoff to honour Retry-After."
+        )
+    if d.gave_up and d.completed == 0:
+        asked = max((c.retry_after_s or 0 for c in calls), default=0)
+        advice.append(
+            f"Raise the agent's retry budget: it gave up after {d.gave_up.failing_attempts} "
+            f"failed attempt(s) over {_secs(d.gave_up.t_ms)}"
+            + (f"; the provider asked for up to {asked:g} s between tries." if asked else ".")
+        )
+    advice.append(
+        "Let the proxy absorb 429s: have it retry upstream itself, honouring Retry-After, "
+        "so the agent never sees a throttle."
+    )
+    return advice
