@@ -66,6 +66,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
 
     try:
         sess, client_key = resolve_session(request, cfg, app[APP_STORE])
+        app[APP_STORE].begin(sess)  # the record below ends it, on every path
         try:
             raw = await request.read() if request.body_exists else b""
         except web.HTTPRequestEntityTooLarge:

@@ -149,8 +149,9 @@ class ProxyServer(BackgroundServer):
             session_id=session_id,
         )
 
-    def calls(self, session_id: str) -> list[ModelCall]:
-        return self.store.calls(session_id)
+    def calls(self, session_id: str, settle_s: float = 5.0) -> list[ModelCall]:
+        """The session's calls in order; waits up to settle_s for calls still in flight."""
+        return self.store.calls(session_id, settle_s)
 
     def close_session(self, session_id: str) -> list[ModelCall]:
         """Forget the session (its key stops working); returns its calls."""

@@ -27,6 +27,8 @@ class Session:
     model_override: str | None = None
     calls: list[ModelCall] = field(default_factory=list)
     seq: int = 0
+    #: requests begun but not yet recorded (a client may hold its whole reply first).
+    inflight: int = 0
 
     @property
     def key(self) -> str:
@@ -39,7 +41,7 @@ def valid_session_id(sid: str) -> bool:
 
 class SessionStore:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._sessions: dict[str, Session] = {}
 
     def create(
@@ -82,15 +84,24 @@ class SessionStore:
             sess.seq += 1
             return sess.seq
 
+    def begin(self, sess: Session) -> None:
+        with self._lock:
+            sess.inflight += 1
+
     def add_call(self, sess: Session, call: ModelCall) -> None:
         with self._lock:
             sess.calls.append(call)
+            sess.inflight = max(0, sess.inflight - 1)
+            self._lock.notify_all()
 
-    def calls(self, sid: str) -> list[ModelCall]:
+    def calls(self, sid: str, settle_s: float = 5.0) -> list[ModelCall]:
+        """The session's calls in order, after waiting (at most settle_s) for calls in
+        flight: a client can hold a stream's last byte a moment before it is recorded."""
         with self._lock:
             sess = self._sessions.get(sid)
             if sess is None:
                 raise KeyError(f"no session {sid!r}")
+            self._lock.wait_for(lambda: sess.inflight == 0, timeout=settle_s)
             return sorted(sess.calls, key=lambda c: c.seq)
 
     def close(self, sid: str) -> Session | None:

@@ -1,0 +1,160 @@
+"""The pure parts: SSE observation, outcome rules, Retry-After, request hashing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+from proxy import classify
+from proxy.hashing import request_hash
+from proxy.observe import TEXT_LIMIT, StreamObserver, observe_body
+
+
+def sse(obj) -> bytes:
+    return b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n"
+
+
+def chunk(delta=None, finish=None, usage=None, choices=True):
+    c = {
+        "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}] if choices else []
+    }
+    if usage:
+        c["usage"] = usage
+    return sse(c)
+
+
+USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18,
+         "prompt_tokens_details": {"cached_tokens": 3},
+         "completion_tokens_details": {"reasoning_tokens": 2}}  # fmt: skip
+
+
+def stream_bytes() -> bytes:
+    return b"".join(
+        [
+            chunk({"role": "assistant", "content": ""}),
+            chunk({"content": "Hel"}),
+            chunk({"content": "lo"}),
+            chunk({"tool_calls": [{"index": 0, "function": {"name": "bash", "arguments": ""}}]}),
+            chunk({}, finish="tool_calls"),
+            chunk(usage=USAGE, choices=False),
+            sse(b"[DONE]"),
+        ]
+    )
+
+
+def test_pass_through_returns_every_byte_even_split_mid_event():
+    data = stream_bytes()
+    obs = StreamObserver("chat")
+    out = b"".join(obs.feed(data[i : i + 7]) for i in range(0, len(data), 7)) + obs.finish()
+    assert out == data
+    o = obs.obs
+    assert (o.prompt_tokens, o.completion_tokens, o.total_tokens) == (11, 7, 18)
+    assert (o.cached_tokens, o.reasoning_tokens) == (3, 2)
+    assert o.text == "Hello" and o.tool_calls == ["bash"] and o.finish_reason == "tool_calls"
+    assert o.done and o.first_event_at <= o.first_output_at
+
+
+def test_strip_mode_drops_only_the_usage_only_chunk():
+    data = stream_bytes()
+    obs = StreamObserver("chat", strip_usage_chunk=True)
+    out = b"".join(obs.feed(data[i : i + 5]) for i in range(0, len(data), 5)) + obs.finish()
+    assert out == data.replace(chunk(usage=USAGE, choices=False), b"")
+    assert obs.obs.total_tokens == 18  # still observed
+
+
+def test_strip_mode_handles_crlf_events():
+    data = stream_bytes().replace(b"\n\n", b"\r\n\r\n")
+    obs = StreamObserver("chat", strip_usage_chunk=True)
+    out = obs.feed(data) + obs.finish()
+    assert b'"usage"' not in out and out.endswith(b"data: [DONE]\r\n\r\n")
+    assert obs.obs.total_tokens == 18
+
+
+def test_responses_events():
+    def ev(kind, **data):
+        return (
+            f"event: {kind}\ndata: ".encode()
+            + json.dumps({"type": kind, **data}).encode()
+            + b"\n\n"
+        )
+
+    usage = {"input_tokens": 20, "input_tokens_details": {"cached_tokens": 4}, "output_tokens": 9,
+             "output_tokens_details": {"reasoning_tokens": 5}, "total_tokens": 29}  # fmt: skip
+    data = b"".join(
+        [
+            ev("response.created", response={"status": "in_progress"}),
+            ev("response.output_text.delta", delta="Hi "),
+            ev("response.output_text.delta", delta="there"),
+            ev("response.output_item.added", item={"type": "function_call", "name": "shell"}),
+            ev("response.function_call_arguments.delta", delta="{}"),
+            ev(
+                "response.incomplete",
+                response={
+                    "status": "incomplete",
+                    "usage": usage,
+                    "incomplete_details": {"reason": "max_output_tokens"},
+                },
+            ),
+        ]
+    )
+    obs = StreamObserver("responses")
+    assert obs.feed(data) == data
+    o = obs.obs
+    assert (o.prompt_tokens, o.completion_tokens, o.cached_tokens, o.reasoning_tokens) == (
+        20,
+        9,
+        4,
+        5,
+    )
+    assert o.text == "Hi there" and o.tool_calls == ["shell"]
+    assert o.finish_reason == "max_output_tokens" and o.done
+
+
+def test_reply_text_is_truncated():
+    body = {
+        "choices": [{"message": {"content": "x" * (TEXT_LIMIT + 500)}, "finish_reason": "length"}]
+    }
+    o = observe_body("chat", json.dumps(body).encode())
+    assert len(o.text) == TEXT_LIMIT and o.out_chars == TEXT_LIMIT + 500
+    assert not o.has_usage and o.finish_reason == "length"
+
+
+def test_outcomes():
+    ctx = b'{"error": {"message": "maximum context length is 8192", "code": "context_length_exceeded"}}'
+    assert classify.outcome_for(200) == "ok"
+    assert classify.outcome_for(429) == "rate_limited"
+    assert classify.outcome_for(401) == classify.outcome_for(403) == "auth_error"
+    assert classify.outcome_for(503) == "upstream_error"
+    assert classify.outcome_for(400, ctx) == "context_length"
+    assert classify.outcome_for(400, b'{"error": {"message": "bad tool"}}') == "client_error"
+    assert classify.outcome_for(404) == "client_error"
+
+
+def test_retry_after_forms():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    date = format_datetime(now + timedelta(seconds=30), usegmt=True)
+    assert classify.retry_after_s({"retry-after": "7"}) == 7
+    assert classify.retry_after_s({"retry-after": "1.5"}) == 1.5
+    assert classify.retry_after_s({"retry-after": date}, now=now.timestamp()) == 30
+    assert classify.retry_after_s({"retry-after-ms": "250", "retry-after": "1"}) == 0.25
+    assert classify.retry_after_s({"retry-after": "soon"}) is None
+    assert classify.retry_after_s({}) is None
+
+
+def test_request_hash_ignores_transport_fields_and_key_order():
+    a = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    b = {"messages": [{"content": "hi", "role": "user"}], "stream": True,
+         "stream_options": {"include_usage": True}, "model": "m"}  # fmt: skip
+    assert request_hash(a) == request_hash(b)
+    assert request_hash(a) != request_hash({**a, "temperature": 0})
+    # the worked example of docs/records.md
+    doc = {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "Say hi"}],
+        "stream": True,
+    }
+    assert request_hash(doc) == DOC_EXAMPLE_HASH
+
+
+DOC_EXAMPLE_HASH = "sha256:03ac898f4322c027d4f7489a6f96b2c84cc7d5160c7606995101f514f3feb680"
