@@ -1,0 +1,270 @@
+"""Run a sweep: the agents × models × tasks × repeats matrix, a bounded number at a time.
+
+- One Harness (fake upstream + recording proxy) for the whole sweep; each cell gets its
+  own proxy session from `run_cell`.
+- `run_cell` blocks (docker SDK), so cells run in threads (`asyncio.to_thread`) bounded
+  by a semaphore; the store is written only from the event loop's thread.
+- Resume: a cell is finished once its row in `cells` is committed; a rerun skips those,
+  first removing the sweep's leftover containers (label cab.sweep_id) and the attempts of
+  cells that never finished. A lock file stops two runs of one sweep at once.
+- Infra retries: an infra verdict queues the cell again with exponential backoff
+  (tenacity), its slot freed while it waits. Every attempt is kept: the previous one's
+  folder moves to <cell_dir>/attempts/<n>/ and each attempt has its own store row.
+  Capability failures are never retried.
+- Repeats: with repeats > 1 each repeat is its own cell, `<cell_id>#r<k>` in
+  `<cell path>/r<k>/`. run_cell labels containers with the un-suffixed id, so repeats of
+  one cell never run at the same time (one's cleanup would remove the other's container).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_exponential
+
+from runner.cell import CellOptions, run_cell
+from runner.errors import RunnerError
+from runner.harness import Harness
+from runner.record import CellRecord
+from runner.sandbox import get_sandbox
+from runner.store import ResultsStore
+from runner.store.facts import cell_facts
+from runner.store.normalise import normalise_sweep
+from runner.sweep_config import CellPlan, SweepConfig, expand
+from scorer import score_cell
+
+log = structlog.get_logger(__name__)
+
+STASH = ".attempts-in-flight"
+
+
+class SweepBusyError(RunnerError):
+    """Another process is running this sweep right now."""
+
+
+@dataclass
+class CellOutcome:
+    plan: CellPlan
+    record: CellRecord
+    attempt: int
+    final: bool
+    infra: bool
+    passed: bool
+
+
+@dataclass
+class SweepSummary:
+    sweep_dir: Path
+    total: int
+    skipped: int
+    ran: int
+    passed: int
+    infra: int
+    errors: int
+
+
+#: Progress callbacks: on_start(plan, attempt), on_done(outcome), on_error(plan, exc).
+Listener = Callable[..., None]
+
+
+class SweepRunner:
+    def __init__(
+        self,
+        cfg: SweepConfig,
+        out_root: Path = Path("runs"),
+        sandbox: str | None = None,
+        listener: object | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.sweep_dir = out_root / cfg.sweep_id
+        self.sandbox_kind = sandbox or cfg.sandbox
+        self.listener = listener
+        self.plans = expand(cfg)
+        self.stopping = False
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- the whole sweep ------------------------------------------------------------------
+
+    def pending(self) -> list[CellPlan]:
+        """The cells not yet finished (all of them for a new sweep)."""
+        db = self.sweep_dir / "results.db"
+        if not db.exists():
+            return list(self.plans)
+        with ResultsStore(db) as store:
+            done = store.finished_ids()
+        return [p for p in self.plans if p.cell_id not in done]
+
+    def run(self) -> SweepSummary:
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(self.sweep_dir / ".lock", "w")  # noqa: SIM115 - held for the whole run
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            lock.close()
+            raise SweepBusyError(f"sweep '{self.cfg.sweep_id}' is already running") from exc
+        try:
+            return self._run_locked()
+        finally:
+            lock.close()
+
+    def _run_locked(self) -> SweepSummary:
+        self.sandbox = get_sandbox(self.sandbox_kind)
+        self.store = ResultsStore.for_sweep(self.sweep_dir)
+        try:
+            removed = self.sandbox.cleanup({"cab.sweep_id": self.cfg.sweep_id})
+            dropped = self.store.forget_unfinished()
+            shutil.rmtree(self.sweep_dir / STASH, ignore_errors=True)
+            if removed or dropped:
+                log.info("sweep.resume", leftover_containers=removed, unfinished_attempts=dropped)
+            self.store.set_meta("sweep", self.cfg.model_dump(mode="json"))
+            self.store.set_meta("sandbox", self.sandbox.name)
+            done = self.store.finished_ids()
+            todo = [p for p in self.plans if p.cell_id not in done]
+            self._notify("on_plan", len(self.plans), len(self.plans) - len(todo))
+            summary = SweepSummary(
+                self.sweep_dir, len(self.plans), len(self.plans) - len(todo), 0, 0, 0, 0
+            )
+            with Harness() as harness:
+                self.harness = harness
+                outcomes = asyncio.run(self._run_all(todo))
+            for o in outcomes:
+                if isinstance(o, CellOutcome):
+                    summary.ran += 1
+                    summary.passed += o.passed
+                    summary.infra += o.infra
+                else:
+                    summary.errors += 1
+            normalise_sweep(self.store, self.cfg.scoring.weights)
+            shutil.rmtree(self.sweep_dir / STASH, ignore_errors=True)
+            return summary
+        finally:
+            self.store.close()
+
+    async def _run_all(self, todo: list[CellPlan]) -> list[CellOutcome | BaseException]:
+        self.slots = asyncio.Semaphore(self.cfg.concurrency)
+        tasks = [asyncio.create_task(self._cell(p)) for p in todo]
+        try:
+            return await asyncio.gather(*tasks, return_exceptions=True)
+        except asyncio.CancelledError:
+            # Ctrl-C: results still coming back are not committed; the sweep's containers
+            # are removed so the worker threads return promptly. Resume reruns these cells.
+            self.stopping = True
+            await asyncio.to_thread(self.sandbox.cleanup, {"cab.sweep_id": self.cfg.sweep_id})
+            raise
+
+    # -- one cell, with its infra retries -------------------------------------------------
+
+    async def _cell(self, plan: CellPlan) -> CellOutcome:
+        lock = self._locks.setdefault(plan.base_cell_id, asyncio.Lock())
+        retry = self.cfg.retry
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(retry.attempts),
+            wait=wait_exponential(multiplier=retry.backoff_s, max=retry.backoff_max_s),
+            retry=retry_if_result(lambda o: not o.final),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    n = attempt.retry_state.attempt_number
+                    async with lock, self.slots:
+                        outcome = await self._attempt(plan, n)
+                if not attempt.retry_state.outcome.failed:
+                    attempt.retry_state.set_result(outcome)
+        except Exception as exc:
+            log.error(
+                "sweep.cell_error", cell_id=plan.cell_id, error=f"{type(exc).__name__}: {exc}"
+            )
+            self._notify("on_error", plan, exc)
+            raise
+        return outcome
+
+    async def _attempt(self, plan: CellPlan, n: int) -> CellOutcome:
+        cell_dir = self.sweep_dir / plan.rel_dir
+        stash = self.sweep_dir / STASH / plan.rel_dir
+        if n > 1:
+            _stash_previous(cell_dir, stash, n - 1)
+            self.store.move_attempt(plan.cell_id, n - 1, f"{plan.rel_dir}/attempts/{n - 1}")
+        self._notify("on_start", plan, n)
+        opts = CellOptions(
+            sweep_id=self.cfg.sweep_id,
+            out_root=self.sweep_dir.parent,
+            sandbox=self.sandbox.name,
+            network_mode=self.cfg.network_mode,
+            timeout_s=self.cfg.timeout_s,
+            attempt=n,
+            plugins=self.cfg.plugins,
+            cell_dir=cell_dir,
+        )
+        record = await asyncio.to_thread(self._run_one, plan, opts)
+        if self.stopping:
+            raise asyncio.CancelledError
+        if n > 1:
+            _restore_previous(cell_dir, stash)
+        f = cell_facts(record)
+        final = not f["infra"] or n >= self.cfg.retry.attempts
+        self.store.record_attempt(
+            record,
+            attempt=n,
+            cell_dir=plan.rel_dir,
+            final=final,
+            base_cell_id=plan.base_cell_id,
+            repeat=plan.repeat,
+        )
+        outcome = CellOutcome(plan, record, n, final, f["infra"], bool(f["pass"]))
+        self._notify("on_done", outcome)
+        return outcome
+
+    def _run_one(self, plan: CellPlan, opts: CellOptions) -> CellRecord:
+        """In a worker thread: the cell itself, then the sweep's own touches to its record."""
+        record = run_cell(plan.tui, plan.model, plan.task, opts, self.harness)
+        changed = False
+        if record.cell_id != plan.cell_id:
+            record.cell_id = record.identity.cell_id = plan.cell_id
+            for call in record.facts.calls:
+                call.cell_id = plan.cell_id
+            changed = True
+        if self.cfg.scoring.weights is not None:
+            card = score_cell(record.facts, weights=self.cfg.scoring.weights)
+            record.scores = card.model_dump(mode="json")
+            changed = True
+        if changed:
+            record.write(opts.cell_dir)
+            (opts.cell_dir / "calls.jsonl").write_text(
+                "".join(c.model_dump_json() + "\n" for c in record.calls), encoding="utf-8"
+            )
+        return record
+
+    def _notify(self, event: str, *args: object) -> None:
+        fn = getattr(self.listener, event, None)
+        if fn is not None:
+            fn(*args)
+
+
+def _stash_previous(cell_dir: Path, stash: Path, n: int) -> None:
+    """Move attempt n's folder (and the attempts before it) aside: run_cell starts from
+    an empty cell folder, and the attempts come back under <cell_dir>/attempts/."""
+    stash.mkdir(parents=True, exist_ok=True)
+    earlier = cell_dir / "attempts"
+    if earlier.is_dir():
+        for p in earlier.iterdir():
+            os.replace(p, stash / p.name)
+        earlier.rmdir()
+    if cell_dir.exists():
+        os.replace(cell_dir, stash / str(n))
+
+
+def _restore_previous(cell_dir: Path, stash: Path) -> None:
+    target = cell_dir / "attempts"
+    target.mkdir(parents=True, exist_ok=True)
+    if stash.is_dir():
+        for p in stash.iterdir():
+            os.replace(p, target / p.name)
+        stash.rmdir()
