@@ -1,0 +1,37 @@
+"""The same cells in the local sandbox (no Docker needed) give the same verdicts."""
+
+from __future__ import annotations
+
+from runner.cell import CellOptions, run_cell
+from runner.harness import Harness
+from runner.models import resolve_model
+from runner.tasks import get_task
+
+GO_TASK = "polyglot/go-http-handler-fix"
+
+
+def test_local_sandbox_gives_the_docker_verdicts(tmp_path):
+    task = get_task(GO_TASK)
+    with Harness() as h:
+        passing = run_cell(
+            "reference",
+            resolve_model("scripted"),
+            task,
+            CellOptions(sweep_id="t-local", out_root=tmp_path, sandbox="local"),
+            h,
+        )
+        throttled = run_cell(
+            "reference",
+            resolve_model("scripted-throttled"),
+            task,
+            CellOptions(sweep_id="t-local", out_root=tmp_path, sandbox="local"),
+            h,
+        )
+    assert passing.identity.sandbox == "local" and passing.identity.isolated is False
+    assert "not isolated" in passing.identity.network
+    assert passing.scores["pass_rate"]["pass"] == 1
+    assert passing.scores["verdict"]["verdict"] == "capability"
+    assert throttled.identity.exit_code == 1
+    assert throttled.scores["verdict"]["verdict"] == "infra:rate_limit"
+    assert "status: got 200 want 400" in throttled.scores["pass_rate"]["stdout_tail"]
+    assert all(c.outcome == "rate_limited" for c in throttled.calls)
