@@ -1,8 +1,8 @@
 """Task specs: `tasks/<category>/<name>/task.toml` beside `workspace/`, `tests/`, `solution/`.
 
 `workspace/` is what the agent gets; `tests/` mirrors the workspace layout and is copied
-in only to score; `solution/` is the oracle, files mirroring the workspace (or a
-`solution.patch`). See docs/tasks.md.
+in only to score; `solution/` is the oracle, files mirroring the workspace, copied over it
+(expected-refusal tasks have none). See docs/tasks.md.
 """
 
 from __future__ import annotations
