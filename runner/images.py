@@ -165,14 +165,27 @@ def digest(tag: str, client=None) -> str | None:
 
 
 def _base_images(context: Path) -> list[str]:
+    """The images a Dockerfile starts FROM, leaving out its own stages and ${ARG}s."""
     text = (context / "Dockerfile").read_text()
-    return re.findall(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", text, flags=re.M | re.I)
+    found = re.findall(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", text, flags=re.M | re.I)
+    stages = {stage.lower() for _, stage in found if stage}
+    return [
+        base
+        for base, _ in found
+        if "$" not in base and base.lower() not in stages and base.lower() != "scratch"
+    ]
 
 
 def _build_one(client, spec: ImageSpec, emit: Callable[[str], None]) -> None:
     for base in _base_images(spec.context()):
-        if base == BASE_IMAGE and digest(base, client) is None:
-            raise ImageError(MAKE_BASE_HINT)
+        if digest(base, client) is None:
+            # Nothing can be pulled here: say what is missing instead of a registry error.
+            if base == BASE_IMAGE:
+                raise ImageError(MAKE_BASE_HINT)
+            raise ImageError(
+                f"{spec.tag}: its base image {base} is not built and cannot be pulled; "
+                "build it first (add it to depends_on in config/images.toml)"
+            )
     tail: list[str] = []
     stream = client.api.build(
         path=str(spec.context()),

@@ -130,3 +130,30 @@ def test_a_failing_build_raises_with_the_output(docker_client, tmp_path):
         images.build(specs=specs, emit=lambda _t: None)
     assert tag in str(info.value) and "boom-marker" in str(info.value)
     assert images.digest(tag) is None
+
+
+@pytest.mark.docker
+def test_a_missing_base_image_is_named_not_pulled(docker_client, tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM cab-test/absent-base:0.0.0\nRUN true\n")
+    tag = f"cab-test/orphan:{uuid.uuid4().hex[:10]}"
+    specs = {"orphan": images.ImageSpec(tag=tag, dockerfile=str(tmp_path))}
+    with pytest.raises(images.ImageError, match=r"cab-test/absent-base:0\.0\.0.*cannot be pulled"):
+        images.build(specs=specs, emit=lambda _t: None)
+    assert images.digest(tag) is None
+
+
+def test_the_missing_debian_base_message_says_how_to_make_it():
+    assert "debootstrap --variant=minbase bookworm" in images.MAKE_BASE_HINT
+    assert "docker import - debian:bookworm-slim" in images.MAKE_BASE_HINT
+
+
+def test_base_images_skip_stages_args_and_scratch(tmp_path):
+    (tmp_path / "Dockerfile").write_text(
+        "ARG V=1\nFROM debian:bookworm-slim AS build\nRUN true\n"
+        "FROM --platform=linux/amd64 codingagentbench/toolbox:0.1.0\nCOPY --from=build / /x\n"
+        "FROM build\nFROM ${V}\nFROM scratch\n"
+    )
+    assert images._base_images(tmp_path) == [
+        "debian:bookworm-slim",
+        "codingagentbench/toolbox:0.1.0",
+    ]
