@@ -38,9 +38,10 @@ def run_list(args: argparse.Namespace) -> int:
     except RunnerError as exc:
         print(f"cab images list: {exc}", file=sys.stderr)
         return 1
-    print(f"{'NAME':<14}{'TAG':<44}{'BUILT':<7}{'SIZE':>9}  ID")
+    width = max([len(r["name"]) for r in rows] + [4]) + 2
+    print(f"{'NAME':<{width}}{'TAG':<44}{'BUILT':<7}{'SIZE':>9}  ID")
     for r in rows:
         size = f"{r['size'] / 1e6:.0f}MB" if r["size"] else "-"
         built = "yes" if r["built"] else "no"
-        print(f"{r['name']:<14}{r['tag']:<44}{built:<7}{size:>9}  {r['id'] or '-'}")
+        print(f"{r['name']:<{width}}{r['tag']:<44}{built:<7}{size:>9}  {r['id'] or '-'}")
     return 0
