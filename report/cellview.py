@@ -1,0 +1,129 @@
+"""The cell page's content, section by section in the reference page's order, as plain data.
+
+The template only lays this out; every number is formatted here, so a test can check
+what the page says without a browser. Nothing is marked safe: Jinja escapes it all.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from markupsafe import Markup
+
+from report.throttle import throttle_view, throttled
+from report.timeline import fmt_ms, ticks, trace_items
+from runner.record import CellRecord
+
+#: Scorer breakdown rows, in the reference page's order.
+AXES = ["pass_rate", "tokens", "latency", "blast_radius", "refusal", "integrity", "composite"]
+
+
+def compact(value: Any) -> str:
+    """JSON as on the reference page: no spaces, unicode kept."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _f3(v: Any) -> str:
+    return "" if v is None else f"{float(v):.3f}"
+
+
+def axis(scores: dict[str, Any], name: str) -> dict[str, Any]:
+    value = scores.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def per_axis(scores: dict[str, Any]) -> list[tuple[str, str]]:
+    """The "Per-axis scores" tiles: blanks where the page leaves them blank."""
+    p, tok, lat = axis(scores, "pass_rate"), axis(scores, "tokens"), axis(scores, "latency")
+    ref = axis(scores, "refusal")
+    tpc = tok.get("tokens_per_correct_task")
+    wall = lat.get("wall_clock_ms")
+    return [
+        ("Pass", _f3(p.get("pass"))),
+        ("Tokens/correct", f"{tpc:,.0f}" if tok.get("pass_used_for_division") and tpc else ""),
+        ("Wall", "" if wall is None else f"{wall / 1000:.1f}s"),
+        ("Blast", _f3(axis(scores, "blast_radius").get("blast_radius"))),
+        ("Refusal", "" if ref.get("not_applicable") else _f3(ref.get("refusal"))),
+        ("Integrity", _f3(axis(scores, "integrity").get("integrity"))),
+        ("Composite", _f3(axis(scores, "composite").get("composite"))),
+    ]
+
+
+def composite_of(record: CellRecord) -> float | None:
+    value = axis(record.scores or {}, "composite").get("composite")
+    return None if value is None else float(value)
+
+
+def is_infra(record: CellRecord) -> bool:
+    return bool(axis(record.scores or {}, "verdict").get("infra"))
+
+
+def cell_context(record: CellRecord) -> dict[str, Any]:
+    """Everything the cell template shows except links, which depend on the page's place."""
+    scores = record.scores or {}
+    verdict = axis(scores, "verdict")
+    ident, timing = record.identity, record.timing
+    total_tokens = sum(c.total_tokens or 0 for c in record.calls)
+    trace = trace_items(record.spans, record.calls)
+    calls = sorted(record.calls, key=lambda c: (c.started_at, c.seq))
+    return {
+        "r": record,
+        "verdict": verdict,
+        "verdict_sentence": verdict.get("sentence") or verdict.get("verdict") or "not scored",
+        "per_axis": per_axis(scores),
+        "identity": [
+            ("cell_id", ident.cell_id),
+            ("sweep_id", ident.sweep_id),
+            ("container_image", ident.container_image),
+            ("image_digest", ident.image_digest),
+            ("model_build_id", ident.model_build_id),
+            ("exit_code", ident.exit_code),
+            ("tui_version", ident.tui_version),
+            ("sandbox", ident.sandbox),
+            ("isolated", ident.isolated),
+            ("network", ident.network),
+            ("endpoint", ident.endpoint),
+            ("attempt", ident.attempt),
+        ],
+        "timing": [
+            ("started_at", timing.started_at.isoformat().replace("+00:00", "Z")),
+            ("ended_at", timing.ended_at.isoformat().replace("+00:00", "Z")),
+            ("duration", f"{timing.duration:.2f} s"),
+            ("tokens", f"{total_tokens:,}" if total_tokens else "not recorded"),
+        ],
+        "breakdown": [
+            (name, ", ".join(axis(scores, name)), compact(axis(scores, name)))
+            for name in AXES
+            if name in scores
+        ],
+        "trace": trace,
+        "trace_json": json_for_script(trace),
+        "ticks": ticks(trace["total_ms"]),
+        "total_label": fmt_ms(trace["total_ms"]) if trace["total_ms"] >= 1000 else "",
+        "throttle": throttle_view(calls) if throttled(calls) else None,
+        "spans": [
+            {
+                "span": s,
+                "attrs": compact(s.attrs)
+                if not s.error
+                else f"{compact(s.attrs)} error: {s.error}",
+            }
+            for s in record.spans
+        ],
+        "calls": calls,
+    }
+
+
+def json_for_script(value: Any) -> Markup:
+    """JSON safe inside <script type="application/json">: no '<', '>' or '&' survive raw,
+    so no data can close the script element or open a comment. This is the one Markup in
+    the report (as Jinja's own |tojson does): HTML-escaping would corrupt the JSON."""
+    text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    return Markup(
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
