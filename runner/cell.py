@@ -17,7 +17,7 @@ import structlog
 from pydantic import BaseModel, Field
 
 from runner import images
-from runner.adapters import AdapterContext, get_adapter
+from runner.adapters import Adapter, AdapterContext, get_adapter
 from runner.adapters.base import HOME_DIR, OUT_DIR
 from runner.harness import Harness
 from runner.models import ModelSpec
@@ -99,6 +99,8 @@ def run_cell(
     interrupted: BaseException | None = None
     changes = None
     session = None
+    spec: RunSpec | None = None
+    ctx: AdapterContext | None = None
     adapter_span = tracer.new_id()
     adapter_start = adapter_end = _now()
     try:
@@ -307,7 +309,7 @@ def run_cell(
         facts=evidence,
         spans=tracer.spans,
         artifacts=_artifacts(cell_dir),
-        reproduce=_reproduce(adapter, tui, model, task, image_tag, result),
+        reproduce=_reproduce(adapter, model, task, spec, ctx, result),
     )
     with tracer.span("scoring", f"score:{task.id}"):
         record.scores = score_cell(evidence).model_dump(mode="json")
@@ -342,27 +344,53 @@ def _artifacts(cell_dir: Path) -> dict[str, str]:
     return found
 
 
-def _reproduce(adapter, tui, model, task, image_tag, result) -> Reproduce:
-    ref = image_tag or "<image>"
-    if result is not None and result.image_digest:
-        ref = f"{image_tag}@{result.image_digest}"
-    docker_run = "\n".join(
-        [
-            "# the exact image used in this run (build it with: cab images build)",
-            "docker run --rm --network host \\",
-            '  -v "$PWD:/workspace" -w /workspace \\',
-            '  -e OPENAI_API_BASE="$YOUR_ENDPOINT" \\',
-            '  -e OPENAI_API_KEY="$YOUR_KEY" \\',
-            f"  {ref} \\",
-            "  <agent command: see the container span>",
-        ]
-    )
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _reproduce(
+    adapter: Adapter,
+    model: ModelSpec,
+    task: Task,
+    spec: RunSpec | None,
+    ctx: AdapterContext | None,
+    result: RunResult | None,
+) -> Reproduce:
+    """The "Run it yourself" commands: the exact image (by id) and agent command, with the
+    endpoint, key and model left for the reader to fill in."""
     run_cell = (
-        f"cab run-cell --tui {shlex.quote(tui)} --model {shlex.quote(model.name)} "
+        f"cab run-cell --tui {shlex.quote(adapter.tui)} --model {shlex.quote(model.name)} "
         f"--task {shlex.quote(task.id)}"
     )
     if not model.embedded:
         run_cell += ' --endpoint "$YOUR_ENDPOINT" --key-env YOUR_KEY_ENV'
-    return Reproduce(
-        docker_run=docker_run, run_cell=run_cell, byo=adapter.byo_snippet(model.name, task.prompt)
-    )
+    byo = adapter.byo_snippet(model.name, task.prompt)
+    if spec is None or ctx is None:
+        return Reproduce(run_cell=run_cell, byo=byo)
+
+    def placeholder(value: str) -> str:
+        value = value.replace(ctx.base_url, "$YOUR_ENDPOINT").replace(ctx.api_key, "$YOUR_KEY")
+        return value.replace(ctx.model, "$YOUR_MODEL_ID")
+
+    def host_path(source: Path) -> str:
+        try:
+            return "$CAB_REPO/" + source.resolve().relative_to(REPO_ROOT).as_posix()
+        except ValueError:
+            return "$PWD/cab-" + source.name  # a scratch folder of the run
+
+    image = (result.image_digest if result and result.image_digest else None) or spec.image
+    lines = [
+        f"# image {spec.image}" + (f" (id {image})" if image != spec.image else ""),
+        "# build it with: cab images build; CAB_REPO is your checkout of CodingAgentBench;",
+        f"# cp -r $CAB_REPO/tasks/{task.id}/workspace ./workspace  (the agent changes it)",
+        "# ./cab-home/task.md holds the task prompt (from this page), ./cab-out gets the logs",
+        "docker run --rm --network host \\",
+        '  -v "$PWD/workspace:/workspace" -w /workspace \\',
+    ]
+    for mount in spec.mounts:
+        ro = ":ro" if mount.read_only else ""
+        lines.append(f'  -v "{host_path(mount.source)}:{mount.target}{ro}" \\')
+    for key, value in sorted(spec.env.items()):
+        lines.append(f'  -e {key}="{placeholder(value)}" \\')
+    lines.append(f"  {image} \\")
+    lines.append("  " + " ".join(placeholder(shlex.quote(a)) for a in spec.command))
+    return Reproduce(docker_run="\n".join(lines), run_cell=run_cell, byo=byo)
