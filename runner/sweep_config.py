@@ -107,8 +107,9 @@ def parse_sweep(data: dict, path: Path = Path("<inline>")) -> SweepConfig:
     try:
         cfg = SweepConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        # a `str | ModelEntry` union reports the branch name in the path: drop it
+        errors = exc.errors()
+        # a `str | ModelEntry` union fails both branches; a table's error is the useful one
+        err = next((e for e in errors if "str" not in e["loc"]), errors[0])
         loc = [str(p) for p in err["loc"] if p not in ("str", "ModelEntry")]
         raise ConfigError(path, ".".join(loc) or "<root>", err["msg"]) from exc
     cfg.path = path
