@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 import tomllib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -186,9 +188,29 @@ def _build_one(client, spec: ImageSpec, emit: Callable[[str], None]) -> None:
                 f"{spec.tag}: its base image {base} is not built and cannot be pulled; "
                 "build it first (add it to depends_on in config/images.toml)"
             )
+    with tempfile.TemporaryDirectory(prefix="cab-build-") as tmp:
+        context = _context_with_ca(spec.context(), Path(tmp))
+        _stream_build(client, spec, context, emit)
+
+
+def _context_with_ca(source: Path, tmp: Path) -> Path:
+    """A copy of the build context with the host's CA bundle in it as build-ca.crt.
+
+    Where egress TLS is intercepted (as here: a proxy re-signs PyPI and npm with a CA only
+    the host trusts), pip and npm inside a build need that bundle; Dockerfiles pick it up
+    with `COPY build-ca.cr[t]` (see images/agents/build.sh). Copying keeps the repo clean."""
+    context = tmp / "context"
+    shutil.copytree(source, context, ignore=shutil.ignore_patterns("__pycache__"))
+    bundle = Path(os.environ.get("CAB_BUILD_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
+    if bundle.is_file():
+        shutil.copyfile(bundle, context / "build-ca.crt")
+    return context
+
+
+def _stream_build(client, spec: ImageSpec, context: Path, emit: Callable[[str], None]) -> None:
     tail: list[str] = []
     stream = client.api.build(
-        path=str(spec.context()),
+        path=str(context),
         tag=spec.tag,
         network_mode="host",
         rm=True,

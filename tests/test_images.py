@@ -83,7 +83,11 @@ def test_build_a_chain_records_ids_and_skips_what_exists(docker_client, tmp_path
     (tmp_path / "base").mkdir()
     (tmp_path / "base" / "Dockerfile").write_text(
         "FROM debian:bookworm-slim\nRUN echo base > /base.txt\n"
+        "COPY build-ca.cr[t] /ca/\nRUN grep -q cab-test-ca-marker /ca/build-ca.crt\n"
     )
+    ca = tmp_path / "ca.crt"  # the host bundle a TLS-intercepted pip/npm would need
+    ca.write_text("cab-test-ca-marker\n")
+    monkeypatch.setenv("CAB_BUILD_CA_BUNDLE", str(ca))
     (tmp_path / "child").mkdir()
     (tmp_path / "child" / "Dockerfile").write_text(f"FROM {base_tag}\nRUN cat /base.txt\n")
     specs = {
@@ -117,6 +121,7 @@ def test_build_a_chain_records_ids_and_skips_what_exists(docker_client, tmp_path
             if images.digest(tag):
                 docker_client.images.remove(tag, force=True)
     assert images.digest(child_tag) is None
+    assert not (tmp_path / "base" / "build-ca.crt").exists()  # the source folder stays clean
 
 
 @pytest.mark.docker
