@@ -10,8 +10,11 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,22 +52,56 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    root = tmp_path_factory.mktemp("sweep")
-    sweep = build_sample_sweep(root)
-    out = root / "site"
-    build_site(sweep, out)
+@contextmanager
+def serving(out: Path) -> Iterator[str]:
+    """Serve `out` on 127.0.0.1 (an ordinary static host); yields the base URL."""
     handler = functools.partial(_Quiet, directory=str(out))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Site(sweep=sweep, out=out, base=f"http://127.0.0.1:{server.server_port}/")
+        yield f"http://127.0.0.1:{server.server_port}/"
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The sample sweep (tests/browser/sample_sweep.py), rendered and served."""
+    root = tmp_path_factory.mktemp("sweep")
+    sweep = build_sample_sweep(root)
+    out = root / "site"
+    build_site(sweep, out)
+    with serving(out) as base:
+        yield Site(sweep=sweep, out=out, base=base)
+
+
+@pytest.fixture(scope="session")
+def real_site(tmp_path_factory: pytest.TempPathFactory, docker_client) -> Iterator[Site]:
+    """A real sweep: `cab run-cell` in Docker, the reference agent against the scripted
+    and the scripted-throttled model, then `cab report`, both as the user runs them."""
+    root = tmp_path_factory.mktemp("real")
+    for model in ("scripted", "scripted-throttled"):
+        cab(
+            "run-cell", "--tui", "reference", "--model", model,
+            "--task", "polyglot/go-http-handler-fix", "--sweep-id", "browser",
+            "--sandbox", "docker", "--out", str(root),
+        )  # fmt: skip
+    out = root / "site"
+    index = cab("report", str(root / "browser"), "--out", str(out)).stdout.strip()
+    assert Path(index) == (out / "index.html").resolve()
+    with serving(out) as base:
+        yield Site(sweep=root / "browser", out=out, base=base)
+
+
+def cab(*args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "runner", *args], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, f"cab {' '.join(args)} failed:\n{proc.stderr[-3000:]}"
+    return proc
 
 
 @pytest.fixture(scope="session")

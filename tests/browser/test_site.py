@@ -79,10 +79,10 @@ def test_throttled_cell_shows_the_throttling_section(open_page):
     assert section.locator("svg rect[fill='#d9822b']").count() == 5  # five 429s
     assert page.locator("#verdict").get_attribute("data-verdict").startswith("infra:")
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "cell-page-throttled.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "sample-cell-page-throttled.png"), full_page=True)
     passing, watch2 = open_page(PASS)
     assert passing.locator("#throttle").count() == 0
-    passing.screenshot(path=str(ARTIFACTS / "cell-page-pass.png"), full_page=True)
+    passing.screenshot(path=str(ARTIFACTS / "sample-cell-page-pass.png"), full_page=True)
     _clean(watch)
     _clean(watch2)
 
