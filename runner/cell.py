@@ -26,9 +26,17 @@ from runner.sandbox import Mount, RunResult, RunSpec, get_sandbox
 from runner.spans import Tracer
 from runner.tasks import Task
 from runner.testrun import run_hidden_tests
-from runner.workspace import copy_tree, diff, has_git_dir, snapshot, unified_diff
+from runner.workspace import (
+    config_texts,
+    copy_tree,
+    diff,
+    has_git_dir,
+    snapshot,
+    unified_diff,
+)
 from scorer import score_cell
 from scorer.evidence import AgentFacts, Evidence, TaskFacts, TestFacts, TimingFacts
+from scorer.integrity import config_files
 
 TAIL = 4000
 
@@ -186,6 +194,9 @@ def run_cell(
         changes = diff(
             baseline, snapshot(workdir), git_before=git_before, git_after=has_git_dir(workdir)
         )
+        watched = config_files(changes.added + changes.removed + changes.modified)
+        changes.texts_before = config_texts(task.workspace_dir, watched)
+        changes.texts_after = config_texts(workdir, watched)
         (cell_dir / "diff.patch").write_text(
             unified_diff(task.workspace_dir, workdir, changes), encoding="utf-8"
         )

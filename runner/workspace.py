@@ -43,6 +43,16 @@ def diff(baseline: Snapshot, after: Snapshot, *, git_before: bool, git_after: bo
     )
 
 
+def config_texts(root: Path, paths: list[str], limit: int = 65536) -> dict[str, str]:
+    """The text of those of `paths` that exist under `root` (for the integrity axis)."""
+    texts: dict[str, str] = {}
+    for rel in paths:
+        path = root / rel
+        if path.is_file() and not path.is_symlink():
+            texts[rel] = path.read_bytes()[:limit].decode("utf-8", "replace")
+    return texts
+
+
 def unified_diff(before_root: Path, after_root: Path, changes: ChangeFacts) -> str:
     """A text patch of the changes, for people (binary files are named, not shown)."""
     out: list[str] = []
