@@ -1,0 +1,156 @@
+"""How much does the proxy add? Direct-to-upstream vs through-the-proxy, in one run.
+
+    python benchmarks/proxy_overhead.py [--requests-c1 400] [--requests-c32 3000]
+
+Starts `cab fake-upstream` and `cab proxy` as subprocesses on 127.0.0.1. On a machine
+with 2+ cores the load generator (this process) and the upstream share core 0 and
+the proxy gets core 1, so the proxy's cost shows as added latency and lost throughput
+rather than as contention. Every loop is bounded in count and time.
+Prints p50/p99 latency, time to first chunk, requests/s and the overhead per case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+
+import aiohttp
+
+PROMPT = " ".join(f"word{i}" for i in range(40))  # echo replies in 16 stream chunks
+BODY = {"model": "echo", "messages": [{"role": "user", "content": PROMPT}]}
+MAX_SECONDS_PER_CASE = 60.0
+
+
+def start(args: list[str], cpu: int | None) -> tuple[subprocess.Popen, str]:
+    pre = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    proc = subprocess.Popen(
+        [*pre, sys.executable, "-m", "runner", "--log-level", "WARNING", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+    if not m:
+        proc.kill()
+        raise SystemExit(f"{args[0]} did not start: {line!r}")
+    return proc, m.group(1)
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+async def one(
+    session: aiohttp.ClientSession, url: str, body: dict, stream: bool
+) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    async with session.post(url, json={**body, "stream": stream}, headers=HEADERS) as resp:
+        first = await resp.content.readany()
+        t_first = time.perf_counter()
+        assert resp.status == 200 and first, resp.status
+        while await resp.content.readany():
+            pass
+    t_end = time.perf_counter()
+    return (t_end - t0) * 1000, (t_first - t0) * 1000
+
+
+HEADERS = {"Authorization": "Bearer cab-bench"}
+
+
+async def run_case(base: str, stream: bool, concurrency: int, total: int) -> dict:
+    url = base + "/v1/chat/completions"
+    latencies: list[float] = []
+    firsts: list[float] = []
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for _ in range(min(50, total)):  # warm up connections and code paths
+            await one(session, url, BODY, stream)
+        remaining = total
+        deadline = time.monotonic() + MAX_SECONDS_PER_CASE
+
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0 and time.monotonic() < deadline:
+                remaining -= 1
+                lat, first = await one(session, url, BODY, stream)
+                latencies.append(lat)
+                firsts.append(first)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - t0
+    return {
+        "n": len(latencies),
+        "p50": statistics.median(latencies),
+        "p99": pct(latencies, 0.99),
+        "first_p50": statistics.median(firsts),
+        "rps": len(latencies) / elapsed,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests-c1", type=int, default=400)
+    ap.add_argument("--requests-c32", type=int, default=3000)
+    args = ap.parse_args()
+    ncpu = os.cpu_count() or 1
+    pin = ncpu >= 2 and not os.environ.get("CAB_BENCH_NO_PIN")
+    if pin:
+        os.sched_setaffinity(0, {0})
+    record_dir = tempfile.mkdtemp(prefix="cab-bench-")
+    fake, fake_url = start(["fake-upstream", "--port", "0"], 0 if pin else None)
+    proxy, proxy_url = start(
+        ["proxy", "--port", "0", "--upstream", fake_url + "/v1", "--record-dir", record_dir],
+        1 if pin else None,
+    )
+    rows = []
+    try:
+        for stream in (False, True):
+            for conc, n in ((1, args.requests_c1), (32, args.requests_c32)):
+                direct = asyncio.run(run_case(fake_url, stream, conc, n))
+                proxied = asyncio.run(run_case(proxy_url, stream, conc, n))
+                rows.append((stream, conc, direct, proxied))
+    finally:
+        for p in (proxy, fake):
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=20)
+    cpu = _cpu_model()
+    print(f"# proxy overhead — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc={ncpu}, CPU: {cpu},"
+          f" python {platform.python_version()}, pinned={'yes' if pin else 'no'}")  # fmt: skip
+    head = ("mode", "conc", "n", "direct p50", "proxy p50", "added p50", "direct p99", "proxy p99",
+            "direct 1st", "proxy 1st", "direct rps", "proxy rps", "rps ratio")  # fmt: skip
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for stream, conc, d, p in rows:
+        cells = ("stream" if stream else "non-stream", conc, p["n"], f"{d['p50']:.2f} ms", f"{p['p50']:.2f} ms",
+                 f"{p['p50'] - d['p50']:+.2f} ms", f"{d['p99']:.2f} ms", f"{p['p99']:.2f} ms",
+                 f"{d['first_p50']:.2f} ms", f"{p['first_p50']:.2f} ms", f"{d['rps']:.0f}", f"{p['rps']:.0f}",
+                 f"{p['rps'] / d['rps']:.0%}")  # fmt: skip
+        print("| " + " | ".join(str(c) for c in cells) + " |")
+    return 0
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
