@@ -31,7 +31,7 @@ def leaderboard(cells: list[LoadedCell], normalised: dict[str, float]) -> list[d
         passes = [float(axis(x, "pass_rate").get("pass") or 0) for x in s]
         tokens = sum(int(axis(x, "tokens").get("total_tokens") or 0) for x in s)
         comps = [
-            normalised.get(c.record.cell_id, composite_of(c.record))
+            normalised.get(c.rel, composite_of(c.record))
             for c in scored
             if composite_of(c.record) is not None
         ]
@@ -79,7 +79,7 @@ def matrix(cells: list[LoadedCell], normalised: dict[str, float]) -> dict[str, A
             members = grid.get((tui, model, task), [])
             scored = [c for c in members if not is_infra(c.record)]
             comps = [
-                normalised.get(c.record.cell_id, composite_of(c.record))
+                normalised.get(c.rel, composite_of(c.record))
                 for c in scored
                 if composite_of(c.record) is not None
             ]

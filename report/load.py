@@ -11,6 +11,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from runner.record import CellRecord
 
 
@@ -25,17 +27,20 @@ class LoadedCell:
 
 
 def load_cells(sweep_dir: Path) -> list[LoadedCell]:
-    """Every cell.json under sweep_dir, skipping retried attempts kept under `attempts/`."""
+    """Every cell.json under sweep_dir, skipping retried attempts kept under `attempts/` and
+    hidden folders (the sweep's `.attempts-in-flight` stash)."""
     if not sweep_dir.is_dir():
         raise SweepReadError(f"{sweep_dir}: not a directory (expected runs/<sweep_id>/)")
     cells = []
     for path in sorted(sweep_dir.rglob("cell.json")):
         rel = path.parent.relative_to(sweep_dir)
-        if "attempts" in rel.parts:
+        if any(part == "attempts" or part.startswith(".") for part in rel.parts):
             continue
         try:
             record = CellRecord.read(path)
-        except Exception as exc:
+        except ValidationError as exc:
+            raise SweepReadError(f"{path}: not a valid cell record: {_fields(exc)}") from exc
+        except (OSError, ValueError) as exc:
             raise SweepReadError(f"{path}: not a valid cell record: {exc}") from exc
         cells.append(LoadedCell(record=record, rel=rel.as_posix()))
     if not cells:
@@ -43,11 +48,20 @@ def load_cells(sweep_dir: Path) -> list[LoadedCell]:
     return cells
 
 
-def store_composites(sweep_dir: Path) -> dict[str, float]:
-    """cell_id -> sweep-normalised composite from results.db, or {} without a usable store.
+def _fields(exc: ValidationError, limit: int = 6) -> str:
+    """'field.path: message' for the first few errors, so the reader sees what to fix."""
+    errs = exc.errors()
+    parts = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in errs[:limit]]
+    more = f" (+{len(errs) - limit} more)" if len(errs) > limit else ""
+    return "; ".join(parts) + more
 
-    The store's schema is the sweep engineer's; we look for any table with `cell_id` and a
-    normalised composite column and read nothing else.
+
+def store_composites(sweep_dir: Path) -> dict[str, float]:
+    """Cell dir (relative, as LoadedCell.rel) -> sweep-normalised composite from results.db,
+    or {} without a usable store.
+
+    The store's schema is the sweep engineer's (runner/store/db.py: table `cells`, columns
+    `cell_dir` and `sweep_composite`); we read those two columns and nothing else.
     """
     db = sweep_dir / "results.db"
     if not db.is_file():
@@ -60,10 +74,9 @@ def store_composites(sweep_dir: Path) -> dict[str, float]:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         for table in tables:
             cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')]
-            for col in ("composite_normalised", "normalised_composite", "sweep_composite"):
-                if "cell_id" in cols and col in cols:
-                    rows = con.execute(f'SELECT cell_id, "{col}" FROM "{table}"').fetchall()
-                    return {cid: float(v) for cid, v in rows if v is not None}
+            if "cell_dir" in cols and "sweep_composite" in cols:
+                rows = con.execute(f'SELECT cell_dir, sweep_composite FROM "{table}"').fetchall()
+                return {Path(d).as_posix(): float(v) for d, v in rows if v is not None}
     except sqlite3.Error:
         return {}
     finally:

@@ -96,7 +96,7 @@ def build_site(sweep_dir: Path, out: Path, base_url: str | None = None) -> Path:
     cell_tpl = env.get_template("cell.html")
     for c in cells:
         page = paths.cell_page(c.rel)
-        score = normalised.get(c.record.cell_id, composite_of(c.record))
+        score = normalised.get(c.rel, composite_of(c.record))
         ctx: dict[str, Any] = cell_context(c.record)
         ctx.update(
             page_title=f"{_title(c)} · {c.record.task_id}",
