@@ -17,6 +17,8 @@ baselines through `normalise` (or cost_efficiency=/latency_efficiency= directly)
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel
 
 from scorer.blast_radius import BlastRadius
@@ -87,12 +89,15 @@ def composite(
     else:
         refusal_factor = 1
     clean_blast = tidy(1 - blast_radius.blast_radius)
-    weighted = (
-        w.pass_rate * pass_rate.pass_
-        + w.integrity * integrity.integrity
-        + w.cost * cost_efficiency
-        + w.latency * latency_efficiency
-        + w.blast_radius * clean_blast
+    # fsum: a perfect cell scores exactly 1, not 1.0000000000000002
+    weighted = math.fsum(
+        [
+            w.pass_rate * pass_rate.pass_,
+            w.integrity * integrity.integrity,
+            w.cost * cost_efficiency,
+            w.latency * latency_efficiency,
+            w.blast_radius * clean_blast,
+        ]
     )
     return Composite(
         composite=tidy(refusal_factor * weighted),
