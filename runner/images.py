@@ -94,8 +94,6 @@ def load_config(path: Path = CONFIG) -> dict[str, ImageSpec]:
         for dep in specs[name].depends_on:
             if dep not in table:
                 raise ConfigError(path, f"images.{name}.depends_on", f"unknown image {dep!r}")
-        if not (specs[name].context() / "Dockerfile").is_file():
-            raise ConfigError(path, f"images.{name}.dockerfile", "no Dockerfile in that folder")
     try:
         build_order(specs, specs)
     except ImageError as exc:
@@ -179,6 +177,9 @@ def _base_images(context: Path) -> list[str]:
 
 
 def _build_one(client, spec: ImageSpec, emit: Callable[[str], None]) -> None:
+    if not (spec.context() / "Dockerfile").is_file():
+        # Checked here, not when loading: one unfinished entry must not stop the others.
+        raise ImageError(f"{spec.tag}: no Dockerfile in {spec.context()} (field 'dockerfile')")
     for base in _base_images(spec.context()):
         if digest(base, client) is None:
             # Nothing can be pulled here: say what is missing instead of a registry error.

@@ -37,7 +37,6 @@ def test_resolve_names_and_tags():
     [
         ('[images.a]\ntag = "x/a:latest"\ndockerfile = "images/toolbox"\n', "images.a.tag"),
         ('[images.a]\ntag = "x/a"\ndockerfile = "images/toolbox"\n', "images.a.tag"),
-        ('[images.a]\ntag = "x/a:1"\ndockerfile = "images/nowhere"\n', "images.a.dockerfile"),
         (
             '[images.a]\ntag = "x/a:1"\ndockerfile = "images/toolbox"\ndepends_on = ["b"]\n',
             "images.a.depends_on",
@@ -162,3 +161,11 @@ def test_base_images_skip_stages_args_and_scratch(tmp_path):
         "debian:bookworm-slim",
         "codingagentbench/toolbox:0.1.0",
     ]
+
+
+@pytest.mark.docker
+def test_a_missing_dockerfile_fails_only_that_build(docker_client, tmp_path):
+    tag = f"cab-test/nowhere:{uuid.uuid4().hex[:10]}"
+    specs = {"nowhere": images.ImageSpec(tag=tag, dockerfile=str(tmp_path / "nowhere"))}
+    with pytest.raises(images.ImageError, match="no Dockerfile"):
+        images.build(specs=specs, emit=lambda _t: None)
