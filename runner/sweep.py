@@ -22,6 +22,7 @@ import asyncio
 import fcntl
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,8 @@ from scorer import score_cell
 log = structlog.get_logger(__name__)
 
 STASH = ".attempts-in-flight"
+#: Host-wide run locks, one per sweep_id (flock: released by the kernel, even on kill -9).
+LOCK_DIR = Path(tempfile.gettempdir()) / "cab-sweep-locks"
 
 
 class SweepBusyError(RunnerError):
@@ -102,14 +105,26 @@ class SweepRunner:
         return [p for p in self.plans if p.cell_id not in done]
 
     def run(self) -> SweepSummary:
+        """Run what is not finished. Host-wide, one run per sweep_id at a time: the
+        containers' label cab.sweep_id is the engine's, not the folder's, so a second run
+        of the same id (even into another --out) would remove this one's containers."""
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
-        lock = open(self.sweep_dir / ".lock", "w")  # noqa: SIM115 - held for the whole run
+        LOCK_DIR.mkdir(parents=True, exist_ok=True)
+        lock = open(LOCK_DIR / f"{self.cfg.sweep_id}.lock", "a+")  # noqa: SIM115 - held
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
             lock.close()
-            raise SweepBusyError(f"sweep '{self.cfg.sweep_id}' is already running") from exc
+            raise SweepBusyError(
+                f"sweep '{self.cfg.sweep_id}' is already running on this host ({holder}); "
+                "wait for it, or give this sweep another sweep_id"
+            ) from exc
         try:
+            lock.truncate(0)
+            lock.write(f"pid {os.getpid()}, out {self.sweep_dir.resolve()}\n")
+            lock.flush()
             return self._run_locked()
         finally:
             lock.close()
@@ -123,6 +138,8 @@ class SweepRunner:
             shutil.rmtree(self.sweep_dir / STASH, ignore_errors=True)
             if removed or dropped:
                 log.info("sweep.resume", leftover_containers=removed, unfinished_attempts=dropped)
+            if self.sandbox.isolated:
+                self._ensure_images()
             self.store.set_meta("sweep", self.cfg.model_dump(mode="json"))
             self.store.set_meta("sandbox", self.sandbox.name)
             done = self.store.finished_ids()
@@ -146,6 +163,17 @@ class SweepRunner:
             return summary
         finally:
             self.store.close()
+
+    def _ensure_images(self) -> None:
+        """Build the agent and task images the matrix needs once, up front, rather than
+        letting every cell fail on a missing image (the first build takes minutes)."""
+        from runner import images
+        from runner.adapters import get_adapter
+
+        names = {p.task.image for p in self.plans}
+        names |= {getattr(get_adapter(t), "image", None) for t in self.cfg.tuis} - {None}
+        for name in sorted(names):
+            self._notify("on_note", f"image {name}: {images.ensure(name)}")
 
     async def _run_all(self, todo: list[CellPlan]) -> list[CellOutcome | BaseException]:
         self.slots = asyncio.Semaphore(self.cfg.concurrency)

@@ -62,6 +62,9 @@ class SweepProgress:
 
     # -- listener -------------------------------------------------------------------------
 
+    def on_note(self, text: str) -> None:
+        self.console.print(f"[dim]{text}[/]")
+
     def on_plan(self, total: int, finished: int) -> None:
         self.total, self.done, self.skipped = total, finished, finished
         self.started = time.monotonic()

@@ -112,7 +112,7 @@ def test_schema_has_the_documented_tables_and_runs_in_wal(store):
     assert {"meta", "cells", "attempts", "calls", "spans"} <= tables
     assert store.query("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
     cols = {r["name"] for r in store.query("PRAGMA table_info(cells)")}
-    for needed in ("cell_id", "attempts", "infra", "pass", "composite", "composite_sweep"):
+    for needed in ("cell_id", "attempts", "infra", "pass", "composite", "sweep_composite"):
         assert needed in cols
     assert store.meta("schema_version") == 1
 
@@ -229,14 +229,14 @@ def test_sweep_normalisation_is_relative_to_the_best_passing_cell_per_task(store
     assert normalise_sweep(store) == 4  # the two infra cells are left out
     rows = {(r["model"], r["task_id"]): r for r in store.cells()}
     best, other = rows[("m1", "polyglot/a")], rows[("m2", "polyglot/a")]
-    assert best["cost_efficiency_sweep"] == 1.0 and best["latency_efficiency_sweep"] == 1.0
-    assert other["cost_efficiency_sweep"] == pytest.approx(1000 / 4000)
-    assert other["latency_efficiency_sweep"] == pytest.approx(10_000 / 20_000)
-    assert other["composite_sweep"] < other["composite"], "the single-cell one is kept apart"
-    assert rows[("m2", "polyglot/b")]["composite_sweep"] is None  # infra
+    assert best["sweep_cost_efficiency"] == 1.0 and best["sweep_latency_efficiency"] == 1.0
+    assert other["sweep_cost_efficiency"] == pytest.approx(1000 / 4000)
+    assert other["sweep_latency_efficiency"] == pytest.approx(10_000 / 20_000)
+    assert other["sweep_composite"] < other["composite"], "the single-cell one is kept apart"
+    assert rows[("m2", "polyglot/b")]["sweep_composite"] is None  # infra
     # a later write of the same cell clears its stale sweep composite until renormalised
     store.record_attempt(make_record("m1", "polyglot/a"), attempt=1, cell_dir="x", final=True)
-    assert {r["cell_id"]: r for r in store.cells()}[best["cell_id"]]["composite_sweep"] is None
+    assert {r["cell_id"]: r for r in store.cells()}[best["cell_id"]]["sweep_composite"] is None
 
 
 def test_exports_carry_the_same_rows(store):

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from runner.sweep_config import load_sweep
     from runner.sweep_progress import SweepProgress
 
+    quiet_logs(args)
     try:
         cfg = load_sweep(args.file)
         progress = SweepProgress()
@@ -58,3 +59,12 @@ def dry_run(runner) -> int:
         print(f"{state}\t{plan.cell_id}\t{runner.sweep_dir / plan.rel_dir}")
     print(f"{len(runner.plans)} cells, {len(pending)} to run", file=sys.stderr)
     return 0
+
+
+def quiet_logs(args: argparse.Namespace) -> None:
+    """The progress display prints a line per cell; the proxy's per-call log lines would
+    bury it, so the default level becomes WARNING (`--log-level DEBUG` shows them all)."""
+    from runner.logs import configure
+
+    if not getattr(args, "log_json", False) and getattr(args, "log_level", "INFO") == "INFO":
+        configure(level="WARNING")

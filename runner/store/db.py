@@ -44,9 +44,9 @@ CREATE TABLE IF NOT EXISTS cells (
     reason TEXT,
     pass REAL,
     composite REAL,
-    composite_sweep REAL,
-    cost_efficiency_sweep REAL,
-    latency_efficiency_sweep REAL,
+    sweep_composite REAL,
+    sweep_cost_efficiency REAL,
+    sweep_latency_efficiency REAL,
     prompt_tokens INTEGER,
     completion_tokens INTEGER,
     total_tokens INTEGER,
@@ -278,8 +278,8 @@ class ResultsStore:
                 updates = ", ".join(f"{c}=excluded.{c}" for c in CELL_COLUMNS if c != "cell_id")
                 db.execute(
                     f"INSERT INTO cells ({cols}) VALUES ({marks}) "
-                    f"ON CONFLICT(cell_id) DO UPDATE SET {updates}, composite_sweep=NULL, "
-                    "cost_efficiency_sweep=NULL, latency_efficiency_sweep=NULL",
+                    f"ON CONFLICT(cell_id) DO UPDATE SET {updates}, sweep_composite=NULL, "
+                    "sweep_cost_efficiency=NULL, sweep_latency_efficiency=NULL",
                     [row[c] for c in CELL_COLUMNS],
                 )
 
@@ -353,11 +353,11 @@ class ResultsStore:
         return n
 
     def set_sweep_scores(self, rows: Iterable[tuple[str, float | None, float, float]]) -> None:
-        """(cell_id, composite_sweep, cost_efficiency_sweep, latency_efficiency_sweep)."""
+        """(cell_id, sweep_composite, sweep_cost_efficiency, sweep_latency_efficiency)."""
         with self.tx() as db:
             db.executemany(
-                "UPDATE cells SET composite_sweep=?, cost_efficiency_sweep=?, "
-                "latency_efficiency_sweep=? WHERE cell_id=?",
+                "UPDATE cells SET sweep_composite=?, sweep_cost_efficiency=?, "
+                "sweep_latency_efficiency=? WHERE cell_id=?",
                 [(c, ce, le, cid) for cid, c, ce, le in rows],
             )
 
@@ -369,9 +369,9 @@ class ResultsStore:
     def cells(self) -> list[dict[str, Any]]:
         """Every finished cell's row, without the record blob."""
         cols = [c for c in CELL_COLUMNS if c != "record"] + [
-            "composite_sweep",
-            "cost_efficiency_sweep",
-            "latency_efficiency_sweep",
+            "sweep_composite",
+            "sweep_cost_efficiency",
+            "sweep_latency_efficiency",
         ]
         rows = self.db.execute(f"SELECT {', '.join(cols)} FROM cells ORDER BY cell_id")
         return [dict(r) for r in rows]

@@ -74,7 +74,7 @@ def _row(tui: str, model: str, group: list[dict[str, Any]]) -> LeaderRow:
     passed = sum(c["pass"] or 0.0 for c in cap)
     low, high = wilson(passed, n) if n else (None, None)
     tokens = sum(c["total_tokens"] or 0 for c in cap)
-    sweep = [c["composite_sweep"] for c in cap if c.get("composite_sweep") is not None]
+    sweep = [c["sweep_composite"] for c in cap if c.get("sweep_composite") is not None]
     single = [c["composite"] for c in cap if c["composite"] is not None]
     walls = [c["wall_clock_ms"] / 1000 for c in cap if c["wall_clock_ms"] is not None]
     return LeaderRow(

@@ -5,7 +5,7 @@ A single cell can only compare itself with fixed references (config/scoring.toml
 a sweep the fair yardstick is what the best agent × model did on that very task. The
 scorer owns the arithmetic (`scorer.normalise`); this module picks the baselines and
 stores the result beside the single-cell composite, which stays as it was. Infra cells
-are left out, both as baselines and as rows (their composite_sweep stays NULL).
+are left out, both as baselines and as rows (their sweep_composite stays NULL).
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def test_sweep_matrix_lands_in_the_store(tmp_path, sweep_id, docker_client):
         assert all(c.cell_id == cid for c in record.calls)
         if "/scripted/" in cid:
             assert (row["verdict"], row["pass"], row["attempts"]) == ("capability", 1, 1)
-            assert row["composite_sweep"] is not None
+            assert row["sweep_composite"] is not None
         else:
             assert row["infra"] == 1 and row["verdict"] == "infra:rate_limit"
             assert row["attempts"] == 2, "retried the configured number of times"
