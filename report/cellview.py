@@ -24,6 +24,11 @@ def compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def _show(v: Any) -> Any:
+    """Booleans as JSON spells them, like the rest of the page."""
+    return json.dumps(v) if isinstance(v, bool) else v
+
+
 def _f3(v: Any) -> str:
     return "" if v is None else f"{float(v):.3f}"
 
@@ -81,7 +86,7 @@ def cell_context(record: CellRecord) -> dict[str, Any]:
             ("exit_code", ident.exit_code),
             ("tui_version", ident.tui_version),
             ("sandbox", ident.sandbox),
-            ("isolated", ident.isolated),
+            ("isolated", _show(ident.isolated)),
             ("network", ident.network),
             ("endpoint", ident.endpoint),
             ("attempt", ident.attempt),

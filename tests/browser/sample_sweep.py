@@ -3,7 +3,7 @@
 Used until — and beside — real `cab run-cell` sweeps: a passing cell, a throttled infra
 cell, a cell whose agent output and file names carry markup, and neighbours so the
 "other CLIs / models / tasks" links have something to point at. Scores come from the
-real scorer when it is importable, else from the reference page's keys.
+real scorer.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from proxy.records import ModelCall
 from runner.record import CellRecord, CellTiming, Reproduce, RunIdentity, cell_id_for
 from runner.spans import Tracer
+from scorer import score_cell
 from scorer.evidence import AgentFacts, ChangeFacts, Evidence, TaskFacts, TestFacts, TimingFacts
 
 XSS = '<script>window.__xss=1</script>"><img src=x onerror=window.__xss=1>'
@@ -42,47 +43,8 @@ def _call(seq: int, at: float, dur: float, outcome: str, **kw: Any) -> ModelCall
     )
 
 
-def _scores(evidence: Evidence, infra: str | None) -> dict[str, Any]:
-    try:
-        from scorer import score_cell  # type: ignore[attr-defined]
-    except ImportError:
-        return _reference_shaped(evidence, infra)
+def _scores(evidence: Evidence) -> dict[str, Any]:
     return score_cell(evidence).model_dump(mode="json")
-
-
-def _reference_shaped(ev: Evidence, infra: str | None) -> dict[str, Any]:
-    """The reference page's keys, for when the scorer has not landed in this checkout."""
-    passed = 1 if ev.tests.exit_code == 0 and ev.tests.ran else 0
-    ok = [c for c in ev.calls if c.outcome == "ok"]
-    total = sum(c.total_tokens or 0 for c in ok)
-    comp = 0.4 * passed + 0.2 + 0.15 + 0.15 * 0.9 + 0.1
-    return {
-        "pass_rate": {"pass": passed, "exit_code": ev.tests.exit_code, "timed_out": False,
-                      "stdout_tail": ev.tests.stdout, "stderr_tail": "", "partial_score": None},
-        "tokens": {"prompt_tokens": sum(c.prompt_tokens or 0 for c in ok),
-                   "completion_tokens": sum(c.completion_tokens or 0 for c in ok),
-                   "total_tokens": total, "model_calls": len(ok),
-                   "tokens_per_correct_task": total / passed if passed else 0,
-                   "pass_used_for_division": passed},
-        "latency": {"wall_clock_ms": ev.timing.wall_clock_ms,
-                    "container_active_ms": ev.timing.container_active_ms, "model_call_ms": 0},
-        "blast_radius": {"blast_radius": 0, "added": ev.changes.added, "removed": [],
-                         "modified": ev.changes.modified, "unexpected_changes": [],
-                         "expected_changes": ev.changes.modified, "total_changes": 1,
-                         "extra_git_dir": False},
-        "refusal": {"refusal": 0, "not_applicable": True, "expected_refusal": False,
-                    "refusal_produced": False, "refusal_correct": None, "marker_hits": [],
-                    "keyword_hits": []},
-        "integrity": {"integrity": 1, "not_applicable": True, "task_id": ev.task.task_id},
-        "composite": {"composite": comp, "weights": {"pass_rate": 0.4}, "components": {},
-                      "note": "sample"},
-        "verdict": {"verdict": f"infra:{infra}" if infra else "capability", "reason": infra,
-                    "infra": bool(infra),
-                    "sentence": "Provider rate limit (HTTP 429) — the agent exhausted its "
-                    "retries before doing any work. Infra, not capability." if infra
-                    else "The agent's change passed the hidden tests.",
-                    "evidence": {}},
-    }  # fmt: skip
 
 
 def make_cell(
@@ -152,7 +114,7 @@ def make_cell(
         ),
         timing=CellTiming(started_at=T0, ended_at=end, duration=round(wall / 1000, 3)),
         facts=evidence,
-        scores=_scores(evidence, infra),
+        scores=_scores(evidence),
         spans=tracer.spans,
         reproduce=Reproduce(
             docker_run=f"docker run --rm --network host codingagentbench/{tui}:1@sha256:{'7f' * 32}",
