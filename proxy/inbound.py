@@ -14,6 +14,11 @@ from typing import Any
 from proxy.errors import BadRequest
 from proxy.hashing import request_hash
 
+try:  # faster parse of big prompts; optional (the stdlib is the fallback)
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    from json import loads as _loads
+
 #: path after /v1/ -> API family (records.Api)
 _APIS = {
     "chat/completions": "chat",
@@ -60,7 +65,7 @@ def prepare(api: str, raw: bytes, model_override: str | None) -> Inbound:
             raise BadRequest("request body is empty; send a JSON object")
         return inbound
     try:
-        body = json.loads(raw)
+        body = _loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         if api in _REQUIRED:
             raise BadRequest(f"request body is not valid JSON: {exc}") from None

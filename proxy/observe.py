@@ -10,9 +10,13 @@ finish reason, the time the first output token arrived, reply text and tool name
 
 from __future__ import annotations
 
-import json
 import re
 import time
+
+try:  # several times faster per SSE event; optional (the stdlib is the fallback)
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    from json import loads as _loads
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,15 +112,23 @@ class StreamObserver:
         data = self._buf + chunk if self._buf else chunk
         pos = 0
         out: list[bytes] = []
-        for m in _EVENT_END.finditer(data):
-            keep = self._event(data[pos : m.start()])
+        if b"\r" in data:
+            bounds = [(m.start(), m.end()) for m in _EVENT_END.finditer(data)]
+        else:  # the common case, without a regex
+            bounds = []
+            end = data.find(b"\n\n")
+            while end >= 0:
+                bounds.append((end, end + 2))
+                end = data.find(b"\n\n", end + 2)
+        for end, after in bounds:
+            keep = self._event(data[pos:end])
             if self.strip and keep:
-                out.append(data[pos : m.end()])
-            pos = m.end()
+                out.append(data[pos:after])
+            pos = after
         self._buf = data[pos:]
         if not self.strip:
             return chunk
-        return b"".join(out)
+        return out[0] if len(out) == 1 else b"".join(out)
 
     def finish(self) -> bytes:
         """At end of stream: observe and return whatever is left without a blank line."""
@@ -131,22 +143,25 @@ class StreamObserver:
     def _event(self, raw: bytes) -> bool:
         """Observe one SSE event; False when it is the usage-only chunk to drop."""
         name = None
-        data_lines: list[bytes] = []
-        for line in raw.splitlines():
-            if line.startswith(b"data:"):
-                data_lines.append(line[5:].lstrip(b" "))
-            elif line.startswith(b"event:"):
-                name = line[6:].strip().decode("utf-8", "replace")
-        if not data_lines:
-            return True
+        if raw.startswith(b"data: ") and b"\n" not in raw:
+            data = raw[6:]  # the common one-line event
+        else:
+            data_lines: list[bytes] = []
+            for line in raw.splitlines():
+                if line.startswith(b"data:"):
+                    data_lines.append(line[5:].lstrip(b" "))
+                elif line.startswith(b"event:"):
+                    name = line[6:].strip().decode("utf-8", "replace")
+            if not data_lines:
+                return True
+            data = b"\n".join(data_lines)
         if self.obs.first_event_at is None:
             self.obs.first_event_at = self.clock()
-        data = b"\n".join(data_lines)
         if data == b"[DONE]":
             self.obs.done = True
             return True
         try:
-            obj = json.loads(data)
+            obj = _loads(data)
         except ValueError:
             return True
         if not isinstance(obj, dict):
@@ -239,7 +254,7 @@ def observe_body(api: str, body: bytes) -> Observation:
     """Observe a whole (non-streamed) JSON response body of any API family."""
     obs = Observation()
     try:
-        obj = json.loads(body)
+        obj = _loads(body)
     except ValueError:
         return obs
     if not isinstance(obj, dict):
