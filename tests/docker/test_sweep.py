@@ -4,6 +4,7 @@ without losing or redoing a finished cell and without leaving a container behind
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import tomllib
 import uuid
 from pathlib import Path
 
+import docker
 import pytest
 
 from runner.record import CellRecord
@@ -56,8 +58,9 @@ def sweep_toml(sweep_id: str, repeats: int, concurrency: int, attempts: int) -> 
 def sweep_id(docker_client):
     sid = f"t-{uuid.uuid4().hex[:10]}"
     yield sid
-    for c in docker_client.containers.list(all=True, filters={"label": f"cab.sweep_id={sid}"}):
-        c.remove(force=True)
+    for c in _sweep_containers(docker_client, sid):
+        with contextlib.suppress(docker.errors.NotFound):
+            c.remove(force=True)
 
 
 def toml_config(text: str) -> dict:
@@ -65,7 +68,9 @@ def toml_config(text: str) -> dict:
 
 
 def _sweep_containers(docker_client, sid: str) -> list:
-    return docker_client.containers.list(all=True, filters={"label": f"cab.sweep_id={sid}"})
+    """sparse: no inspect per container, which races with cells removing theirs."""
+    label = {"label": f"cab.sweep_id={sid}"}
+    return docker_client.containers.list(all=True, sparse=True, filters=label)
 
 
 class Watcher:
