@@ -76,10 +76,10 @@ class Recorder:
             latency_ms=round(latency_s * 1000, 3),
             **fields,
         )
-        if sess is not None:
-            self.store.add_call(sess, call)
         self.sink.write(call)
         self.metrics.record(call)
+        if sess is not None:  # last: a reader waiting on the session sees it all done
+            self.store.add_call(sess, call)
         if call.outcome != "ok":
             log.info(
                 "call",

@@ -8,7 +8,6 @@ failure, anything else gets a deterministic echo. See docs/proxy.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
@@ -31,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from proxy.fake.app import FakeConfig, create_fake_app
+    from proxy.server import run as run_loop
     from proxy.server import serve_until_signal
 
     if not args.scripts.is_dir():
@@ -44,7 +44,5 @@ def run(args: argparse.Namespace) -> int:
         chunk_delay_s=args.chunk_delay_ms / 1000,
         hang_s=args.hang_s,
     )
-    asyncio.run(
-        serve_until_signal(create_fake_app(config), args.host, args.port, "cab fake-upstream")
-    )
+    run_loop(serve_until_signal(create_fake_app(config), args.host, args.port, "cab fake-upstream"))
     return 0

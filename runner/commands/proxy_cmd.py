@@ -8,7 +8,6 @@ Point any agent's OPENAI_API_BASE at the printed URL + /v1; every call is record
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from pathlib import Path
@@ -47,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from proxy.app import create_app
+    from proxy.server import run as run_loop
     from proxy.server import serve_until_signal
 
     if not args.upstream.startswith(("http://", "https://")):
@@ -71,5 +71,5 @@ def run(args: argparse.Namespace) -> int:
             "no upstream key set; calls go upstream without one (or with a client's plain key)",
             env=args.upstream_key_env,
         )
-    asyncio.run(serve_until_signal(create_app(config), args.host, args.port, "cab proxy"))
+    run_loop(serve_until_signal(create_app(config), args.host, args.port, "cab proxy"))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -129,8 +130,10 @@ def test_upstream_sees_the_real_key_the_agent_never_holds_it(
     client.chat.completions.create(model="echo", messages=[{"role": "user", "content": "x"}])
     assert session.key.startswith("cab-") and SECRET not in session.key
     assert list(fake.state.authorizations) == [f"Bearer {SECRET}"]
-    assert SECRET not in (record_dir / "calls.jsonl").read_text()
-    assert SECRET not in repr(proxy.calls(session.id))
+    calls = proxy.calls(session.id)
+    lines = (record_dir / "calls.jsonl").read_text().splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == [1]
+    assert SECRET not in "\n".join(lines) and SECRET not in repr(calls)
 
 
 def test_cab_proxy_rejects_a_bad_upstream_url():
