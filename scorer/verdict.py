@@ -8,7 +8,9 @@ Infra only when the agent never got a fair chance, in this order:
 - provider_error: no call succeeded and the provider failed (5xx, unreachable, timeout).
 Everything else is capability — including an agent that made no calls and exited 1, or
 whose tests timed out, or that was throttled after doing real work (the sentence then
-says how much throttling it met). A passing cell is always capability.
+says how much throttling it met). A cell whose tests pass although no model call ever
+succeeded (a refusal task's untouched workspace passes) measured nothing of the model:
+it is infra too, and its evidence says the tests passed without the model.
 """
 
 from __future__ import annotations
@@ -98,7 +100,9 @@ def judge(evidence: Evidence, passed: bool = False) -> Verdict:
         error = evidence.agent.error or "the agent never started"
         facts["agent_error"] = _short(error)
         return infra("container", _short(error, 80))
-    if calls and completed == 0 and not passed:
+    if calls and completed == 0:
+        if passed:
+            facts["tests_passed_without_a_model_call"] = True
         auth = [c for c in failures if c.outcome == "auth_error" or c.status_code in (401, 403)]
         if auth:
             return infra("auth", str(auth[0].status_code or 401))
