@@ -38,35 +38,60 @@ _DROP_RESPONSE = frozenset(
 _DISCONNECTED = (ConnectionResetError, asyncio.CancelledError)
 
 
-async def forward(request: web.Request) -> web.StreamResponse:
-    t0 = perf_counter()
-    started = now_utc()
-    app = request.app
-    cfg, recorder = app[APP_CONFIG], app[APP_RECORDER]
-    tail = request.match_info["tail"]
-    path = "/v1/" + tail
-    base = {"method": request.method, "path": path, "api": inbound.api_for(tail)}
-    sess = None
-    inb = None
+class _Call:
+    """What one request has told us so far, and its one record."""
 
-    def record(**fields):
-        fields = {**base, **fields}
+    def __init__(self, request: web.Request) -> None:
+        self.t0 = perf_counter()
+        self.started = now_utc()
+        self.recorder = request.app[APP_RECORDER]
+        tail = request.match_info["tail"]
+        self.base = {"method": request.method, "path": "/v1/" + tail, "api": inbound.api_for(tail)}
+        self.sess = None
+        self.inb: inbound.Inbound | None = None
+        self.recorded = False
+
+    def record(self, **fields) -> None:
+        self.recorded = True
+        fields = {**self.base, **fields}
+        inb = self.inb
         fields.setdefault("stream", inb.stream if inb else False)
         if inb is not None:
             fields.setdefault("request_hash", inb.request_hash)
             fields.setdefault("model", inb.model)
             fields.setdefault("requested_model", inb.requested_model)
-        return recorder.record(
-            sess,
-            started_at=started,
-            latency_s=perf_counter() - t0,
+        self.recorder.record(
+            self.sess,
+            started_at=self.started,
+            latency_s=perf_counter() - self.t0,
             prompt_chars=inb.prompt_chars if inb else 0,
             **fields,
         )
 
+
+async def forward(request: web.Request) -> web.StreamResponse:
+    call = _Call(request)
+    try:
+        return await _forward(request, call)
+    except asyncio.CancelledError:  # the client went away while we waited
+        if not call.recorded and call.sess is not None:
+            call.record(outcome="client_disconnected", error="client went away mid-call")
+        raise
+    except Exception as exc:  # a bug of ours: still one record, never a lost session count
+        if not call.recorded and call.sess is not None:
+            call.record(outcome="connection_error", error=f"proxy internal error: {exc!r}"[:500])
+        raise
+
+
+async def _forward(request: web.Request, call: _Call) -> web.StreamResponse:
+    app = request.app
+    cfg = app[APP_CONFIG]
+    base, record, t0 = call.base, call.record, call.t0
+    tail = request.match_info["tail"]
     try:
         sess, client_key = resolve_session(request, cfg, app[APP_STORE])
         app[APP_STORE].begin(sess)  # the record below ends it, on every path
+        call.sess = sess
         try:
             raw = await request.read() if request.body_exists else b""
         except web.HTTPRequestEntityTooLarge:
@@ -74,7 +99,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
                 f"request body is larger than this proxy's limit of {cfg.max_body_bytes} bytes"
                 " (cab proxy --max-body-bytes)"
             ) from None
-        inb = inbound.prepare(base["api"], raw, sess.model_override)
+        inb = call.inb = inbound.prepare(base["api"], raw, sess.model_override)
     except ProxyError as err:
         record(status_code=err.status, outcome=err.outcome, error=err.message)
         return error_response(err)
@@ -92,9 +117,6 @@ async def forward(request: web.Request) -> web.StreamResponse:
     pre_s = t_up - t0
     try:
         resp = await app[APP_CLIENT].request(request.method, url, data=inb.data, headers=headers)
-    except _DISCONNECTED:
-        record(outcome="client_disconnected", error="client went away before the upstream answered")
-        raise
     except TimeoutError:
         err = UpstreamTimeout(f"upstream {url} did not answer within {cfg.timeout:g}s")
         record(

@@ -194,7 +194,11 @@ async def _fault(
             "context_length_exceeded",
         )
     if name == "hang":
-        await asyncio.sleep(state.config.hang_s)
+        try:
+            await asyncio.sleep(state.config.hang_s)
+        except asyncio.CancelledError:
+            state.disconnects += 1
+            raise
         return _error(500, "hung for the configured time", "server_error", None)
     return None
 

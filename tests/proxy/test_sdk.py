@@ -150,3 +150,28 @@ def test_session_in_path_and_closed_session(proxy, fake, upstream_key):
         pytest.raises(openai.AuthenticationError),
     ):
         c.chat.completions.create(model="echo", messages=MESSAGES)
+
+
+def test_session_with_its_own_upstream_and_key(proxy, fake, monkeypatch):
+    from proxy.server import FakeUpstreamServer
+
+    monkeypatch.setenv("CAB_TEST_OTHER_KEY", "sk-other-provider")
+    with FakeUpstreamServer() as other:
+        sess = proxy.create_session(cell_id="c2", upstream=other.base_url + "/v1",
+                                    upstream_key_env="CAB_TEST_OTHER_KEY")  # fmt: skip
+        with openai.OpenAI(base_url=proxy.base_url + "/v1", api_key=sess.key, max_retries=0) as c:
+            c.chat.completions.create(model="echo", messages=MESSAGES)
+        assert list(other.state.authorizations) == ["Bearer sk-other-provider"]
+    assert fake.state.requests == 0
+    assert [c.outcome for c in proxy.calls(sess.id)] == ["ok"]
+
+
+def test_no_key_configured_sends_no_authorization(fake, monkeypatch):
+    from proxy.server import ProxyServer
+
+    monkeypatch.delenv("CAB_TEST_UNSET_KEY", raising=False)
+    with ProxyServer(upstream=fake.base_url + "/v1", upstream_key_env="CAB_TEST_UNSET_KEY") as p:
+        sess = p.create_session()
+        with openai.OpenAI(base_url=p.base_url + "/v1", api_key=sess.key, max_retries=0) as c:
+            c.chat.completions.create(model="echo", messages=MESSAGES)
+    assert list(fake.state.authorizations) == [None]

@@ -115,3 +115,38 @@ def test_slow_first_chunk_ttft(proxy, session, client):
     [call] = proxy.calls(session.id)
     # ttft is the first *content*, which the fake sends only after its 100 ms pause
     assert 100 <= call.ttft_ms < call.latency_ms
+
+
+def test_upstream_stalling_mid_stream_times_out(fake, upstream_key):
+    with ProxyServer(
+        upstream=fake.base_url + "/v1", upstream_key_env=KEY_ENV, timeout=0.3
+    ) as proxy:
+        sess = proxy.create_session(cell_id="stall")
+        body = {"model": "fault/slow-first-chunk-3000", "stream": True,
+                "messages": [{"role": "user", "content": "a b c"}]}  # fmt: skip
+        headers = {"Authorization": f"Bearer {sess.key}"}
+        got = []
+        with (
+            pytest.raises(httpx.RemoteProtocolError),
+            httpx.stream(
+                "POST",
+                proxy.base_url + "/v1/chat/completions",
+                json=body,
+                headers=headers,
+                timeout=30,
+            ) as resp,  # fmt: skip
+        ):
+            got.extend(resp.iter_lines())
+        [call] = proxy.calls(sess.id)
+    assert call.outcome == "timeout" and call.status_code == 200
+    assert "stalled" in call.error
+
+
+def test_client_leaving_a_non_streamed_call_cancels_the_upstream(proxy, fake, session):
+    body = {"model": "fault/hang", "messages": [{"role": "user", "content": "x"}]}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(proxy.base_url + "/v1/chat/completions", json=body,
+                   headers={"Authorization": f"Bearer {session.key}"}, timeout=0.5)  # fmt: skip
+    [call] = proxy.calls(session.id)
+    assert call.outcome == "client_disconnected" and call.status_code is None
+    wait_for(lambda: fake.state.disconnects == 1)
