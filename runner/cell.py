@@ -35,6 +35,7 @@ from runner.workspace import (
     unified_diff,
 )
 from scorer import score_cell
+from scorer.config import Weights
 from scorer.evidence import AgentFacts, Evidence, TaskFacts, TestFacts, TimingFacts
 from scorer.integrity import config_files
 
@@ -58,6 +59,8 @@ class CellOptions(BaseModel):
     attempt: int = 1
     plugins: list[Plugin] = Field(default_factory=list)
     cell_dir: Path | None = Field(None, description="overrides out_root/<cell path>")
+    cell_id: str | None = Field(None, description="overrides the derived id (sweep repeats)")
+    weights: Weights | None = Field(None, description="composite weights (scoring.toml's)")
 
 
 def cell_dir_for(opts: CellOptions, tui: str, model: str, task: Task) -> Path:
@@ -82,7 +85,7 @@ def run_cell(
     """Run one cell and write its record; `harness` is shared by a sweep, else started here."""
     opts = opts or CellOptions()
     adapter = get_adapter(tui)
-    cell_id = cell_id_for(opts.sweep_id, tui, model.name, task.id)
+    cell_id = opts.cell_id or cell_id_for(opts.sweep_id, tui, model.name, task.id)
     cell_dir = cell_dir_for(opts, tui, model.name, task)
     if cell_dir.exists():
         shutil.rmtree(cell_dir)
@@ -323,7 +326,7 @@ def run_cell(
         reproduce=_reproduce(adapter, model, task, spec, ctx, result),
     )
     with tracer.span("scoring", f"score:{task.id}"):
-        record.scores = score_cell(evidence).model_dump(mode="json")
+        record.scores = score_cell(evidence, weights=opts.weights).model_dump(mode="json")
     record.spans = tracer.spans
     record.write(cell_dir)
     (cell_dir / "calls.jsonl").write_text(

@@ -12,8 +12,7 @@
   folder moves to <cell_dir>/attempts/<n>/ and each attempt has its own store row.
   Capability failures are never retried.
 - Repeats: with repeats > 1 each repeat is its own cell, `<cell_id>#r<k>` in
-  `<cell path>/r<k>/`. run_cell labels containers with the un-suffixed id, so repeats of
-  one cell never run at the same time (one's cleanup would remove the other's container).
+  `<cell path>/r<k>/`, with its own container label, so repeats run side by side.
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ from runner.store import ResultsStore
 from runner.store.facts import cell_facts
 from runner.store.normalise import normalise_sweep
 from runner.sweep_config import CellPlan, SweepConfig, expand
-from scorer import score_cell
 
 log = structlog.get_logger(__name__)
 
@@ -91,7 +89,6 @@ class SweepRunner:
         self.listener = listener
         self.plans = expand(cfg)
         self.stopping = False
-        self._locks: dict[str, asyncio.Lock] = {}
 
     # -- the whole sweep ------------------------------------------------------------------
 
@@ -190,7 +187,6 @@ class SweepRunner:
     # -- one cell, with its infra retries -------------------------------------------------
 
     async def _cell(self, plan: CellPlan) -> CellOutcome:
-        lock = self._locks.setdefault(plan.base_cell_id, asyncio.Lock())
         retry = self.cfg.retry
         retrying = AsyncRetrying(
             stop=stop_after_attempt(retry.attempts),
@@ -202,7 +198,7 @@ class SweepRunner:
             async for attempt in retrying:
                 with attempt:
                     n = attempt.retry_state.attempt_number
-                    async with lock, self.slots:
+                    async with self.slots:
                         outcome = await self._attempt(plan, n)
                 if not attempt.retry_state.outcome.failed:
                     attempt.retry_state.set_result(outcome)
@@ -230,8 +226,12 @@ class SweepRunner:
             attempt=n,
             plugins=self.cfg.plugins,
             cell_dir=cell_dir,
+            cell_id=plan.cell_id,
+            weights=self.cfg.scoring.weights,
         )
-        record = await asyncio.to_thread(self._run_one, plan, opts)
+        record = await asyncio.to_thread(
+            run_cell, plan.tui, plan.model, plan.task, opts, self.harness
+        )
         if self.stopping:
             raise asyncio.CancelledError
         if n > 1:
@@ -249,26 +249,6 @@ class SweepRunner:
         outcome = CellOutcome(plan, record, n, final, f["infra"], bool(f["pass"]))
         self._notify("on_done", outcome)
         return outcome
-
-    def _run_one(self, plan: CellPlan, opts: CellOptions) -> CellRecord:
-        """In a worker thread: the cell itself, then the sweep's own touches to its record."""
-        record = run_cell(plan.tui, plan.model, plan.task, opts, self.harness)
-        changed = False
-        if record.cell_id != plan.cell_id:
-            record.cell_id = record.identity.cell_id = plan.cell_id
-            for call in record.facts.calls:
-                call.cell_id = plan.cell_id
-            changed = True
-        if self.cfg.scoring.weights is not None:
-            card = score_cell(record.facts, weights=self.cfg.scoring.weights)
-            record.scores = card.model_dump(mode="json")
-            changed = True
-        if changed:
-            record.write(opts.cell_dir)
-            (opts.cell_dir / "calls.jsonl").write_text(
-                "".join(c.model_dump_json() + "\n" for c in record.calls), encoding="utf-8"
-            )
-        return record
 
     def _notify(self, event: str, *args: object) -> None:
         fn = getattr(self.listener, event, None)
