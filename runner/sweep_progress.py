@@ -89,9 +89,9 @@ class SweepProgress:
             self._refresh()
             return
         self.done += 1
-        self.passing += o.passed
+        self.passing += o.passed and not o.infra
         self.infra += o.infra
-        mark = "[green]PASS[/]" if o.passed else ("[yellow]INFRA[/]" if o.infra else "[red]FAIL[/]")
+        mark = "[yellow]INFRA[/]" if o.infra else ("[green]PASS[/]" if o.passed else "[red]FAIL[/]")
         tries = f" after {o.attempt} attempts" if o.attempt > 1 else ""
         self.console.print(f"{mark} {o.plan.cell_id}  {verdict}  {wall:.1f}s{tries}")
         self._refresh()
