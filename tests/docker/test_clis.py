@@ -34,7 +34,38 @@ FAKE_KEY = "sk-provider-key-that-must-not-leak-0451"
 #: model calls each CLI's script plays for TASK (all answered 200)
 SOLVE_CALLS = {"mini-swe-agent": 3, "aider": 1, "codex": 3, "opencode": 4}
 
-pytestmark = pytest.mark.docker
+ALL_TUIS = ["aider", "codex", "mini-swe-agent", "opencode", "openhands"]
+
+
+@pytest.mark.parametrize("tui", ALL_TUIS)
+def test_adapter_keeps_the_key_in_the_env_and_points_at_the_proxy(tui, tmp_path):
+    """No engine needed: what `prepare` hands the sandbox. The command line is recorded in
+    the container span and config files land in artifacts, so the key must be in neither."""
+    from runner.adapters.base import AdapterContext
+
+    key = "cab-session-key-0123456789"
+    ctx = AdapterContext(
+        task_id=TASK,
+        prompt="fix it; don't break 'quotes' or $VARS",
+        model="some/model-id",
+        base_url="http://127.0.0.1:4567/v1",
+        api_key=key,
+        out_dir=tmp_path / "out",
+        home_dir=tmp_path / "home",
+    )
+    run = get_adapter(tui).prepare(ctx)
+    assert key not in " ".join(run.command)
+    assert key in run.env.values()
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    for path in written:
+        assert key not in path.read_text(), path
+    wiring = " ".join([*run.command, *run.env.values()]) + "".join(p.read_text() for p in written)
+    assert "http://127.0.0.1:4567/v1" in wiring
+    assert "some/model-id" in wiring
+    assert run.attrs["network"].startswith("host")
+    assert images.resolve(run.image).startswith(f"codingagentbench/{tui}:")
+    snippet = get_adapter(tui).byo_snippet("some/model-id", ctx.prompt)
+    assert "YOUR_ENDPOINT" in snippet and "some/model-id" in snippet
 
 
 def _image(tui: str) -> str:
@@ -77,6 +108,7 @@ def _cell_dir(out: Path) -> Path:
     return record.parent
 
 
+@pytest.mark.docker
 @pytest.mark.parametrize("tui", sorted(SOLVE_CALLS))
 def test_cli_solves_the_task_through_the_proxy(tui, docker_client, tmp_path):
     _image(tui)
@@ -124,6 +156,7 @@ def test_cli_solves_the_task_through_the_proxy(tui, docker_client, tmp_path):
 THROTTLED = ["aider", "codex", "opencode"]
 
 
+@pytest.mark.docker
 @pytest.mark.parametrize("tui", THROTTLED)
 def test_cli_gives_up_on_429_and_the_cell_is_infra(tui, docker_client, tmp_path):
     _image(tui)
@@ -131,6 +164,7 @@ def test_cli_gives_up_on_429_and_the_cell_is_infra(tui, docker_client, tmp_path)
     _assert_throttled(record)
 
 
+@pytest.mark.docker
 def test_mini_swe_agent_retry_budget_is_its_own_setting(docker_client, tmp_path):
     """mini-swe-agent's default budget is 10 attempts over ~4.5 minutes; its own setting
     MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT (passed as a plugin env) makes it 2."""
