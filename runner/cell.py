@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from runner import images
 from runner.adapters import Adapter, AdapterContext, get_adapter
 from runner.adapters.base import HOME_DIR, OUT_DIR
+from runner.errors import SandboxError
 from runner.harness import Harness
 from runner.models import ModelSpec
 from runner.record import CellRecord, CellTiming, Reproduce, RunIdentity, cell_id_for
@@ -127,6 +128,7 @@ def run_cell(
                 files=len(baseline),
                 sandbox=sandbox.name,
             )
+        _check_toolchain(sandbox, task)
         adapter_start = _now()
         extra_env: dict[str, str] = {}
         extra_args: list[str] = []
@@ -336,6 +338,21 @@ def run_cell(
     if interrupted is not None:
         raise interrupted
     return record
+
+
+#: What a task's tests need on PATH when they run on the host (the local sandbox).
+TOOLCHAINS = {"go": "go", "python": "python3", "javascript": "node", "shell": "bash"}
+
+
+def _check_toolchain(sandbox, task: Task) -> None:
+    """The local sandbox runs tests with the host's tools: a missing one is our failure
+    (infra:harness), not the agent's, and is said before the agent runs."""
+    tool = TOOLCHAINS.get(task.language)
+    if not sandbox.isolated and tool and shutil.which(tool) is None:
+        raise SandboxError(
+            f"the local sandbox needs '{tool}' on PATH for {task.language} tasks "
+            f"(install it, e.g. Debian's {'golang-go' if tool == 'go' else tool}, or run in Docker)"
+        )
 
 
 def _network_note(mode: str, result: RunResult | None) -> str:
