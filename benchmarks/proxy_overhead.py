@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 
@@ -44,6 +45,14 @@ def start(args: list[str], cpu: int | None) -> tuple[subprocess.Popen, str]:
         proc.kill()
         raise SystemExit(f"{args[0]} did not start: {line!r}")
     return proc, m.group(1)
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (from /proc): the proxy's own cost,
+    which, unlike latency, other load on the machine barely moves."""
+    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -119,7 +128,9 @@ def main() -> int:
         for stream in (False, True):
             for conc, n in ((1, args.requests_c1), (32, args.requests_c32)):
                 direct = asyncio.run(run_case(fake_url, stream, conc, n))
+                before = cpu_s(proxy.pid)
                 proxied = asyncio.run(run_case(proxy_url, stream, conc, n))
+                proxied["cpu_us"] = (cpu_s(proxy.pid) - before) / (proxied["n"] + min(50, n)) * 1e6
                 rows.append((stream, conc, direct, proxied))
     finally:
         for p in (proxy, fake):
@@ -127,16 +138,17 @@ def main() -> int:
             p.wait(timeout=20)
     cpu = _cpu_model()
     print(f"# proxy overhead — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc={ncpu}, CPU: {cpu},"
-          f" python {platform.python_version()}, pinned={'yes' if pin else 'no'}")  # fmt: skip
+          f" python {platform.python_version()}, pinned={'yes' if pin else 'no'},"
+          f" load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     head = ("mode", "conc", "n", "direct p50", "proxy p50", "added p50", "direct p99", "proxy p99",
-            "direct 1st", "proxy 1st", "direct rps", "proxy rps", "rps ratio")  # fmt: skip
+            "direct 1st", "proxy 1st", "direct rps", "proxy rps", "rps ratio", "proxy CPU/req")  # fmt: skip
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for stream, conc, d, p in rows:
         cells = ("stream" if stream else "non-stream", conc, p["n"], f"{d['p50']:.2f} ms", f"{p['p50']:.2f} ms",
                  f"{p['p50'] - d['p50']:+.2f} ms", f"{d['p99']:.2f} ms", f"{p['p99']:.2f} ms",
                  f"{d['first_p50']:.2f} ms", f"{p['first_p50']:.2f} ms", f"{d['rps']:.0f}", f"{p['rps']:.0f}",
-                 f"{p['rps'] / d['rps']:.0%}")  # fmt: skip
+                 f"{p['rps'] / d['rps']:.0%}", f"{p['cpu_us']:.0f} µs")  # fmt: skip
         print("| " + " | ".join(str(c) for c in cells) + " |")
     return 0
 
