@@ -31,10 +31,11 @@ _DROP_REQUEST = frozenset(
         "proxy-connection", "accept-encoding", "expect",
     )
 )  # fmt: skip
+#: response headers set by our own server. Content-Encoding passes through: the body is
+#: sent as the upstream encoded it (the proxy asks for identity, but may not get it).
 _DROP_RESPONSE = frozenset(
-    ("content-length", "transfer-encoding", "content-encoding", "connection", "keep-alive",
-     "server", "date")
-)  # fmt: skip
+    ("content-length", "transfer-encoding", "connection", "keep-alive", "server", "date")
+)
 _DISCONNECTED = (ConnectionResetError, asyncio.CancelledError)
 
 
