@@ -9,6 +9,7 @@ unreachable or hung upstream, upstream cut, client gone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from time import perf_counter
 
@@ -181,6 +182,7 @@ async def _stream(request, resp, inb, out_headers, info, record, t0, pre_s):
     obs = observer.obs
     spent = 0.0  # time the proxy spent per chunk (observe + hand to the socket)
     fields: dict = {"outcome": "ok"}
+    recorded = False
     try:
         await out.prepare(request)
         async for chunk in resp.content.iter_any():
@@ -192,15 +194,19 @@ async def _stream(request, resp, inb, out_headers, info, record, t0, pre_s):
         rest = observer.finish()
         if rest:
             await out.write(rest)
-        t_last = perf_counter()
         if not obs.done:
             fields = {
                 "outcome": "connection_error",
                 "error": "upstream stream ended without its final event",
             }
-        await out.write_eof()
-        spent += perf_counter() - t_last
+        _finish(record, info, obs, fields, t0, pre_s, spent)  # recorded before the end
+        recorded = True
+        with contextlib.suppress(ConnectionResetError):
+            await out.write_eof()
+        return out
     except _DISCONNECTED as exc:
+        if recorded:  # the client left during the very last write: the call was complete
+            raise
         resp.close()  # cancels the upstream request
         fields = {"outcome": "client_disconnected", "error": "client disconnected mid-stream"}
         if isinstance(exc, asyncio.CancelledError):
