@@ -32,7 +32,7 @@ TASK = "polyglot/go-http-handler-fix"
 FAKE_KEY_ENV = "CAB_TEST_CLIS_PROVIDER_KEY"
 FAKE_KEY = "sk-provider-key-that-must-not-leak-0451"
 #: model calls each CLI's script plays for TASK (all answered 200)
-SOLVE_CALLS = {"mini-swe-agent": 3, "aider": 1, "codex": 3, "opencode": 4}
+SOLVE_CALLS = {"mini-swe-agent": 3, "aider": 1, "codex": 3, "opencode": 4, "openhands": 4}
 
 ALL_TUIS = ["aider", "codex", "mini-swe-agent", "opencode", "openhands"]
 
@@ -177,6 +177,20 @@ def test_mini_swe_agent_retry_budget_is_its_own_setting(docker_client, tmp_path)
     calls = _assert_throttled(record)
     # 2 attempts by mini-swe-agent, each retried twice by the OpenAI SDK inside litellm
     assert len(calls) == 6
+
+
+@pytest.mark.docker
+def test_openhands_retry_budget_is_its_own_setting(docker_client, tmp_path):
+    """The SDK's default is 5 retries waiting 8-64 s; LLM_NUM_RETRIES and the wait bounds
+    (read by the image's run script) make it 1 retry after ~1 s."""
+    _image("openhands")
+    env = {"LLM_NUM_RETRIES": "1", "LLM_RETRY_MIN_WAIT": "1", "LLM_RETRY_MAX_WAIT": "1"}
+    opts = CellOptions(out_root=tmp_path, sandbox="docker", plugins=[Plugin(name="r1", env=env)])
+    record = run_cell(
+        "openhands", resolve_model("scripted-throttled"), get_task(TASK), opts
+    ).model_dump(mode="json")
+    assert record["identity"]["exit_code"] == 1
+    _assert_throttled(record)
 
 
 def _assert_throttled(record: dict) -> list[dict]:
