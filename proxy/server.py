@@ -8,7 +8,6 @@ free port), `stop()` closes it and waits for the thread.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from pathlib import Path
 
@@ -213,10 +212,6 @@ class FakeUpstreamServer(BackgroundServer):
         if self._app is None:
             raise RuntimeError("FakeUpstreamServer not started")
         return self._app[FAKE]
-
-
-def key_is_set(env: str = DEFAULT_KEY_ENV) -> bool:
-    return bool(os.environ.get(env))
 
 
 async def serve_until_signal(app: web.Application, host: str, port: int, name: str) -> None:
