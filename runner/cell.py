@@ -145,7 +145,7 @@ def run_cell(
                 applied_count=len(opts.plugins),
                 skipped_count=0,
             )
-        session = harness.open_session(model, cell_id, task.id)
+        session = harness.open_session(model, cell_id, task.id, tui)
         ctx = AdapterContext(
             task_id=task.id,
             prompt=task.prompt,

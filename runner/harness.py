@@ -63,7 +63,7 @@ class Harness:
     ) -> None:
         self.stop()
 
-    def open_session(self, model: ModelSpec, cell_id: str, task_id: str):
+    def open_session(self, model: ModelSpec, cell_id: str, task_id: str, tui: str = "reference"):
         """A proxy session for one cell, routed to the model's endpoint."""
         assert self.proxy is not None, "harness not started"
         if model.embedded:
@@ -71,7 +71,7 @@ class Harness:
                 cell_id=cell_id,
                 upstream=None,
                 upstream_key_env=None,
-                model_override=model.upstream_model(task_id),
+                model_override=self.scripted_model(model, task_id, tui),
             )
         return self.proxy.create_session(
             cell_id=cell_id,
@@ -79,6 +79,17 @@ class Harness:
             upstream_key_env=model.key_env,
             model_override=model.upstream_model(task_id),
         )
+
+    def scripted_model(self, model: ModelSpec, task_id: str, tui: str) -> str:
+        """The fake's model name for an embedded model: an agent CLI's own script
+        (config/scripts/clis/<tui>/...) when there is one, else the reference agent's."""
+        name = model.upstream_model(task_id)
+        prefix = "scripted/"
+        if name.startswith(prefix):
+            own = "clis/" + tui + "/" + name[len(prefix) :]
+            if (self.scripts_dir / f"{own}.toml").is_file():
+                return prefix + own
+        return name
 
     @property
     def base_url(self) -> str:

@@ -39,10 +39,14 @@ class ScriptError(ValueError):
 
 
 def script_path(scripts_dir: Path, model: str) -> Path:
+    """`scripted/<category>/<name>` -> <scripts>/<category>/<name>.toml; deeper names
+    (`scripted/clis/<tui>/<category>/<name>`, an agent CLI's own script) map the same way."""
     parts = model.split("/")
-    if len(parts) != 3 or not all(_NAME_OK.match(p) and p not in (".", "..") for p in parts[1:]):
+    if not 3 <= len(parts) <= 5 or not all(
+        _NAME_OK.match(p) and p not in (".", "..") for p in parts[1:]
+    ):
         raise ScriptNotFound(f"model {model!r}: use scripted/<category>/<name>")
-    path = scripts_dir / parts[1] / f"{parts[2]}.toml"
+    path = scripts_dir.joinpath(*parts[1:-1], f"{parts[-1]}.toml")
     if not path.is_file():
         raise ScriptNotFound(f"model {model!r}: no script {path}")
     return path
