@@ -24,12 +24,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sweep-id", default="adhoc")
     p.add_argument("--out", type=Path, default=Path("runs"), help="root of the run records")
     p.add_argument("--timeout", type=float, help="agent timeout in seconds (task default)")
+    p.add_argument(
+        "--scripts", type=Path, help="folder of scripted-model scripts (default config/scripts)"
+    )
     p.add_argument("--json", action="store_true", help="print the cell record as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from runner.cell import CellOptions, cell_dir_for, run_cell
+    from runner.harness import SCRIPTS_DIR, Harness
     from runner.models import resolve_model
     from runner.tasks import get_task
 
@@ -46,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
             network_mode=args.network,
             timeout_s=args.timeout,
         )
-        record = run_cell(args.tui, model, task, opts)
+        with Harness(scripts_dir=args.scripts or SCRIPTS_DIR) as harness:
+            record = run_cell(args.tui, model, task, opts, harness)
     except RunnerError as exc:
         print(f"cab run-cell: {exc}", file=sys.stderr)
         return 2

@@ -202,3 +202,43 @@ def test_conftest_that_hides_the_tests_is_caught(tmp_path, docker_client):
     assert record.scores["integrity"]["integrity"] == 0
     assert "conftest.py" in record.scores["integrity"]["hijack_files"]
     _assert_cleaned_up(record, docker_client)
+
+
+def test_ctrl_c_writes_the_record_and_leaves_nothing_behind(tmp_path, docker_client):
+    """Interrupting `cab run-cell` while the agent's container runs: the cell record is
+    still written (harness_error says so), the container and scratch folder are gone."""
+    import signal
+    import time
+
+    scripts = _script_dir(tmp_path, GO_TASK, ["sleep 600"])
+    out = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "runner", "run-cell", "--task", GO_TASK),
+            *("--sandbox", "docker", "--sweep-id", "t-sigint", "--out", str(out)),
+            *("--scripts", str(scripts)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    cell_id = f"t-sigint/reference/scripted/{GO_TASK}"
+    try:
+        for _ in range(600):  # wait (bounded) until the agent's container is running
+            if _left_containers(docker_client, cell_id):
+                break
+            time.sleep(0.1)
+        assert _left_containers(docker_client, cell_id), "the agent's container never started"
+        time.sleep(1.0)  # let the agent reach its sleeping bash call
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, proc.stderr.read()
+    from runner.record import CellRecord
+
+    record = CellRecord.read(out / cell_id)
+    assert record.facts.harness_error == "interrupted before the cell finished"
+    assert record.scores["verdict"]["verdict"] == "infra:harness"
+    _assert_cleaned_up(record, docker_client)
