@@ -104,8 +104,10 @@ def cab(*args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module-scoped: Playwright's sync API keeps an event loop running on the main thread
+    while it is open, which would break every later test that calls asyncio.run()."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} missing: install Debian's chromium (scripts/test.sh does)")
     from playwright.sync_api import sync_playwright
