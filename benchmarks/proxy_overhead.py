@@ -2,11 +2,13 @@
 
     python benchmarks/proxy_overhead.py [--requests-c1 400] [--requests-c32 3000]
 
-Starts `cab fake-upstream` and `cab proxy` as subprocesses on 127.0.0.1. On a machine
-with 2+ cores the load generator (this process) and the upstream share core 0 and
-the proxy gets core 1, so the proxy's cost shows as added latency and lost throughput
-rather than as contention. Every loop is bounded in count and time.
-Prints p50/p99 latency, time to first chunk, requests/s and the overhead per case.
+Starts `cab fake-upstream`, `cab proxy` and, as the peer, a bare aiohttp pass-through
+(benchmarks/bare_passthrough.py: the floor for any aiohttp-based proxy, recording nothing)
+as subprocesses on 127.0.0.1. On a machine with 2+ cores the load generator (this
+process) and the upstream share core 0 and the proxy (or the peer) gets core 1, so its
+cost shows as added latency and lost throughput rather than as contention. Every loop is
+bounded in count and time. Prints p50/p99 latency, time to first chunk, requests/s and
+the overhead per case, ours beside the peer's.
 """
 
 from __future__ import annotations
@@ -32,10 +34,15 @@ BODY = {"model": "echo", "messages": [{"role": "user", "content": PROMPT}]}
 MAX_SECONDS_PER_CASE = 60.0
 
 
+BARE = Path(__file__).resolve().parent / "bare_passthrough.py"
+
+
 def start(args: list[str], cpu: int | None) -> tuple[subprocess.Popen, str]:
+    """`cab <args>`, or the bare pass-through when args[0] is its path."""
     pre = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    cmd = args if args[0] == str(BARE) else ["-m", "runner", "--log-level", "WARNING", *args]
     proc = subprocess.Popen(
-        [*pre, sys.executable, "-m", "runner", "--log-level", "WARNING", *args],
+        [*pre, sys.executable, *cmd],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -123,6 +130,7 @@ def main() -> int:
         ["proxy", "--port", "0", "--upstream", fake_url + "/v1", "--record-dir", record_dir],
         1 if pin else None,
     )
+    bare, bare_url = start([str(BARE), "--upstream", fake_url + "/v1"], 1 if pin else None)
     rows = []
     try:
         for stream in (False, True):
@@ -131,25 +139,34 @@ def main() -> int:
                 before = cpu_s(proxy.pid)
                 proxied = asyncio.run(run_case(proxy_url, stream, conc, n))
                 proxied["cpu_us"] = (cpu_s(proxy.pid) - before) / (proxied["n"] + min(50, n)) * 1e6
-                rows.append((stream, conc, direct, proxied))
+                before = cpu_s(bare.pid)
+                peer = asyncio.run(run_case(bare_url, stream, conc, n))
+                peer["cpu_us"] = (cpu_s(bare.pid) - before) / (peer["n"] + min(50, n)) * 1e6
+                rows.append((stream, conc, direct, proxied, peer))
     finally:
-        for p in (proxy, fake):
+        for p in (proxy, bare, fake):
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=20)
     cpu = _cpu_model()
     print(f"# proxy overhead — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc={ncpu}, CPU: {cpu},"
           f" python {platform.python_version()}, pinned={'yes' if pin else 'no'},"
           f" load average {os.getloadavg()[0]:.2f}")  # fmt: skip
-    head = ("mode", "conc", "n", "direct p50", "proxy p50", "added p50", "direct p99", "proxy p99",
-            "direct 1st", "proxy 1st", "direct rps", "proxy rps", "rps ratio", "proxy CPU/req")  # fmt: skip
+    head = ("mode", "conc", "n", "direct p50", "proxy p50", "added p50", "peer added p50",
+            "direct p99", "proxy p99", "direct 1st", "proxy 1st", "direct rps", "proxy rps",
+            "rps ratio", "peer rps ratio", "proxy CPU/req", "peer CPU/req")  # fmt: skip
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    for stream, conc, d, p in rows:
+    for stream, conc, d, p, b in rows:
         cells = ("stream" if stream else "non-stream", conc, p["n"], f"{d['p50']:.2f} ms", f"{p['p50']:.2f} ms",
-                 f"{p['p50'] - d['p50']:+.2f} ms", f"{d['p99']:.2f} ms", f"{p['p99']:.2f} ms",
+                 f"{p['p50'] - d['p50']:+.2f} ms", f"{b['p50'] - d['p50']:+.2f} ms",
+                 f"{d['p99']:.2f} ms", f"{p['p99']:.2f} ms",
                  f"{d['first_p50']:.2f} ms", f"{p['first_p50']:.2f} ms", f"{d['rps']:.0f}", f"{p['rps']:.0f}",
-                 f"{p['rps'] / d['rps']:.0%}", f"{p['cpu_us']:.0f} µs")  # fmt: skip
+                 f"{p['rps'] / d['rps']:.0%}", f"{b['rps'] / d['rps']:.0%}",
+                 f"{p['cpu_us']:.0f} µs", f"{b['cpu_us']:.0f} µs")  # fmt: skip
         print("| " + " | ".join(str(c) for c in cells) + " |")
+    print(
+        "peer = a bare aiohttp pass-through that records nothing (benchmarks/bare_passthrough.py)"
+    )
     return 0
 
 
