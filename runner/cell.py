@@ -6,8 +6,11 @@ A crashed, hung or interrupted agent still yields a complete, honest `cell.json`
 
 from __future__ import annotations
 
+import functools
+import os
 import shlex
 import shutil
+import subprocess
 import tempfile
 import traceback
 from datetime import UTC, datetime
@@ -340,19 +343,35 @@ def run_cell(
     return record
 
 
-#: What a task's tests need on PATH when they run on the host (the local sandbox).
-TOOLCHAINS = {"go": "go", "python": "python3", "javascript": "node", "shell": "bash"}
+#: What a task's tests need on the host when they run there (the local sandbox): a
+#: command that succeeds only when the toolchain works, and the Debian package to install.
+TOOLCHAINS = {
+    "go": (["go", "version"], "golang-go"),
+    "python": (["python3", "-c", "import pytest"], "python3-pytest (or pip install pytest)"),
+    "javascript": (["node", "--test", "--help"], "nodejs"),
+}
 
 
 def _check_toolchain(sandbox, task: Task) -> None:
     """The local sandbox runs tests with the host's tools: a missing one is our failure
     (infra:harness), not the agent's, and is said before the agent runs."""
-    tool = TOOLCHAINS.get(task.language)
-    if not sandbox.isolated and tool and shutil.which(tool) is None:
+    if sandbox.isolated or task.language not in TOOLCHAINS:
+        return
+    probe, package = TOOLCHAINS[task.language]
+    if not _works(tuple(probe), os.environ.get("PATH", "")):
         raise SandboxError(
-            f"the local sandbox needs '{tool}' on PATH for {task.language} tasks "
-            f"(install it, e.g. Debian's {'golang-go' if tool == 'go' else tool}, or run in Docker)"
+            f"the local sandbox needs '{' '.join(probe)}' to work on this host for "
+            f"{task.language} tasks: install {package}, or run in Docker"
         )
+
+
+@functools.cache
+def _works(probe: tuple[str, ...], path: str) -> bool:
+    """Whether the probe command succeeds (cached per PATH: one probe per process)."""
+    try:
+        return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def _network_note(mode: str, result: RunResult | None) -> str:

@@ -61,6 +61,6 @@ def test_missing_toolchain_in_the_local_sandbox_is_infra(tmp_path, monkeypatch):
         )
     verdict = record.scores["verdict"]
     assert verdict["verdict"] == "infra:harness"
-    assert "needs 'go' on PATH" in verdict["sentence"]
+    assert "needs 'go version' to work" in verdict["sentence"]
     assert record.calls == [] and record.facts.agent.started is False
     assert (tmp_path / "t-nogo/reference/scripted/polyglot/go-http-handler-fix/cell.json").is_file()
