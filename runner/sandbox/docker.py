@@ -154,7 +154,9 @@ class DockerSandbox:
         begun = parse_engine_time(state.get("StartedAt"))
         finished = parse_engine_time(state.get("FinishedAt"))
         if begun and finished:
-            result.container_active_ms = max(0.0, (finished - begun).total_seconds() * 1000)
+            result.container_active_ms = round(
+                max(0.0, (finished - begun).total_seconds() * 1000), 3
+            )
         if state.get("OOMKilled"):
             result.oom_killed = True
         if result.exit_code == 127 and err.startswith(_TINI_EXEC_FAILED):

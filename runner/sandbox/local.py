@@ -101,7 +101,7 @@ class LocalSandbox:
             finally:
                 _kill_group(proc.pid)  # also on Ctrl-C: nothing of the run outlives it
                 proc.wait()
-            result.container_active_ms = (time.monotonic() - t0) * 1000
+            result.container_active_ms = round((time.monotonic() - t0) * 1000, 3)
             result.exit_code = _exit_code(proc.returncode)
             out.seek(0)
             err.seek(0)
