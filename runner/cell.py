@@ -161,6 +161,7 @@ def run_cell(
             extra_env=extra_env,
             extra_args=extra_args,
         )
+        ctx.write_home()
         run = adapter.prepare(ctx)
         image_tag = images.resolve(run.image)
         spec = RunSpec(
@@ -185,7 +186,7 @@ def run_cell(
             attrs.update(
                 exit_code=result.exit_code,
                 timed_out=result.timed_out,
-                network=result.network_mode,
+                network_mode=result.network_mode,
                 isolated=result.isolated,
                 docker_sock_mounted=False,
                 read_only=False,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import shlex
 
-from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun
+from runner.adapters.base import HOME_DIR, OUT_DIR, TASK_FILE, AdapterContext, AgentRun, run_attrs
 
 #: The reference page's flags, plus where the history files go.
 FLAGS = [
@@ -47,8 +47,6 @@ class AiderAdapter:
     image = "aider"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
-        ctx.home_dir.mkdir(parents=True, exist_ok=True)
-        (ctx.home_dir / "task.md").write_text(ctx.prompt, encoding="utf-8")
         command = [
             "cab-aider",
             "--model",
@@ -62,7 +60,7 @@ class AiderAdapter:
             f"{HOME_DIR}/aider.input.history",
             *ctx.extra_args,
             "--message-file",
-            f"{HOME_DIR}/task.md",
+            TASK_FILE,
         ]
         env = {
             "OPENAI_API_BASE": ctx.base_url,
@@ -75,11 +73,10 @@ class AiderAdapter:
             image=self.image,
             command=command,
             env=env,
-            attrs={
-                "network": "host (proxy on 127.0.0.1)",
-                "transcript": f"{OUT_DIR}/aider.chat.history.md",
-                "cli_version": self.version,
-            },
+            attrs=run_attrs(
+                self,
+                transcript=f"{OUT_DIR}/aider.chat.history.md",
+            ),
         )
 
     def byo_snippet(self, model: str, prompt: str) -> str:

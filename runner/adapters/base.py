@@ -15,8 +15,13 @@ from runner.sandbox.base import Mount
 
 #: Where an adapter's logs and trajectories go inside the sandbox (kept as cell artifacts).
 OUT_DIR = "/cab/out"
-#: A scratch home for the agent's config files (mounted read-write).
+#: A scratch home for the agent's config files (mounted read-write); the pipeline creates
+#: it and writes the task prompt into it before `prepare` is called.
 HOME_DIR = "/cab/home"
+#: The task prompt as a file, so no adapter has to quote it on a command line.
+TASK_FILE = f"{HOME_DIR}/task.md"
+#: How agents reach the proxy here (said in the container span).
+HOST_NETWORK = "host (proxy on 127.0.0.1)"
 
 
 class AdapterContext(BaseModel):
@@ -28,10 +33,16 @@ class AdapterContext(BaseModel):
     base_url: str = Field(description="the proxy's OpenAI base URL, ending in /v1")
     api_key: str = Field(description="the session key (cab-...), never a provider key")
     out_dir: Path = Field(description="host folder seen at /cab/out")
-    home_dir: Path = Field(description="host folder seen at /cab/home")
+    home_dir: Path = Field(description="host folder seen at /cab/home (holds task.md)")
     timeout_s: float = 600
     extra_env: dict[str, str] = Field(default_factory=dict, description="from plugins")
     extra_args: list[str] = Field(default_factory=list, description="from plugins")
+
+    def write_home(self) -> None:
+        """Create the home folder with the task prompt in it (TASK_FILE inside the sandbox).
+        The pipeline calls this before `prepare`, so adapters only add their config files."""
+        self.home_dir.mkdir(parents=True, exist_ok=True)
+        (self.home_dir / "task.md").write_text(self.prompt, encoding="utf-8")
 
 
 class AgentRun(BaseModel):
@@ -44,6 +55,11 @@ class AgentRun(BaseModel):
     attrs: dict[str, object] = Field(
         default_factory=dict, description="extra span attributes (e.g. a deviation note)"
     )
+
+
+def run_attrs(adapter: Adapter, **extra: object) -> dict[str, object]:
+    """The container span attributes every adapter gives: network, CLI version, extras."""
+    return {"network": HOST_NETWORK, "cli_version": adapter.version, **extra}
 
 
 class Adapter(Protocol):

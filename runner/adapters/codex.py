@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from runner.adapters.base import OUT_DIR, AdapterContext, AgentRun
+from runner.adapters.base import OUT_DIR, AdapterContext, AgentRun, run_attrs
 from runner.sandbox.base import WORKSPACE
 
 CODEX_HOME = f"{OUT_DIR}/codex-home"
@@ -92,12 +92,11 @@ class CodexAdapter:
             image=self.image,
             command=command,
             env=env,
-            attrs={
-                "network": "host (proxy on 127.0.0.1)",
-                "codex_home": CODEX_HOME,
-                "cli_version": self.version,
-                "retries": "codex defaults (429: 5 retries, waits Retry-After)",
-            },
+            attrs=run_attrs(
+                self,
+                codex_home=CODEX_HOME,
+                retries="codex defaults (429: 5 retries, waits Retry-After)",
+            ),
         )
 
     def byo_snippet(self, model: str, prompt: str) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shlex
 
-from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun
+from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun, run_attrs
 from runner.sandbox.base import WORKSPACE
 
 #: Steps (model calls) before mini-swe-agent stops itself; its default (0) is unlimited
@@ -65,11 +65,10 @@ class MiniSweAgentAdapter:
             image=self.image,
             command=command,
             env=env,
-            attrs={
-                "network": "host (proxy on 127.0.0.1)",
-                "trajectory": f"{OUT_DIR}/trajectory.json",
-                "cli_version": self.version,
-            },
+            attrs=run_attrs(
+                self,
+                trajectory=f"{OUT_DIR}/trajectory.json",
+            ),
         )
 
     def byo_snippet(self, model: str, prompt: str) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun
+from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun, run_attrs
 from runner.sandbox.base import WORKSPACE
 
 KEY_ENV = "CAB_API_KEY"
@@ -52,7 +52,6 @@ class OpenCodeAdapter:
     image = "opencode"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
-        ctx.home_dir.mkdir(parents=True, exist_ok=True)
         config = opencode_config(ctx.model, ctx.base_url)
         (ctx.home_dir / "opencode.json").write_text(json.dumps(config, indent=2), "utf-8")
         command = [
@@ -89,11 +88,10 @@ class OpenCodeAdapter:
             image=self.image,
             command=command,
             env=env,
-            attrs={
-                "network": "host (proxy on 127.0.0.1)",
-                "logs": f"{OUT_DIR}/opencode-data/opencode/log",
-                "cli_version": self.version,
-            },
+            attrs=run_attrs(
+                self,
+                logs=f"{OUT_DIR}/opencode-data/opencode/log",
+            ),
         )
 
     def byo_snippet(self, model: str, prompt: str) -> str:

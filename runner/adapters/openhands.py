@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import shlex
 
-from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun
+from runner.adapters.base import HOME_DIR, OUT_DIR, TASK_FILE, AdapterContext, AgentRun, run_attrs
 from runner.sandbox.base import WORKSPACE
 
 MAX_ITERATIONS = 60
@@ -31,13 +31,11 @@ class OpenHandsAdapter:
     image = "openhands"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
-        ctx.home_dir.mkdir(parents=True, exist_ok=True)
-        (ctx.home_dir / "task.md").write_text(ctx.prompt, encoding="utf-8")
         command = [
             "/opt/openhands/bin/python",
             "/opt/cab/cab_openhands_run.py",
             "--task-file",
-            f"{HOME_DIR}/task.md",
+            TASK_FILE,
             "--workspace",
             WORKSPACE,
             "--persist",
@@ -59,12 +57,11 @@ class OpenHandsAdapter:
             image=self.image,
             command=command,
             env=env,
-            attrs={
-                "network": "host (proxy on 127.0.0.1)",
-                "runtime": "local workspace in the cell's container (no docker.sock)",
-                "trajectory": f"{OUT_DIR}/openhands",
-                "cli_version": self.version,
-            },
+            attrs=run_attrs(
+                self,
+                runtime="local workspace in the cell's container (no docker.sock)",
+                trajectory=f"{OUT_DIR}/openhands",
+            ),
         )
 
     def byo_snippet(self, model: str, prompt: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun
+from runner.adapters.base import OUT_DIR, TASK_FILE, AdapterContext, AgentRun, run_attrs
 from runner.sandbox.base import Mount
 
 AGENT_DIR = Path(__file__).resolve().parent.parent / "agents"
@@ -22,15 +22,13 @@ class ReferenceAdapter:
     image = "toolbox"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
-        ctx.home_dir.mkdir(parents=True, exist_ok=True)
-        (ctx.home_dir / "task.md").write_text(ctx.prompt, encoding="utf-8")
         command = [
             "python3",
             "/cab/agent/reference_agent.py",
             "--model",
             ctx.model,
             "--task-file",
-            f"{HOME_DIR}/task.md",
+            TASK_FILE,
             "--trajectory",
             f"{OUT_DIR}/trajectory.json",
             *ctx.extra_args,
@@ -46,6 +44,7 @@ class ReferenceAdapter:
             command=command,
             env=env,
             mounts=[Mount(source=AGENT_DIR, target="/cab/agent", read_only=True)],
+            attrs=run_attrs(self),
         )
 
     def byo_snippet(self, model: str, prompt: str) -> str:

@@ -53,6 +53,7 @@ def test_adapter_keeps_the_key_in_the_env_and_points_at_the_proxy(tui, tmp_path)
         out_dir=tmp_path / "out",
         home_dir=tmp_path / "home",
     )
+    ctx.write_home()
     run = get_adapter(tui).prepare(ctx)
     assert key not in " ".join(run.command)
     assert key in run.env.values()
