@@ -40,7 +40,7 @@ BARE = Path(__file__).resolve().parent / "bare_passthrough.py"
 def start(args: list[str], cpu: int | None) -> tuple[subprocess.Popen, str]:
     """`cab <args>`, or the bare pass-through when args[0] is its path."""
     pre = ["taskset", "-c", str(cpu)] if cpu is not None else []
-    cmd = args if args[0] == str(BARE) else ["-m", "runner", "--log-level", "WARNING", *args]
+    cmd = args if args[0] == str(BARE) else ["-m", "cab", "--log-level", "WARNING", *args]
     proc = subprocess.Popen(
         [*pre, sys.executable, *cmd],
         stdout=subprocess.PIPE,

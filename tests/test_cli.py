@@ -3,12 +3,12 @@
 import subprocess
 import sys
 
-from runner.cli import COMMANDS
+from cab.cli import COMMANDS
 
 
 def test_cab_help_lists_every_command():
     out = subprocess.run(
-        [sys.executable, "-m", "runner", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "cab", "--help"], capture_output=True, text=True, check=True
     ).stdout
     for name in COMMANDS:
         assert name in out

@@ -190,7 +190,7 @@ def test_a_broken_cell_json_is_named(tmp_path):
 def test_cab_report_prints_the_index_path(built, tmp_path):
     sweep, _, _ = built
     proc = subprocess.run(
-        [sys.executable, "-m", "runner", "report", str(sweep), "--out", str(tmp_path / "o")],
+        [sys.executable, "-m", "cab", "report", str(sweep), "--out", str(tmp_path / "o")],
         capture_output=True,
         text=True,
         timeout=120,
@@ -198,7 +198,7 @@ def test_cab_report_prints_the_index_path(built, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str((tmp_path / "o" / "index.html").resolve())
     bad = subprocess.run(
-        [sys.executable, "-m", "runner", "report", str(tmp_path / "nope")],
+        [sys.executable, "-m", "cab", "report", str(tmp_path / "nope")],
         capture_output=True,
         text=True,
         timeout=120,

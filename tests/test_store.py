@@ -254,7 +254,7 @@ def test_cab_results_prints_and_exports(tmp_path):
     with ResultsStore.for_sweep(tmp_path / "s1") as s:
         _fill(s)
         normalise_sweep(s)
-    cab = [sys.executable, "-m", "runner", "results", str(tmp_path / "s1")]
+    cab = [sys.executable, "-m", "cab", "results", str(tmp_path / "s1")]
     table = subprocess.run(cab, capture_output=True, text=True, check=True).stdout
     assert "m1" in table and "67% [21%–94%]" in table
     out = subprocess.run([*cab, "--json"], capture_output=True, text=True, check=True).stdout

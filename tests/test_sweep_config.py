@@ -95,7 +95,7 @@ def test_repeats_are_cells_of_their_own(tmp_path):
 def test_dry_run_lists_the_cells_and_runs_nothing(tmp_path):
     path = write(tmp_path, GOOD.replace('["scripted"]', '["scripted", "scripted-throttled"]'))
     out = subprocess.run(
-        [sys.executable, "-m", "runner", "sweep", str(path), "--dry-run", "--out", str(tmp_path)],
+        [sys.executable, "-m", "cab", "sweep", str(path), "--dry-run", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         check=True,
@@ -104,7 +104,7 @@ def test_dry_run_lists_the_cells_and_runs_nothing(tmp_path):
     assert len(lines) == 2 and all(ln.startswith("todo\tt1/reference/scripted") for ln in lines)
     assert not (tmp_path / "t1").exists()
     bad = subprocess.run(
-        [sys.executable, "-m", "runner", "sweep", str(tmp_path / "absent.toml")],
+        [sys.executable, "-m", "cab", "sweep", str(tmp_path / "absent.toml")],
         capture_output=True,
         text=True,
     )

@@ -40,7 +40,7 @@ def test_cab_sweep_in_the_local_sandbox(tmp_path):
     lines += ["[retry]", "attempts = 2", "backoff_s = 0.1", "backoff_max_s = 0.5"]
     (tmp_path / "s.toml").write_text("\n".join(lines), encoding="utf-8")
     out = subprocess.run(
-        [sys.executable, "-m", "runner", "sweep", str(tmp_path / "s.toml"), "--out", str(tmp_path)],
+        [sys.executable, "-m", "cab", "sweep", str(tmp_path / "s.toml"), "--out", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -288,7 +288,7 @@ def test_sprawl_script_fixes_the_bug_and_touches_more(task, tmp_path):
 
 def cab(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "runner", "tasks", *args], capture_output=True, text=True
+        [sys.executable, "-m", "cab", "tasks", *args], capture_output=True, text=True
     )
 
 

@@ -98,7 +98,7 @@ def real_site(tmp_path_factory: pytest.TempPathFactory, docker_client) -> Iterat
 
 def cab(*args: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [sys.executable, "-m", "runner", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "cab", *args], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, f"cab {' '.join(args)} failed:\n{proc.stderr[-3000:]}"
     return proc

@@ -83,7 +83,7 @@ def _run_cell(args: list[str], out: Path) -> dict:
         [
             sys.executable,
             "-m",
-            "runner",
+            "cab",
             "run-cell",
             "--task",
             TASK,

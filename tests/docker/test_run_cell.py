@@ -73,7 +73,7 @@ def test_throttled_model_reproduces_the_reference_cell(tmp_path, docker_client):
     up before doing any work, the tests fail as published, the verdict is infra."""
     proc = subprocess.run(
         [
-            *(sys.executable, "-m", "runner", "run-cell", "--tui", "reference"),
+            *(sys.executable, "-m", "cab", "run-cell", "--tui", "reference"),
             *("--model", "scripted-throttled", "--task", GO_TASK, "--sandbox", "docker"),
             *("--sweep-id", "t-throttled", "--out", str(tmp_path)),
         ],
@@ -214,7 +214,7 @@ def test_ctrl_c_writes_the_record_and_leaves_nothing_behind(tmp_path, docker_cli
     out = tmp_path / "runs"
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "runner", "run-cell", "--task", GO_TASK),
+            *(sys.executable, "-m", "cab", "run-cell", "--task", GO_TASK),
             *("--sandbox", "docker", "--sweep-id", "t-sigint", "--out", str(out)),
             *("--scripts", str(scripts)),
         ],

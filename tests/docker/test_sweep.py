@@ -163,7 +163,7 @@ def test_sigkilled_sweep_resumes_without_loss(tmp_path, sweep_id, docker_client)
     path = tmp_path / "sweep.toml"
     path.write_text(sweep_toml(sweep_id, repeats=1, concurrency=2, attempts=2), encoding="utf-8")
     db = tmp_path / "runs" / sweep_id / "results.db"
-    cab = [sys.executable, "-m", "runner", "sweep", str(path), "--out", str(tmp_path / "runs")]
+    cab = [sys.executable, "-m", "cab", "sweep", str(path), "--out", str(tmp_path / "runs")]
     log = open(tmp_path / "first.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(cab, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -24,7 +24,7 @@ def toolbox(docker_client):
 
 def cab(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "runner", "tasks", *args],
+        [sys.executable, "-m", "cab", "tasks", *args],
         capture_output=True,
         text=True,
         timeout=900,

@@ -22,7 +22,7 @@ from .conftest import KEY_ENV, SCRIPTS, SECRET
 def start(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     """Start `cab ...`, return it and the base URL it printed."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runner", *args],
+        [sys.executable, "-m", "cab", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -137,6 +137,6 @@ def test_upstream_sees_the_real_key_the_agent_never_holds_it(
 
 
 def test_cab_proxy_rejects_a_bad_upstream_url():
-    proc = subprocess.run([sys.executable, "-m", "runner", "proxy", "--upstream", "localhost:1"],
+    proc = subprocess.run([sys.executable, "-m", "cab", "proxy", "--upstream", "localhost:1"],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert proc.returncode == 2 and "--upstream" in proc.stderr

@@ -11,7 +11,7 @@ from scorer_evidence import call, page_cell
 
 def cab(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "runner", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "cab", *args], capture_output=True, text=True, timeout=120
     )
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from cab.commands.score_cmd import CellFileError, load_cell
 from proxy.records import ModelCall
-from runner.commands.score_cmd import CellFileError, load_cell
 from scorer import score_cell
 from scorer.evidence import Evidence, TaskFacts
 from scorer.throttle import Diagnosis, diagnose

@@ -1,4 +1,4 @@
-"""`cab`: one entry point; each subcommand lives in its own module under runner/commands/."""
+"""`cab`: one entry point; each subcommand lives in its own module under cab/commands/."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 from runner.logs import configure
 
-#: subcommand -> module under runner.commands exposing `register(subparsers)`.
+#: subcommand -> module under cab.commands exposing `register(subparsers)`.
 COMMANDS = {
     "proxy": "proxy_cmd",
     "fake-upstream": "fake_upstream_cmd",
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS.values():
-        importlib.import_module(f"runner.commands.{module}").register(sub)
+        importlib.import_module(f"cab.commands.{module}").register(sub)
     return parser
 
 

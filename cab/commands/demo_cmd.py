@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner.commands.sweep_cmd import quiet_logs
+    from cab.commands.sweep_cmd import quiet_logs
     from runner.store import ResultsStore, leaderboard
     from runner.store.leaderboard import render
     from runner.sweep import SweepRunner
