@@ -1,0 +1,29 @@
+"""`nop`: changes nothing and calls no model (Harbor's nop agent). A task whose hidden
+tests pass after `nop` tests nothing; `cab tasks check` proves every task fails it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from runner.adapters.base import AdapterContext, AgentRun, run_attrs
+
+
+class NopAdapter:
+    tui = "nop"
+    version = "0.1.0"
+    api: Literal["chat", "responses"] = "chat"
+    image = "toolbox"
+
+    def prepare(self, ctx: AdapterContext) -> AgentRun:
+        return AgentRun(
+            image=ctx.task_image or self.image,
+            command=["true"],
+            env=dict(ctx.extra_env),
+            attrs=run_attrs(self, model_calls="none: changes nothing"),
+        )
+
+    def byo_snippet(self, model: str, prompt: str) -> str:
+        return "# nop changes nothing and uses no model"
+
+
+ADAPTER = NopAdapter()

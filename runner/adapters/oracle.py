@@ -1,0 +1,48 @@
+"""`oracle`: applies the task's reference solution, with no model (Harbor's oracle agent).
+
+Our format and aider-polyglot: the solution files, mounted read-only, are copied over the
+workspace. Harbor: `solution/` is mounted at /solution and `solve.sh` runs in the task's
+environment, as Harbor's own oracle does. It runs in the task's own image (its tools are
+what solve.sh may use), makes no model call, and proves a task solvable: together with
+`nop` (which must fail) it is how `cab tasks check` proves a task set.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from runner.adapters.base import AdapterContext, AgentRun, run_attrs
+from runner.errors import TaskSpecError
+from runner.sandbox.base import Mount
+
+#: Where the solution is mounted: Harbor's solve.sh expects /solution.
+SOLUTION_DIR = "/solution"
+
+
+class OracleAdapter:
+    tui = "oracle"
+    version = "0.1.0"
+    api: Literal["chat", "responses"] = "chat"
+    image = "toolbox"
+
+    def prepare(self, ctx: AdapterContext) -> AgentRun:
+        solution = ctx.solution_dir
+        if solution is None or not solution.is_dir() or not any(solution.iterdir()):
+            raise TaskSpecError(ctx.task_id, "solution", "the task has no reference solution")
+        if (solution / "solve.sh").is_file() and ctx.solution_script:
+            command = ["bash", f"{SOLUTION_DIR}/solve.sh"]
+        else:
+            command = ["cp", "-R", f"{SOLUTION_DIR}/.", "."]
+        return AgentRun(
+            image=ctx.task_image or self.image,
+            command=command,
+            env=dict(ctx.extra_env),
+            mounts=[Mount(source=solution, target=SOLUTION_DIR, read_only=True)],
+            attrs=run_attrs(self, model_calls="none: applies the reference solution"),
+        )
+
+    def byo_snippet(self, model: str, prompt: str) -> str:
+        return "# the oracle applies the task's reference solution; it uses no model"
+
+
+ADAPTER = OracleAdapter()
