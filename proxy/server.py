@@ -84,7 +84,8 @@ class BackgroundServer:
             try:
                 loop.run_forever()
             finally:
-                loop.run_until_complete(self._runner.cleanup())
+                if self._runner is not None:
+                    loop.run_until_complete(self._runner.cleanup())
                 loop.close()
 
         self._thread = threading.Thread(target=run, name=type(self).__name__, daemon=True)

@@ -175,7 +175,8 @@ async def _fault(
             ).hexdigest()
         )
         state.counters[key] = state.counters.get(key, 0) + 1
-        if state.counters[key] <= int(_N.search(name).group(1)):
+        limit = _N.search(name)
+        if limit and state.counters[key] <= int(limit.group(1)):
             return _rate_limited(state.config.retry_after_s)
         return None
     if name == "500":
@@ -259,7 +260,8 @@ async def _cut(request: web.Request, events) -> web.StreamResponse:
     await resp.prepare(request)
     for _, event in zip(range(2), events, strict=False):
         await resp.write(event)
-    request.transport.close()
+    if request.transport is not None:
+        request.transport.close()
     return resp
 
 
