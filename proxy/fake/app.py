@@ -215,8 +215,8 @@ async def _fault(
             ).hexdigest()
         )
         state.counters[key] = state.counters.get(key, 0) + 1
-        first = _N.search(name)
-        if first and state.counters[key] <= int(first.group(1)):
+        limit = _N.search(name)
+        if limit and state.counters[key] <= int(limit.group(1)):
             return _rate_limited(state.config.retry_after_s)
         return None
     if name == "500":
