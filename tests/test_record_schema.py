@@ -20,6 +20,7 @@ import pytest
 
 from runner.record import SCHEMA_VERSION, CellRecord
 from scorer import score_cell
+from scorer.evidence import Evidence
 from scorer.throttle import account
 
 V1 = Path(__file__).parent / "fixtures" / "schema_v1"
@@ -75,7 +76,10 @@ def test_cab_score_upgrades_a_v1_cell_and_writes_it_as_the_runner_does(tmp_path)
     assert data["schema_version"] == SCHEMA_VERSION
     assert data["scores"]["verdict"] == _raw(THROTTLED)["scores"]["verdict"]
     assert data["scores"]["throttle"]["throttled"] == 5
-    assert data["facts"] == _raw(THROTTLED)["facts"]
+    # the raw facts are untouched (fields added since with their defaults)
+    assert data["facts"] == Evidence.model_validate(_raw(THROTTLED)["facts"]).model_dump(
+        mode="json"
+    )
 
 
 def test_cab_report_renders_a_v1_sweep(tmp_path):
