@@ -43,6 +43,8 @@ class CallFacts:
     reply_data: bytearray | None = None
     reply_cut: bool = False
     reply_content_type: str | None = None
+    #: replay: the recorded call that answered this one
+    replayed_seq: int | None = None
 
     def fail(self, outcome: Outcome, error: str, status: int | None = None) -> None:
         """The call ended badly; `status` is what the client got (None: keep what it got)."""

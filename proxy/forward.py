@@ -16,6 +16,7 @@ import os
 from time import perf_counter
 
 from aiohttp import web
+from orjson import loads
 
 from proxy import inbound
 from proxy.auth import resolve_session
@@ -23,7 +24,8 @@ from proxy.errors import BodyTooLarge, ProxyError
 from proxy.facts import CallFacts
 from proxy.keys import APP_CLIENT, APP_CONFIG, APP_RECORDER, APP_STORE
 from proxy.relay import Relay
-from proxy.upstream import Attempt, send
+from proxy.replay import ReplayBook
+from proxy.upstream import Attempt, Reply, send
 
 #: request headers the proxy never forwards (hop-by-hop, credentials, encodings).
 _DROP_REQUEST = frozenset(
@@ -43,7 +45,10 @@ async def forward(request: web.Request) -> web.StreamResponse:
     relay = Relay(request, call, record)
     try:
         attempt = await resolve(request, call)
-        reply = await send(request.app[APP_CLIENT], attempt)
+        if call.session is not None and call.session.replay is not None:
+            reply = await replayed(call.session.replay, call)
+        else:
+            reply = await send(request.app[APP_CLIENT], attempt)
         return await relay.reply(reply)
     except ProxyError as err:
         call.fail(err.outcome, err.message, None if relay.started else err.status)
@@ -94,6 +99,19 @@ async def resolve(request: web.Request, call: CallFacts) -> Attempt:
         headers["Authorization"] = "Bearer " + key
     call.proxy_s = perf_counter() - call.t0
     return Attempt(request.method, url, headers, inb.data)
+
+
+async def replayed(book: ReplayBook, call: CallFacts) -> Reply:
+    """The recorded reply this request replays (ReplayMiss when the run diverged)."""
+    inb = call.inbound
+    try:
+        body = loads(inb.data) if inb is not None and inb.data else None
+    except ValueError:
+        body = None
+    t = perf_counter()
+    entry, response = await book.reply(body if isinstance(body, dict) else None)
+    call.replayed_seq = entry.seq
+    return Reply(response, response.status, response.headers, t, perf_counter())
 
 
 def error_response(err: ProxyError) -> web.Response:

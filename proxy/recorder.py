@@ -86,6 +86,7 @@ class Recorder:
             error=call.error or (obs.error if obs else None),
             response_text=obs.text if obs else None,
             tool_calls=obs.tool_calls if obs else [],
+            replayed_seq=call.replayed_seq,
         )
         self.sink.write(rec)
         self.metrics.record(rec)

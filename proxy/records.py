@@ -23,6 +23,7 @@ Outcome = Literal[
     "connection_error",
     "client_disconnected",
     "bad_request",
+    "replay_miss",
 ]
 
 #: The API family a call belongs to, read from its path.
@@ -68,6 +69,9 @@ class ModelCall(BaseModel):
         None, description="the assistant's reply text, truncated; feeds the refusal axis"
     )
     tool_calls: list[str] = Field(default_factory=list, description="names of tools called")
+    replayed_seq: int | None = Field(
+        None, description="replay: the recorded call whose reply was served (no upstream)"
+    )
 
     @property
     def completed(self) -> bool:

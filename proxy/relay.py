@@ -96,14 +96,13 @@ class Relay:
         with upstream_errors(str(reply.response.url), "stream"):
             async for chunk in reply.response.content.iter_any():
                 t = perf_counter()
+                call.keep(chunk, CALL_CAP_BYTES)  # the upstream's bytes: replay serves them
                 data = observer.feed(chunk)
                 if data:
-                    call.keep(data, CALL_CAP_BYTES)
                     await out.write(data)
                 call.proxy_s += perf_counter() - t  # observe + hand to the socket
         rest = observer.finish()
         if rest:
-            call.keep(rest, CALL_CAP_BYTES)
             await out.write(rest)
         if not obs.done:
             call.fail("connection_error", "upstream stream ended without its final event")
