@@ -155,7 +155,9 @@ def test_html_page_with_200_is_an_upstream_failure(proxy, session, client):
     assert caught.value.status_code == 502
     [call] = proxy.calls(session.id)
     assert (call.outcome, call.status_code, call.upstream_status) == (
-        "upstream_malformed", 502, 200
+        "upstream_malformed",
+        502,
+        200,
     )
     assert call.tokens_source is None and "text/html" in call.error
 
