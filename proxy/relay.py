@@ -26,6 +26,7 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from proxy import classify
+from proxy.capture import CALL_CAP_BYTES
 from proxy.errors import UpstreamMalformed
 from proxy.facts import CallFacts, ms
 from proxy.observe import Observation, StreamObserver, observe_object, parse_object
@@ -63,6 +64,7 @@ class Relay:
         headers = {k: v for k, v in reply.headers.items() if k.lower() not in _DROP_RESPONSE}
         if self.redactor:
             headers = self.redactor.headers(headers)
+        call.reply_content_type = reply.headers.get("Content-Type")
         inb = call.inbound
         try:
             if (
@@ -105,6 +107,7 @@ class Relay:
             call.error = classify.error_message(seen if seen is not None else body)
         call.status_code = status
         call.outcome = classify.outcome_for(status, seen)
+        call.keep(seen if seen is not None else body, CALL_CAP_BYTES)  # decoded, redacted
         call.proxy_s += perf_counter() - t_last
         self.record(call)
         return web.Response(status=status, body=body, headers=headers)
@@ -125,10 +128,12 @@ class Relay:
                 t = perf_counter()
                 data = pipe.feed(chunk)
                 if data:
+                    call.keep(data, CALL_CAP_BYTES)
                     await out.write(data)
                 call.proxy_s += perf_counter() - t  # observe + hand to the socket
         rest = pipe.finish()
         if rest:
+            call.keep(rest, CALL_CAP_BYTES)
             await out.write(rest)
         obs = pipe.observer.obs
         if not obs.done and not (obs.finish_reason and obs.has_usage):
