@@ -128,7 +128,7 @@ class Recorder:
                 body=body if isinstance(body, dict) else None, status=rec.status_code,
                 content_type=call.reply_content_type, response=bytes(call.reply_data or b""),
                 response_cut=call.reply_cut, session=rec.session,
-                usage=usage if rec.tokens_source == "usage" else None,
+                usage=usage if rec.tokens_source == "usage" else None, redact=call.redact,
             )
         )  # fmt: skip
 
