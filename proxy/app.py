@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from proxy.capture import TranscriptWriter
 from proxy.config import ProxyConfig
 from proxy.errors import NotFound
 from proxy.forward import error_response, forward
@@ -28,7 +29,10 @@ def create_app(config: ProxyConfig, store: SessionStore | None = None) -> web.Ap
     app[APP_STORE] = store if store is not None else SessionStore()
     app[APP_METRICS] = Metrics()
     sink = RecordSink(config.record_dir)
-    app[APP_RECORDER] = Recorder(app[APP_STORE], sink, app[APP_METRICS])
+    transcript = (
+        TranscriptWriter(config.record_dir) if config.record_dir and config.transcripts else None
+    )
+    app[APP_RECORDER] = Recorder(app[APP_STORE], sink, app[APP_METRICS], transcript)
     app.cleanup_ctx.append(_upstream_client)
     app.on_cleanup.append(lambda _app: _close(sink))
     app.router.add_get("/healthz", healthz)

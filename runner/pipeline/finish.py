@@ -53,7 +53,7 @@ def write_record(state: CellState) -> CellRecord:
     )
     record = build_record(state, evidence, commands)
     with state.tracer.span("scoring", f"score:{state.task.id}"):
-        record.scores = score_cell(evidence, weights=state.opts.weights).model_dump(mode="json")
+        record.scores = score_cell(evidence, weights=state.opts.weights)
     record.spans = state.tracer.spans
     record.write(state.cell_dir)
     (state.cell_dir / "calls.jsonl").write_text(

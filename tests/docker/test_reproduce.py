@@ -70,7 +70,7 @@ def test_run_it_yourself_reproduces_the_scripted_fix(tmp_path, fake_upstream, re
     model = resolve_model("scripted")
     opts = CellOptions(sweep_id=f"t-repro-{uuid.uuid4().hex[:6]}", out_root=tmp_path / "runs")
     record = run_cell("reference", model, task, opts.model_copy(update={"sandbox": "docker"}))
-    assert record.scores is not None and record.scores["pass_rate"]["pass"] == 1
+    assert record.scores is not None and record.scores.pass_rate.pass_ == 1
     command = record.reproduce.docker_run
     assert "./cab-out gets the logs" in command
     assert '-v "$PWD/cab-out:/cab/out"' in command and "runs/" not in command
