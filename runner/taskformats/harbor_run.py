@@ -53,6 +53,26 @@ def ensure_image(task: Task, emit=None) -> str:
     return task.image
 
 
+def prepare_task_image(task: Task, sandbox: Sandbox) -> None:
+    """Before a cell: a Harbor task's image is built and its workspace taken out of it
+    (Docker only); other tasks need nothing here."""
+    if task.harbor is None:
+        return
+    if not sandbox.isolated:
+        raise SandboxError(f"{task.id}: Harbor tasks run in Docker only (--sandbox docker)")
+    ensure_image(task, emit=lambda _text: None)
+
+
+def task_workdir(task: Task, workspace: Path) -> tuple[str, list[Mount], dict[str, str]]:
+    """Where the agent works, the mounts that put the workspace there, and the task's env:
+    a Harbor task's WORKDIR and [environment.env]; /workspace and nothing for others."""
+    if task.harbor is None:
+        return "/workspace", [], {}
+    run = task.harbor
+    mounts = [Mount(source=workspace, target=run.workdir)] if run.workdir != "/workspace" else []
+    return run.workdir, mounts, dict(run.agent_env)
+
+
 def _fill_workspace(task: Task, run: HarborRun) -> None:
     import docker
 

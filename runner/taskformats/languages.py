@@ -32,13 +32,18 @@ def _javascript(_: str) -> str:
 
 def _cpp(name: str) -> str:
     # The exercise's CMakeLists.txt takes its target name from its folder's name, so the
-    # build runs on a copy named after the exercise; Catch writes JUnit for every case.
+    # build runs on a copy named after the exercise. When its bundled catch.hpp is the one
+    # the image compiled Catch's main from, that object is linked (images/polyglot/catch);
+    # else the exercise builds its own. Catch writes JUnit for every case.
     slug = shlex.quote(name)
     return (
-        "set -e; src=/tmp/cab-cpp/src/" + slug + "; rm -rf /tmp/cab-cpp; mkdir -p $src; "
-        "cp -r . $src; cmake -S $src -B /tmp/cab-cpp/build -DEXERCISM_RUN_ALL_TESTS=1 "
-        ">/dev/null; cmake --build /tmp/cab-cpp/build --target " + slug + " -- -j2; "
-        "/tmp/cab-cpp/build/" + slug + " --reporter junit --out .cab-report.xml"
+        f"set -e; n={slug}; src=/tmp/cab-cpp/src/$n; b=/tmp/cab-cpp/build; rm -rf /tmp/cab-cpp; "
+        "mkdir -p $src; cp -r . $src; "
+        "if [ -f /opt/cab-catch/tests-main.o ] && cmp -s test/catch.hpp /opt/cab-catch/catch.hpp; "
+        "then cmake -S /opt/cab-catch -B $b -DCAB_EXERCISE_DIR=$src -DEXERCISM_RUN_ALL_TESTS=1 "
+        ">/dev/null; bin=$b/exercise/$n; "
+        "else cmake -S $src -B $b -DEXERCISM_RUN_ALL_TESTS=1 >/dev/null; bin=$b/$n; fi; "
+        "cmake --build $b --target $n -- -j2; $bin --reporter junit --out .cab-report.xml"
     )
 
 
