@@ -15,11 +15,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 
 from runner.errors import RunnerError
+
+if TYPE_CHECKING:
+    from runner.doctor.checks import DoctorReport
 
 MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
 
@@ -60,10 +64,10 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def render(report, console: Console) -> None:
+def render(report: DoctorReport, console: Console, title: str | None = None) -> None:
     """flutter-doctor style: a mark, the check, required or optional, what was found,
     and after an arrow what to do."""
-    console.print(f"cab doctor {report.use}:")
+    console.print(escape(title or f"cab doctor {report.use}:"))
     width = max(len(c.name) for c in report.checks) if report.checks else 0
     for c in report.checks:
         need = "required" if c.required else "optional"

@@ -77,7 +77,7 @@ def preflight(runner, console) -> bool:
 
     report = sweep_preflight(runner.cfg, runner.plans)
     if report.checks:
-        render(report, console)
+        render(report, console, "cab sweep: before the first cell, each model's endpoint:")
     if not report.ok:
         print(
             "cab sweep: no cell was run; fix the lines above (or --no-preflight)", file=sys.stderr
