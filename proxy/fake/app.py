@@ -21,6 +21,7 @@ from aiohttp import web
 
 from proxy.errors import error_body
 from proxy.fake import replies
+from proxy.fake.quota import Quota, QuotaConfig
 from proxy.fake.scripts import (
     ScriptError,
     ScriptNotFound,
@@ -39,6 +40,8 @@ class FakeConfig:
     chunk_delay_s: float = 0.0
     #: how long fault/hang waits before giving up with a 500.
     hang_s: float = 3600.0
+    #: provider quota per key (proxy/fake/quota.py); None answers everything.
+    quota: QuotaConfig | None = None
 
 
 @dataclass
@@ -50,6 +53,11 @@ class FakeState:
     requests: int = 0
     #: streams abandoned because the caller went away.
     disconnects: int = 0
+    quota: Quota | None = None
+
+    def __post_init__(self) -> None:
+        if self.config.quota is not None:
+            self.quota = Quota(self.config.quota)
 
 
 FAKE = web.AppKey("fake", FakeState)
@@ -96,7 +104,7 @@ async def _generate(request: web.Request, api: str) -> web.StreamResponse:
     field_ = "messages" if api == "chat" else "input"
     if not isinstance(body, dict) or not isinstance(body.get("model"), str) or field_ not in body:
         return _error(400, f"need 'model' and '{field_}'", "invalid_request_error", None)
-    model, stream = body["model"], body.get("stream") is True
+    model = body["model"]
     failure = await _fault(request, state, model, body)
     if failure is not None:
         return failure
@@ -112,25 +120,57 @@ async def _generate(request: web.Request, api: str) -> web.StreamResponse:
     except ScriptError as exc:
         return _error(500, str(exc), "server_error", "bad_script")
     prompt, completion = replies.usage_counts(body[field_], turn)
+    if state.quota is None:
+        return await _answer(request, state, api, body, turn, t, (prompt, completion), {})
+    key = request.headers.get("Authorization") or ""
+    admission = state.quota.admit(key, prompt + completion)
+    if admission.refused is not None:
+        status, headers, text = admission.refused
+        return web.Response(
+            status=status,
+            body=text,
+            content_type="application/json",
+            headers={**admission.headers, **headers},
+        )
+    try:
+        return await _answer(
+            request, state, api, body, turn, t, (prompt, completion), admission.headers
+        )
+    finally:
+        state.quota.release(key)
+
+
+async def _answer(
+    request: web.Request,
+    state: FakeState,
+    api: str,
+    body: dict,
+    turn: Turn,
+    t: int,
+    counts: tuple[int, int],
+    headers: dict[str, str],
+) -> web.StreamResponse:
+    model, stream = body["model"], body.get("stream") is True
+    prompt, completion = counts
     no_usage = model == "fault/no-usage"
     if api == "chat":
         usage = None if no_usage else replies.chat_usage(prompt, completion)
         if not stream:
-            return _json(replies.chat_body(model, turn, t, usage))
+            return _json(replies.chat_body(model, turn, t, usage), headers)
         opts = body.get("stream_options") or {}
         events = replies.chat_events(model, turn, t, usage if opts.get("include_usage") else None)
     else:
         usage = None if no_usage else replies.responses_usage(prompt, completion)
         if not stream:
-            return _json(replies.responses_body(model, turn, t, usage))
+            return _json(replies.responses_body(model, turn, t, usage), headers)
         events = replies.responses_events(model, turn, t, usage)
     if model == "fault/cut-stream":
         return await _cut(request, events)
-    return await _stream(request, state, model, events)
+    return await _stream(request, state, model, events, headers)
 
 
-def _json(body: bytes) -> web.Response:
-    return web.Response(body=body, content_type="application/json")
+def _json(body: bytes, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 def _turn(config: FakeConfig, api: str, model: str, body: dict) -> tuple[Turn, int]:
@@ -175,7 +215,8 @@ async def _fault(
             ).hexdigest()
         )
         state.counters[key] = state.counters.get(key, 0) + 1
-        if state.counters[key] <= int(_N.search(name).group(1)):
+        limit = _N.search(name)
+        if limit and state.counters[key] <= int(limit.group(1)):
             return _rate_limited(state.config.retry_after_s)
         return None
     if name == "500":
@@ -234,10 +275,12 @@ def _delays(state: FakeState, model: str) -> tuple[float, float]:
     return state.config.chunk_delay_s, state.config.chunk_delay_s
 
 
-async def _stream(request: web.Request, state: FakeState, model: str, events) -> web.StreamResponse:
+async def _stream(
+    request: web.Request, state: FakeState, model: str, events, headers: dict[str, str]
+) -> web.StreamResponse:
     first_pause, pause = _delays(state, model)
     resp = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers}
     )
     try:
         await resp.prepare(request)
@@ -259,7 +302,8 @@ async def _cut(request: web.Request, events) -> web.StreamResponse:
     await resp.prepare(request)
     for _, event in zip(range(2), events, strict=False):
         await resp.write(event)
-    request.transport.close()
+    if request.transport is not None:
+        request.transport.close()
     return resp
 
 
