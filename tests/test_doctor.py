@@ -62,8 +62,6 @@ def test_doctor_names_the_engine_and_how_to_start_it(tmp_path):
     assert "✗" in line and str(closed) in line and "Connection refused" in line
     assert "dockerd" in line and "DOCKER_HOST" in line
     assert "1 required missing: docker engine" in done.stdout
-    as_json = checks(cab("doctor", "demo", "--json", env={"DOCKER_HOST": f"unix://{closed}"}).stdout)
-    assert as_json["docker engine"]["status"] == "fail" and as_json["docker engine"]["required"]
 
 
 @pytest.mark.docker
