@@ -22,6 +22,7 @@ COMMANDS = {
     "report": "report_cmd",
     "demo": "demo_cmd",
     "doctor": "doctor_cmd",
+    "export": "export_cmd",
 }
 
 

@@ -25,6 +25,8 @@ from proxy.transcripts import TRANSCRIPT_FILE, RawResponse
 #: defaults: a call's request and reply together, and a whole cell's transcript
 CALL_CAP_BYTES = 8 * 1024 * 1024
 CELL_CAP_BYTES = 256 * 1024 * 1024
+#: message hashes remembered per file (a long-running proxy stays flat in memory)
+SEEN_LIMIT = 100_000
 #: the request fields that carry the conversation, stored message by message
 _MESSAGE_FIELDS = ("messages", "input")
 
@@ -43,6 +45,9 @@ class CapturedCall:
     response: bytes
     #: the response bytes were cut at the per-call cap while they streamed
     response_cut: bool = False
+    session: str | None = None
+    #: the provider's usage as recorded (a stream's usage chunk may not reach the client)
+    usage: dict[str, int | None] | None = None
 
 
 @dataclass
@@ -83,7 +88,7 @@ class TranscriptWriter:
 
     def _lines(self, call: CapturedCall) -> tuple[list[str], int]:
         head = {"t": "c", "seq": call.seq, "request_hash": call.request_hash}
-        head |= {"api": call.api, "stream": call.stream}
+        head |= {"api": call.api, "stream": call.stream, "session": call.session}
         if self.stats.stored_bytes >= self.cell_cap:
             marker = f"per-cell cap of {self.cell_cap} bytes reached: bodies not kept"
             return [_json(head | {"truncated": marker})], 0
@@ -91,6 +96,8 @@ class TranscriptWriter:
         items = {f: body.pop(f) for f in _MESSAGE_FIELDS if isinstance(body.get(f), list)}
         raw = _raw(call)
         reply = assemble(call.api, call.response, stream=call.stream) if call.status else None
+        if reply is not None and call.usage and reply.prompt_tokens is None:
+            reply = reply.model_copy(update=call.usage)
         logical = len(call.response) + sum(len(_json(m)) for v in items.values() for m in v)
         line: dict[str, Any] = head | {"request": body, "raw": raw.model_dump()}
         line["reply"] = reply.model_dump(exclude_defaults=True) if reply else None
@@ -105,6 +112,8 @@ class TranscriptWriter:
             digest = hashlib.sha256(encoded.encode()).hexdigest()[:32]
             hashes.append(digest)
             if digest not in self._seen:
+                if len(self._seen) >= SEEN_LIMIT:
+                    self._seen.clear()  # a message stored twice costs bytes, never memory
                 self._seen.add(digest)
                 out.append(_json({"t": "m", "h": digest, "m": message}))
         out.append(_json(line | {"messages": hashes}))

@@ -62,6 +62,7 @@ class RawResponse(BaseModel):
 
 class TranscriptCall(BaseModel):
     seq: int
+    session: str | None = None
     request_hash: str | None = None
     api: str = "chat"
     stream: bool = False

@@ -20,6 +20,7 @@ from typing import Literal
 
 import aiohttp
 from multidict import CIMultiDictProxy
+from yarl import URL
 
 from proxy.errors import UpstreamCut, UpstreamTimeout, UpstreamUnreachable
 
@@ -31,7 +32,7 @@ class Attempt:
     """One request to send upstream, exactly as it will go."""
 
     method: str
-    url: str
+    url: URL
     headers: Mapping[str, str]
     data: bytes
 
@@ -49,7 +50,7 @@ class Reply:
 
 async def send(client: aiohttp.ClientSession, attempt: Attempt) -> Reply:
     sent_at = perf_counter()
-    with upstream_errors(attempt.url, "request"):
+    with upstream_errors(str(attempt.url), "request"):
         resp = await client.request(
             attempt.method, attempt.url, data=attempt.data, headers=dict(attempt.headers)
         )

@@ -152,3 +152,27 @@ def test_raw_replies_are_kept_byte_for_byte_for_replay(tmp_path):
     (call,) = read_transcript(tmp_path)
     assert call.raw is not None and call.raw.data() == body
     assert call.reply is not None and call.reply.content == "héllo"
+
+
+def test_the_proxy_keeps_what_each_call_sent_and_got(proxy, client, session, record_dir, tmp_path):
+    """Through the real proxy: a session with its own transcript folder gets every call,
+    streamed or not, with the provider's usage even when the client never saw it."""
+    session.transcript = TranscriptWriter(tmp_path / "cell")
+    history = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "fix it"}]
+    first = client.chat.completions.create(model="scripted/demo/fix-handler", messages=history)
+    history.append(first.choices[0].message.model_dump(exclude_none=True))
+    history.append({"role": "tool", "tool_call_id": "t1", "content": "package main"})
+    with client.chat.completions.create(
+        model="scripted/demo/fix-handler", messages=history, stream=True
+    ) as stream:
+        streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    calls = proxy.calls(session.id)
+    kept = read_transcript(tmp_path / "cell")
+    assert [k.seq for k in kept] == [c.seq for c in calls] == [1, 2]
+    assert [k.request_hash for k in kept] == [c.request_hash for c in calls]
+    assert kept[1].stream and len(kept[1].messages) == 4
+    assert kept[0].reply is not None and kept[0].reply.tool_calls[0].name == "bash"
+    assert kept[1].reply is not None and (kept[1].reply.content or "") == streamed
+    assert kept[1].reply.prompt_tokens == calls[1].prompt_tokens is not None
+    assert kept[1].raw is not None and b"data:" in kept[1].raw.data()
+    assert not (record_dir / TRANSCRIPT_FILE).exists()  # the session's own folder took them
