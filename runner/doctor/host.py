@@ -106,21 +106,12 @@ def chromium(required: bool) -> Check:
 
 
 def local_task_problem(task: Task) -> str | None:
-    """Why the local sandbox cannot run this task here (a missing toolchain), or None.
-
-    Asks the local sandbox's own preflight when it has one, else the cell pipeline's
-    toolchain check: the demo and the doctor then agree with what a cell would do."""
+    """Why the local sandbox cannot run this task here (a missing toolchain), or None:
+    the sandbox's own preflight, so the demo and the doctor agree with what a cell does."""
     from runner.sandbox.local import LocalSandbox
 
-    sandbox = LocalSandbox()
-    probe = getattr(sandbox, "preflight", None)
     try:
-        if probe is not None:
-            answer = probe(task)
-            return answer if isinstance(answer, str) and answer else None
-        from runner.cell import _check_toolchain
-
-        _check_toolchain(sandbox, task)
+        LocalSandbox().preflight(task)
     except RunnerError as exc:
         return str(exc)
     return None
