@@ -12,10 +12,13 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from proxy import upstream
 from proxy.config import ProxyConfig
 from proxy.errors import NotFound
 from proxy.forward import error_response, forward
-from proxy.keys import APP_CLIENT, APP_CONFIG, APP_METRICS, APP_RECORDER, APP_STORE
+from proxy.governor import LocalGovernor
+from proxy.governor_send import Gate
+from proxy.keys import APP_CLIENT, APP_CONFIG, APP_GATE, APP_METRICS, APP_RECORDER, APP_STORE
 from proxy.metrics import Metrics
 from proxy.recorder import Recorder
 from proxy.sessions import SessionStore
@@ -29,6 +32,11 @@ def create_app(config: ProxyConfig, store: SessionStore | None = None) -> web.Ap
     app[APP_METRICS] = Metrics()
     sink = RecordSink(config.record_dir)
     app[APP_RECORDER] = Recorder(app[APP_STORE], sink, app[APP_METRICS])
+    app[APP_GATE] = Gate(
+        LocalGovernor() if config.governor else None,
+        lambda attempt: upstream.send(app[APP_CLIENT], attempt),
+        app[APP_STORE],
+    )
     app.cleanup_ctx.append(_upstream_client)
     app.on_cleanup.append(lambda _app: _close(sink))
     app.router.add_get("/healthz", healthz)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import perf_counter
 
+from proxy.governor import Ticket
 from proxy.inbound import Inbound
 from proxy.observe import Observation
 from proxy.records import Api, Outcome
@@ -39,6 +40,17 @@ class CallFacts:
     #: seconds the proxy itself spent (before sending, and observing/writing after).
     proxy_s: float = 0.0
     recorded: bool = False
+    #: the governor's admission of this attempt, and how long it waited for it.
+    ticket: Ticket | None = None
+    queued_s: float = 0.0
+    #: seq of the first attempt this one retries (absorb mode, or the agent's own retry).
+    retry_of: int | None = None
+    #: the proxy retried after this attempt; the client never saw its answer.
+    absorbed: bool = False
+    #: the fault the proxy served instead of asking the upstream (`--inject`).
+    injected: str | None = None
+    #: the agent's `x-stainless-retry-count`.
+    client_retry: int | None = None
 
     def fail(self, outcome: Outcome, error: str, status: int | None = None) -> None:
         """The call ended badly; `status` is what the client got (None: keep what it got)."""

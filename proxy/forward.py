@@ -21,9 +21,13 @@ from proxy import inbound
 from proxy.auth import resolve_session
 from proxy.errors import BodyTooLarge, ProxyError
 from proxy.facts import CallFacts
-from proxy.keys import APP_CLIENT, APP_CONFIG, APP_RECORDER, APP_STORE
+from proxy.governor import Policy
+from proxy.governor_send import governed_send, link_client_retry, remember_first, settle
+from proxy.inject_serve import fault_for, serve_fault
+from proxy.keys import APP_CONFIG, APP_GATE, APP_RECORDER, APP_STORE
+from proxy.records import ModelCall
 from proxy.relay import Relay
-from proxy.upstream import Attempt, send
+from proxy.upstream import Attempt
 
 #: request headers the proxy never forwards (hop-by-hop, credentials, encodings).
 _DROP_REQUEST = frozenset(
@@ -39,11 +43,25 @@ _DROP_REQUEST = frozenset(
 async def forward(request: web.Request) -> web.StreamResponse:
     tail = request.match_info["tail"]
     call = CallFacts(method=request.method, path="/v1/" + tail, api=inbound.api_for(tail))
-    record = request.app[APP_RECORDER].record
+    recorder, gate = request.app[APP_RECORDER], request.app[APP_GATE]
+
+    def record(c: CallFacts) -> ModelCall:
+        rec = recorder.record(c)
+        settle(gate, c, rec=rec)
+        remember_first(c, rec)
+        return rec
+
     relay = Relay(request, call, record)
     try:
         attempt = await resolve(request, call)
-        reply = await send(request.app[APP_CLIENT], attempt)
+        policy = _policy(request, call)
+        link_client_retry(request, call)
+        n = gate.store.next_request(call.session) if call.session is not None else 0
+        fault = fault_for(policy.inject, call, n)
+        if fault is not None:
+            timeout = request.app[APP_CONFIG].timeout
+            return await serve_fault(request, call, fault, relay, timeout)
+        reply = await governed_send(call, attempt, gate, record, policy.limits, policy.absorb)
         return await relay.reply(reply)
     except ProxyError as err:
         call.fail(err.outcome, err.message, None if relay.started else err.status)
@@ -65,6 +83,13 @@ async def forward(request: web.Request) -> web.StreamResponse:
             call.fail("connection_error", f"proxy internal error: {exc!r}"[:500], 500)
             record(call)
         raise
+    finally:
+        settle(gate, call)  # an admission never settled (the call broke off): free it
+
+
+def _policy(request: web.Request, call: CallFacts) -> Policy:
+    own = call.session.policy if call.session is not None else None
+    return own if own is not None else request.app[APP_CONFIG].policy
 
 
 async def resolve(request: web.Request, call: CallFacts) -> Attempt:

@@ -25,6 +25,7 @@ from time import monotonic
 from typing import Protocol
 
 from proxy.governor_lane import Lane, LaneStats
+from proxy.inject import InjectSpec
 
 #: completion tokens assumed for a lane's first call, when the request names no maximum.
 FIRST_COMPLETION_ESTIMATE = 256
@@ -42,6 +43,30 @@ class Limits:
 
     def __bool__(self) -> bool:
         return bool(self.rpm or self.tpm or self.max_concurrency)
+
+
+@dataclass(frozen=True)
+class AbsorbPolicy:
+    """Absorb mode's budget (proxy/governor_send.py retries inside it)."""
+
+    attempts: int = 6
+    #: give up (answer what the last attempt got) once this much time has gone
+    budget_s: float = 300.0
+    #: the longest one wait may be, whatever the provider asked
+    max_wait_s: float = 60.0
+    #: the wait when the provider named none (doubling per attempt, up to max_wait_s)
+    fallback_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the proxy does to a session's calls besides forwarding them: the quota it
+    keeps them in, whether it absorbs 429s, which faults it injects. A session's own
+    policy (from its model's entry) replaces the proxy's (`cab proxy` flags)."""
+
+    limits: Limits | None = None
+    absorb: AbsorbPolicy | None = None
+    inject: InjectSpec | None = None
 
 
 @dataclass
