@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from proxy import upstream
+from proxy.capture import TranscriptWriter
 from proxy.config import ProxyConfig
 from proxy.errors import NotFound
 from proxy.forward import error_response, forward
@@ -31,7 +32,10 @@ def create_app(config: ProxyConfig, store: SessionStore | None = None) -> web.Ap
     app[APP_STORE] = store if store is not None else SessionStore()
     app[APP_METRICS] = Metrics()
     sink = RecordSink(config.record_dir)
-    app[APP_RECORDER] = Recorder(app[APP_STORE], sink, app[APP_METRICS])
+    transcript = (
+        TranscriptWriter(config.record_dir) if config.record_dir and config.transcripts else None
+    )
+    app[APP_RECORDER] = Recorder(app[APP_STORE], sink, app[APP_METRICS], transcript)
     app[APP_GATE] = Gate(
         LocalGovernor() if config.governor else None,
         lambda attempt: upstream.send(app[APP_CLIENT], attempt),

@@ -28,6 +28,8 @@ class ProxyConfig:
     governor: bool = True
     #: quota, absorb and injection for sessions that bring no policy of their own.
     policy: Policy = field(default_factory=Policy)
+    #: keep wire transcripts (request bodies and replies) beside calls.jsonl
+    transcripts: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "upstream", self.upstream.rstrip("/"))

@@ -107,6 +107,8 @@ async def resolve(request: web.Request, call: CallFacts) -> Attempt:
             " (cab proxy --max-body-bytes)"
         ) from None
     inb = call.inbound = inbound.prepare(call.api, raw, sess.model_override)
+    if app[APP_RECORDER].capturing(call):
+        call.reply_data = bytearray()
     url = f"{sess.upstream or cfg.upstream}/{request.match_info['tail']}"
     if request.query_string:
         url += "?" + request.query_string

@@ -17,6 +17,7 @@ from time import perf_counter
 from aiohttp import web
 
 from proxy import classify
+from proxy.capture import CALL_CAP_BYTES
 from proxy.facts import CallFacts, ms
 from proxy.observe import StreamObserver, observe_body
 from proxy.upstream import Reply, upstream_errors
@@ -47,6 +48,7 @@ class Relay:
         if status >= 400:
             call.retry_after_s = classify.retry_after_s(reply.headers)
         headers = {k: v for k, v in reply.headers.items() if k.lower() not in _DROP_RESPONSE}
+        call.reply_content_type = reply.headers.get("Content-Type")
         inb = call.inbound
         try:
             if (
@@ -68,6 +70,7 @@ class Relay:
         with upstream_errors(str(reply.response.url), "body"):
             body = await reply.response.read()
         t_last = perf_counter()
+        call.keep(body, CALL_CAP_BYTES)
         status = reply.status
         call.status_code = status
         call.outcome = classify.outcome_for(status, body)
@@ -95,10 +98,12 @@ class Relay:
                 t = perf_counter()
                 data = observer.feed(chunk)
                 if data:
+                    call.keep(data, CALL_CAP_BYTES)
                     await out.write(data)
                 call.proxy_s += perf_counter() - t  # observe + hand to the socket
         rest = observer.finish()
         if rest:
+            call.keep(rest, CALL_CAP_BYTES)
             await out.write(rest)
         if not obs.done:
             call.fail("connection_error", "upstream stream ended without its final event")

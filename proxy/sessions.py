@@ -11,6 +11,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 
+from proxy.capture import TranscriptWriter
 from proxy.governor import Policy
 from proxy.records import ModelCall
 
@@ -36,6 +37,8 @@ class Session:
     #: hash's first attempt (what an agent's retries link to).
     requests: int = 0
     first_seq: dict[str, int] = field(default_factory=dict)
+    #: where this session's wire transcript goes (None: the proxy's own, or none)
+    transcript: TranscriptWriter | None = None
 
     @property
     def key(self) -> str:
