@@ -102,8 +102,7 @@ class Governor(Protocol):
 class LocalGovernor:
     """The governor's state in this process (one event loop: the proxy's)."""
 
-    def __init__(self, window_s: float = 60.0) -> None:
-        self.window_s = window_s
+    def __init__(self) -> None:
         self._lanes: dict[str, Lane] = {}
         self._gates: dict[str, asyncio.Lock] = {}
         self._freed: dict[str, asyncio.Event] = {}
@@ -117,10 +116,12 @@ class LocalGovernor:
 
     async def admit(self, lane: str, limits: Limits | None, estimate: int) -> Ticket:
         state = self.lane(lane)
-        if limits:
-            state.configure(
-                limits.rpm, limits.tpm, limits.max_concurrency, limits.window_s, monotonic()
-            )
+        if limits is not None:
+            state.window_s = limits.window_s
+            if limits:
+                state.configure(
+                    limits.rpm, limits.tpm, limits.max_concurrency, limits.window_s, monotonic()
+                )
         tokens = estimate + round(_completion_guess(state))
         t0 = monotonic()
         async with self._gates[lane]:  # FIFO: the head of the queue waits for budget
@@ -151,7 +152,7 @@ class LocalGovernor:
         self._freed[ticket.lane].set()
         state.correct(ticket.charged, outcome.total_tokens)
         if outcome.headers:
-            state.observe_headers(outcome.headers, self.window_s, now)
+            state.observe_headers(outcome.headers, now)
         if outcome.status == 429:
             state.throttled(ticket.admitted_as, outcome.retry_after_s, now)
         elif outcome.status is not None and outcome.status < 400:

@@ -9,7 +9,9 @@ concurrency limit. Pure state with explicit clocks, so the rules are tested dire
 - A call is charged its estimated tokens when admitted; `correct` moves the bucket by
   the difference once the provider's usage is known (a refund or a further charge).
 - The provider's `x-ratelimit-remaining-*` only ever lowers a bucket (it knows better);
-  its `x-ratelimit-limit-*` configures a bucket nobody configured (learned limits).
+  its `x-ratelimit-limit-*` configures a bucket nobody configured (learned limits, per
+  the lane's window: 60 s unless configured; `reset` is not used to guess the window, as
+  it depends on a burst size the provider does not tell).
 - Concurrency is AIMD: unbounded (or `max_concurrency`) until the first 429, then halved
   on each 429 (once per round of calls in flight), and raised by 1/limit per success
   while latency stays under twice its best.
@@ -99,6 +101,8 @@ class Lane:
     #: the concurrency limit (inf until a configured max or the first 429).
     limit: float = math.inf
     max_limit: float = math.inf
+    #: the window limits are counted over (learned limits use it too)
+    window_s: float = 60.0
     inflight: int = 0
     #: no call leaves before this (monotonic seconds): a 429's Retry-After.
     paused_until: float = 0.0
@@ -177,16 +181,14 @@ class Lane:
             self.limit = min(self.max_limit, self.limit + 1 / self.limit)
             self.stats.limit = self.limit
 
-    def observe_headers(self, headers: Mapping[str, str], window_s: float, now: float) -> None:
+    def observe_headers(self, headers: Mapping[str, str], now: float) -> None:
         """Learn limits nobody configured; let the provider's `remaining` lower a bucket."""
         for name in ("requests", "tokens"):
             limit = _int(headers.get(f"x-ratelimit-limit-{name}"))
             remaining = _int(headers.get(f"x-ratelimit-remaining-{name}"))
             bucket = getattr(self, name)
             if bucket is None and limit:
-                reset = parse_duration(headers.get(f"x-ratelimit-reset-{name}"))
-                window = _window(limit, remaining, reset) or window_s
-                bucket = Bucket.new(limit, window, now, learned=True)
+                bucket = Bucket.new(limit, self.window_s, now, learned=True)
                 setattr(self, name, bucket)
             if bucket is not None and remaining is not None:
                 bucket.refill(now)
@@ -198,11 +200,3 @@ def _int(value: str | None) -> int | None:
         return int(float(value)) if value is not None else None
     except ValueError:
         return None
-
-
-def _window(limit: int, remaining: int | None, reset_s: float | None) -> float | None:
-    """The window a provider refills `limit` in, from how long it takes to refill what is
-    used: reset = (limit - remaining) / (limit / window)."""
-    if remaining is None or not reset_s or remaining >= limit:
-        return None
-    return reset_s * limit / (limit - remaining)

@@ -81,11 +81,11 @@ def test_limits_learned_from_headers_and_remaining_lowers_the_bucket():
         "x-ratelimit-remaining-tokens": "0",
         "x-ratelimit-reset-tokens": "6m0s",
     }
-    lane.observe_headers(headers, window_s=60.0, now=0.0)
+    lane.observe_headers(headers, now=0.0)
     assert lane.requests is not None and lane.requests.learned
-    assert lane.requests.window_s == 30.0  # 30 used refill in 15 s: 60 per 30 s
+    assert lane.requests.window_s == 60.0 and lane.requests.limit == 60
+    assert lane.requests.level == 60 * BURST  # remaining 30 is more: no change
     assert lane.tokens is not None and lane.tokens.level == 0.0
-    assert lane.tokens.window_s == 360.0
     lane.configure(120, None, None, 60.0, now=0.0)  # configuration wins over learning
     assert lane.requests.limit == 120 and not lane.requests.learned
 
