@@ -13,21 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from time import perf_counter
+from urllib.parse import quote
 
 from aiohttp import web
+from orjson import loads
+from yarl import URL
 
 from proxy import inbound
-from proxy.auth import resolve_session
-from proxy.errors import BodyTooLarge, ProxyError
+from proxy.auth import presented_key, resolve_session
+from proxy.errors import BadRequest, BodyTooLarge, ProxyError
 from proxy.facts import CallFacts
 from proxy.governor import Policy
 from proxy.governor_send import governed_send, link_client_retry, remember_first, settle
 from proxy.inject_serve import fault_for, serve_fault
 from proxy.keys import APP_CONFIG, APP_GATE, APP_RECORDER, APP_STORE
 from proxy.records import ModelCall
+from proxy.redact import Redactor
 from proxy.relay import Relay
-from proxy.upstream import Attempt
+from proxy.replay import ReplayBook
+from proxy.upstream import Attempt, Reply
 
 #: request headers the proxy never forwards (hop-by-hop, credentials, encodings).
 _DROP_REQUEST = frozenset(
@@ -56,14 +62,20 @@ async def forward(request: web.Request) -> web.StreamResponse:
         attempt = await resolve(request, call)
         policy = _policy(request, call)
         link_client_retry(request, call)
+        relay.redactor = Redactor((_sent_key(attempt), presented_key(request)))
+        call.redact = relay.redactor.scrub_text if relay.redactor else None
         n = gate.store.next_request(call.session) if call.session is not None else 0
         fault = fault_for(policy.inject, call, n)
         if fault is not None:
             timeout = request.app[APP_CONFIG].timeout
             return await serve_fault(request, call, fault, relay, timeout)
-        reply = await governed_send(call, attempt, gate, record, policy.limits, policy.absorb)
+        if call.session is not None and call.session.replay is not None:
+            reply = await replayed(call.session.replay, call)
+        else:
+            reply = await governed_send(call, attempt, gate, record, policy.limits, policy.absorb)
         return await relay.reply(reply)
     except ProxyError as err:
+        err.message = relay.redactor.scrub_text(err.message)
         call.fail(err.outcome, err.message, None if relay.started else err.status)
         if not call.recorded:
             record(call)
@@ -109,16 +121,52 @@ async def resolve(request: web.Request, call: CallFacts) -> Attempt:
     inb = call.inbound = inbound.prepare(call.api, raw, sess.model_override)
     if app[APP_RECORDER].capturing(call):
         call.reply_data = bytearray()
-    url = f"{sess.upstream or cfg.upstream}/{request.match_info['tail']}"
-    if request.query_string:
-        url += "?" + request.query_string
+    url = f"{sess.upstream or cfg.upstream}/{upstream_path(request.match_info['tail'])}"
+    if request.rel_url.raw_query_string:
+        url += "?" + request.rel_url.raw_query_string
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST}
     headers["Accept-Encoding"] = "identity"
     key = os.environ.get(sess.upstream_key_env or cfg.upstream_key_env) or client_key
     if key:
         headers["Authorization"] = "Bearer " + key
     call.proxy_s = perf_counter() - call.t0
-    return Attempt(request.method, url, headers, inb.data)
+    return Attempt(request.method, URL(url, encoded=True), headers, inb.data)
+
+
+#: a path segment that climbs (`..`, `.`), split on `/` and on `\` (which some servers
+#: read as `/`), and characters no request path may carry.
+_CLIMB = re.compile(r"(?:^|[/\\])\.{1,2}(?:[/\\]|$)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: what stays unescaped in the forwarded path (RFC 3986 pchar and `/`).
+_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def upstream_path(tail: str) -> str:
+    """The path below the upstream base, checked (after the router decoded it) so that it
+    cannot leave that base, and escaped again exactly once for the wire."""
+    if _CONTROL.search(tail):
+        raise BadRequest("request path contains a control character (e.g. %0a); refused")
+    if _CLIMB.search(tail):
+        raise BadRequest("request path has a '.' or '..' segment, which would leave /v1/; refused")
+    return quote(tail, safe=_SAFE)
+
+
+def _sent_key(attempt: Attempt) -> str | None:
+    auth = attempt.headers.get("Authorization")
+    return auth[7:] if auth else None
+
+
+async def replayed(book: ReplayBook, call: CallFacts) -> Reply:
+    """The recorded reply this request replays (ReplayMiss when the run diverged)."""
+    inb = call.inbound
+    try:
+        body = loads(inb.data) if inb is not None and inb.data else None
+    except ValueError:
+        body = None
+    t = perf_counter()
+    entry, response = await book.reply(body if isinstance(body, dict) else None)
+    call.replayed_seq = entry.seq
+    return Reply(response, response.status, response.headers, t, perf_counter())
 
 
 def error_response(err: ProxyError) -> web.Response:

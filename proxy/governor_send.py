@@ -87,7 +87,7 @@ async def governed_send(
     limits: Limits | None,
     absorb: AbsorbPolicy | None,
 ) -> Reply:
-    lane = lane_name(attempt.url.rsplit("/", 1)[0], attempt.headers.get("Authorization"))
+    lane = lane_name(str(attempt.url).rsplit("/", 1)[0], attempt.headers.get("Authorization"))
     estimate = estimate_prompt_tokens(attempt.data)
 
     async def one() -> _Tried:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from proxy.capture import TranscriptWriter
 from proxy.governor import Policy
 from proxy.records import ModelCall
+from proxy.replay import ReplayBook
 
 KEY_PREFIX = "cab-"
 DEFAULT_SESSION = "default"
@@ -39,6 +40,8 @@ class Session:
     first_seq: dict[str, int] = field(default_factory=dict)
     #: where this session's wire transcript goes (None: the proxy's own, or none)
     transcript: TranscriptWriter | None = None
+    #: replay: answer from this recording instead of the upstream
+    replay: ReplayBook | None = None
 
     @property
     def key(self) -> str:

@@ -16,10 +16,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import aiohttp
 from multidict import CIMultiDictProxy
+from yarl import URL
 
 from proxy.errors import UpstreamCut, UpstreamTimeout, UpstreamUnreachable
 
@@ -31,16 +32,29 @@ class Attempt:
     """One request to send upstream, exactly as it will go."""
 
     method: str
-    url: str
+    url: URL
     headers: Mapping[str, str]
     data: bytes
+
+
+class BodySource(Protocol):
+    """What the relay reads a reply's body from: aiohttp's response, or a recorded one."""
+
+    @property
+    def url(self) -> Any: ...
+    @property
+    def content(self) -> Any: ...  # .iter_any() yields the body's chunks
+
+    async def read(self) -> bytes: ...
+    def release(self) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass(slots=True)
 class Reply:
     """The upstream's answer up to its headers; read or stream `response` for the body."""
 
-    response: aiohttp.ClientResponse
+    response: BodySource
     status: int
     headers: CIMultiDictProxy[str]
     sent_at: float
@@ -49,7 +63,7 @@ class Reply:
 
 async def send(client: aiohttp.ClientSession, attempt: Attempt) -> Reply:
     sent_at = perf_counter()
-    with upstream_errors(attempt.url, "request"):
+    with upstream_errors(str(attempt.url), "request"):
         resp = await client.request(
             attempt.method, attempt.url, data=attempt.data, headers=dict(attempt.headers)
         )
