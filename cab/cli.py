@@ -23,6 +23,7 @@ COMMANDS = {
     "demo": "demo_cmd",
     "doctor": "doctor_cmd",
     "export": "export_cmd",
+    "replay": "replay_cmd",
 }
 
 
