@@ -18,7 +18,8 @@ class NopAdapter:
         return AgentRun(
             image=ctx.task_image or self.image,
             command=["true"],
-            env=dict(ctx.extra_env),
+            # no model is called; the session's endpoint is there like every agent's
+            env={"OPENAI_API_BASE": ctx.base_url, "OPENAI_API_KEY": ctx.api_key, **ctx.extra_env},
             attrs=run_attrs(self, model_calls="none: changes nothing"),
         )
 

@@ -36,7 +36,8 @@ class OracleAdapter:
         return AgentRun(
             image=ctx.task_image or self.image,
             command=command,
-            env=dict(ctx.extra_env),
+            # no model is called; the session's endpoint is there like every agent's
+            env={"OPENAI_API_BASE": ctx.base_url, "OPENAI_API_KEY": ctx.api_key, **ctx.extra_env},
             mounts=[Mount(source=solution, target=SOLUTION_DIR, read_only=True)],
             attrs=run_attrs(self, model_calls="none: applies the reference solution"),
         )

@@ -68,7 +68,10 @@ def build_derived(
             dockerfile = context / "Dockerfile"
             dockerfile.write_text(_rebase(dockerfile.read_text(), task_tag))
         spec = images.ImageSpec(tag=tag, dockerfile=str(context))
-        images.build(["derived"], specs={"derived": spec}, **({"emit": emit} if emit else {}))
+        if emit is None:
+            images.build(["derived"], specs={"derived": spec})
+        else:
+            images.build(["derived"], specs={"derived": spec}, emit=emit)
 
 
 def _python_layer(base: str) -> str:

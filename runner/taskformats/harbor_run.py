@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import shutil
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 from runner.errors import SandboxError
@@ -31,7 +32,7 @@ def run_of(task: Task) -> HarborRun:
     return task.harbor
 
 
-def ensure_image(task: Task, emit=None) -> str:
+def ensure_image(task: Task, emit: Callable[[str], None] | None = None) -> str:
     """The task's image, built from environment/ when missing ([environment].docker_image
     must be present locally: nothing is pulled); its WORKDIR is copied out as the
     workspace the first time. Returns the tag."""
@@ -48,7 +49,10 @@ def ensure_image(task: Task, emit=None) -> str:
             )
         assert run.context is not None
         spec = images.ImageSpec(tag=task.image, dockerfile=str(run.context))
-        images.build(["task"], specs={"task": spec}, **({"emit": emit} if emit else {}))
+        if emit is None:
+            images.build(["task"], specs={"task": spec})
+        else:
+            images.build(["task"], specs={"task": spec}, emit=emit)
     _fill_workspace(task, run)
     return task.image
 
