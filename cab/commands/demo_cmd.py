@@ -29,8 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cab.commands.sweep_cmd import quiet_logs
-    from runner.store import ResultsStore, leaderboard
-    from runner.store.leaderboard import render
+    from runner.store import ResultsStore
+    from runner.store.export import render
     from runner.sweep import SweepRunner
     from runner.sweep_config import SWEEPS_DIR, load_sweep
     from runner.sweep_progress import SweepProgress
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cab demo: {exc}", file=sys.stderr)
         return 2
     with ResultsStore.for_sweep(summary.sweep_dir) as store:
-        render(leaderboard(store.cells()), cfg.sweep_id, console)
+        render(store.leaderboard(), cfg.sweep_id, console)
         sandbox = store.meta("sandbox")
     if sandbox == "local":
         console.print("[yellow]ran in the local sandbox (no Docker engine): not isolated[/]")
