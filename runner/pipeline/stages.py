@@ -14,6 +14,7 @@ from runner import images
 from runner.adapters import AdapterContext
 from runner.adapters.base import HOME_DIR, OUT_DIR
 from runner.pipeline.options import Plugin
+from runner.pipeline.recording import attach_recording
 from runner.pipeline.state import CellState, now
 from runner.reproduce import prepared_files
 from runner.sandbox import Mount, RunSpec
@@ -50,6 +51,7 @@ def run_agent(state: CellState) -> None:
     state.adapter_start = now()
     applied = apply_plugins(state)
     state.session = state.harness.open_session(state.model, state.cell_id, state.task.id, state.tui)
+    attach_recording(state.session, state.opts, state.cell_dir, state.adapter)
     state.ctx = AdapterContext(
         task_id=state.task.id,
         prompt=state.task.prompt,
