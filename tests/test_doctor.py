@@ -63,6 +63,19 @@ def test_doctor_names_the_engine_and_how_to_start_it(tmp_path):
     assert "dockerd" in line and "DOCKER_HOST" in line
     assert "1 required missing: docker engine" in done.stdout
 
+    demo = cab(
+        "demo",
+        "--sandbox",
+        "docker",
+        "--sweep-id",
+        f"t-{uuid.uuid4().hex[:8]}",
+        "--out",
+        str(tmp_path / "runs"),
+        env={"DOCKER_HOST": f"unix://{closed}"},
+    )
+    assert demo.returncode == 2 and "Traceback" not in demo.stdout + demo.stderr
+    assert "no Docker engine answered" in demo.stderr and "cab doctor demo" in demo.stderr
+
 
 @pytest.mark.docker
 def test_doctor_names_the_build_command_of_a_missing_image(tmp_path):
