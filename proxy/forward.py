@@ -25,7 +25,7 @@ from proxy.auth import presented_key, resolve_session
 from proxy.errors import BadRequest, BodyTooLarge, ProxyError
 from proxy.facts import CallFacts
 from proxy.keys import APP_CLIENT, APP_CONFIG, APP_RECORDER, APP_STORE
-from proxy.redact import Redactor
+from proxy.redact import redactor_for
 from proxy.relay import Relay
 from proxy.upstream import Attempt, send
 
@@ -47,7 +47,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
     relay = Relay(request, call, record)
     try:
         attempt = await resolve(request, call)
-        relay.redactor = Redactor((_sent_key(attempt), presented_key(request)))
+        relay.redactor = redactor_for(_sent_key(attempt), presented_key(request))
         reply = await send(request.app[APP_CLIENT], attempt)
         return await relay.reply(reply)
     except ProxyError as err:
@@ -110,9 +110,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SAFE = "/:@!$&'()*+,;=-._~"
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_/-]*")
+
+
 def upstream_path(tail: str) -> str:
     """The path below the upstream base, checked (after the router decoded it) so that it
     cannot leave that base, and escaped again exactly once for the wire."""
+    if _PLAIN.fullmatch(tail):  # chat/completions, responses, models: nothing to check
+        return tail
     if _CONTROL.search(tail):
         raise BadRequest("request path contains a control character (e.g. %0a); refused")
     if _CLIMB.search(tail):
