@@ -21,7 +21,9 @@ import time
 from dataclasses import dataclass, field
 
 from proxy.capture import TranscriptWriter
+from proxy.governor import Policy
 from proxy.records import ModelCall
+from proxy.replay import ReplayBook
 
 KEY_PREFIX = "cab-"
 DEFAULT_SESSION = "default"
@@ -43,6 +45,12 @@ class Session:
     seq: int = 0
     #: requests begun but not yet recorded (a client may hold its whole reply first).
     inflight: int = 0
+    #: quota, absorb and fault injection for this session's calls (None: the proxy's).
+    policy: Policy | None = None
+    #: requests received (what `--inject` numbers calls by), and the seq of each request
+    #: hash's first attempt (what an agent's retries link to).
+    requests: int = 0
+    first_seq: dict[str, int] = field(default_factory=dict)
     #: where this session's wire transcript goes (None: the proxy's own, or none)
     transcript: TranscriptWriter | None = None
     #: someone will read this session's calls (the runner, ProxyServer.calls): keep them.
@@ -53,6 +61,8 @@ class Session:
     dropped: int = 0
     #: time.monotonic() of the last call begun or recorded (idle expiry).
     last_used: float = field(default_factory=time.monotonic)
+    #: replay: answer from this recording instead of the upstream
+    replay: ReplayBook | None = None
 
     @property
     def key(self) -> str:
@@ -64,7 +74,11 @@ def valid_session_id(sid: str) -> bool:
 
 
 class SessionStore:
-    def __init__(self) -> None:
+    def __init__(self, implicit_reader: bool = True) -> None:
+        """`implicit_reader`: sessions that appear from a key have a reader (in-process,
+        ProxyServer's caller may read any session) or not (the standalone `cab proxy`,
+        whose calls go to calls.jsonl only; such sessions keep no calls and expire)."""
+        self.implicit_reader = implicit_reader
         self._lock = threading.Condition()
         self._sessions: dict[str, Session] = {}
 
@@ -76,6 +90,7 @@ class SessionStore:
         model_override: str | None = None,
         session_id: str | None = None,
         reader: bool = True,
+        policy: Policy | None = None,
     ) -> Session:
         """A session made on purpose (the runner's, or one issued to a standalone user;
         `reader=False` when nobody will read its calls from memory)."""
@@ -89,6 +104,7 @@ class SessionStore:
             upstream_key_env=upstream_key_env,
             model_override=model_override,
             reader=reader,
+            policy=policy,
         )
         with self._lock:
             if sid in self._sessions:
@@ -104,8 +120,14 @@ class SessionStore:
         with self._lock:
             sess = self._sessions.get(sid)
             if sess is None:
-                sess = self._sessions[sid] = Session(id=sid, reader=False, expires=True)
+                reader = self.implicit_reader
+                sess = self._sessions[sid] = Session(id=sid, reader=reader, expires=not reader)
             return sess
+
+    def next_request(self, sess: Session) -> int:
+        with self._lock:
+            sess.requests += 1
+            return sess.requests
 
     def next_seq(self, sess: Session) -> int:
         with self._lock:

@@ -96,6 +96,10 @@ def judge(evidence: Evidence, passed: bool = False) -> Verdict:
     if evidence.harness_error:
         facts["harness_error"] = _short(evidence.harness_error)
         return infra("harness", _short(evidence.harness_error, 80))
+    misses = [c for c in failures if c.outcome == "replay_miss"]
+    if misses:  # a replay whose run left the recording: the harness's finding, not the agent's
+        facts["replay_miss"] = {"seq": misses[0].seq, "error": _short(misses[0].error or "")}
+        return infra("harness", f"the replay diverged from its recording at call {misses[0].seq}")
     if not evidence.agent.started or evidence.agent.error:
         error = evidence.agent.error or "the agent never started"
         facts["agent_error"] = _short(error)

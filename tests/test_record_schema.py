@@ -123,3 +123,26 @@ def test_a_newer_schema_version_is_refused_by_name(tmp_path):
     (tmp_path / "cell.json").write_text(json.dumps(data))
     with pytest.raises(ValueError, match=f"schema_version {SCHEMA_VERSION + 1}"):
         CellRecord.read(tmp_path)
+
+
+FIXTURES = sorted(Path(__file__).parent.joinpath("fixtures").glob("schema_v*"))
+
+
+@pytest.mark.parametrize("folder", FIXTURES, ids=lambda p: p.name)
+def test_every_older_format_loads_scores_and_renders(folder, tmp_path):
+    """Each fixture version: both cells load typed, rescore to what they recorded (the
+    passing one capability, the throttled one infra), and `cab report` renders them."""
+    verdicts = {}
+    for rel in (PASSING, THROTTLED):
+        raw = json.loads((folder / rel / "cell.json").read_text(encoding="utf-8"))
+        assert raw["schema_version"] == int(folder.name.removeprefix("schema_v"))
+        record = CellRecord.read(folder / rel)
+        assert record.schema_version == SCHEMA_VERSION and record.scores is not None
+        assert record.scores.pass_rate.pass_ == raw["scores"]["pass_rate"]["pass"]
+        verdicts[rel] = record.verdict
+    assert verdicts == {PASSING: "capability", THROTTLED: "infra:rate_limit"}
+    shutil.copytree(folder, tmp_path / "sweep")
+    proc = cab("report", str(tmp_path / "sweep"), "--out", str(tmp_path / "site"))
+    assert proc.returncode == 0, proc.stderr
+    pages = list((tmp_path / "site").rglob("*.html"))
+    assert len(pages) >= 3  # the index and both cell pages
