@@ -2,7 +2,8 @@
 
 The model name picks the behaviour (docs/proxy.md lists them): `scripted/<cat>/<name>`
 replays a script, `throttled/...` always answers 429, `fault/...` injects one failure,
-anything else gets a deterministic echo. The only state is the counter behind
+`faults/<sequence>/<model>` plays a per-session sequence of faults (proxy.fake.sequences),
+anything else gets a deterministic echo. The only state is the counters behind sequences and
 `fault/429-first-<N>` and what tests inspect (authorizations seen, disconnects).
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from proxy.errors import error_body
-from proxy.fake import replies
+from proxy.fake import replies, sequences
 from proxy.fake.scripts import (
     ScriptError,
     ScriptNotFound,
@@ -29,6 +30,7 @@ from proxy.fake.scripts import (
     responses_turn_index,
     scripted_turn,
 )
+from proxy.faults import FaultSyntaxError
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,20 @@ async def _generate(request: web.Request, api: str) -> web.StreamResponse:
     if not isinstance(body, dict) or not isinstance(body.get("model"), str) or field_ not in body:
         return _error(400, f"need 'model' and '{field_}'", "invalid_request_error", None)
     model, stream = body["model"], body.get("stream") is True
+    step = None
+    if model.startswith(sequences.PREFIX):
+        try:
+            step = sequences.next_step(state.counters, model, request.headers.get("Authorization"))
+        except FaultSyntaxError as exc:
+            return _error(400, str(exc), "invalid_request_error", "bad_fault_sequence")
+        try:
+            played = await sequences.misbehave(request, step)
+        except asyncio.CancelledError:
+            state.disconnects += 1
+            raise
+        if played is not None:
+            return played
+        model = step.inner_model
     failure = await _fault(request, state, model, body)
     if failure is not None:
         return failure
@@ -116,17 +132,28 @@ async def _generate(request: web.Request, api: str) -> web.StreamResponse:
     if api == "chat":
         usage = None if no_usage else replies.chat_usage(prompt, completion)
         if not stream:
-            return _json(replies.chat_body(model, turn, t, usage))
+            return await _answer(request, step, replies.chat_body(model, turn, t, usage))
         opts = body.get("stream_options") or {}
         events = replies.chat_events(model, turn, t, usage if opts.get("include_usage") else None)
     else:
         usage = None if no_usage else replies.responses_usage(prompt, completion)
         if not stream:
-            return _json(replies.responses_body(model, turn, t, usage))
+            return await _answer(request, step, replies.responses_body(model, turn, t, usage))
         events = replies.responses_events(model, turn, t, usage)
+    if step is not None and step.fault.name == "cut":
+        return await sequences.cut(request, b"", list(events))
     if model == "fault/cut-stream":
         return await _cut(request, events)
     return await _stream(request, state, model, events)
+
+
+async def _answer(
+    request: web.Request, step: sequences.Step | None, body: bytes
+) -> web.StreamResponse:
+    """A whole JSON answer, or its first half when the sequence says `cut`."""
+    if step is not None and step.fault.name == "cut":
+        return await sequences.cut(request, body, None)
+    return _json(body)
 
 
 def _json(body: bytes) -> web.Response:
@@ -175,7 +202,8 @@ async def _fault(
             ).hexdigest()
         )
         state.counters[key] = state.counters.get(key, 0) + 1
-        if state.counters[key] <= int(_N.search(name).group(1)):
+        first = _N.search(name)
+        if first is not None and state.counters[key] <= int(first.group(1)):
             return _rate_limited(state.config.retry_after_s)
         return None
     if name == "500":
@@ -259,7 +287,8 @@ async def _cut(request: web.Request, events) -> web.StreamResponse:
     await resp.prepare(request)
     for _, event in zip(range(2), events, strict=False):
         await resp.write(event)
-    request.transport.close()
+    if request.transport is not None:
+        request.transport.close()
     return resp
 
 
