@@ -79,3 +79,12 @@ class UpstreamTimeout(ProxyError):
     type = "upstream_error"
     code = "upstream_timeout"
     outcome: Outcome = "timeout"
+
+
+class UpstreamCut(ProxyError):
+    """The upstream answered, then broke its body or stream off before the end."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_cut"
+    outcome: Outcome = "connection_error"

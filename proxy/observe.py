@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import re
 import time
-
-try:  # several times faster per SSE event; optional (the stdlib is the fallback)
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover
-    from json import loads as _loads
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from orjson import loads as _loads  # several times faster per SSE event than json
 
 #: Reply text kept per call (feeds the refusal scorer); longer replies are cut.
 TEXT_LIMIT = 2000

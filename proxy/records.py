@@ -44,7 +44,12 @@ class ModelCall(BaseModel):
     model: str | None = Field(None, description="model sent upstream (after any override)")
     requested_model: str | None = Field(None, description="model the client asked for")
     stream: bool = False
-    status_code: int | None = None
+    status_code: int | None = Field(
+        None, description="HTTP status the client received (None: it received none)"
+    )
+    upstream_status: int | None = Field(
+        None, description="HTTP status the upstream answered with, when it answered"
+    )
     outcome: Outcome
     prompt_tokens: int | None = None
     completion_tokens: int | None = None

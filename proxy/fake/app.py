@@ -3,7 +3,7 @@
 The model name picks the behaviour (docs/proxy.md lists them): `scripted/<cat>/<name>`
 replays a script, `throttled/...` always answers 429, `fault/...` injects one failure,
 `faults/<sequence>/<model>` plays a per-session sequence of faults (proxy.fake.sequences),
-anything else gets a deterministic echo. The only state is the counters behind sequences and
+anything else gets a deterministic echo. The only state is the counter behind
 `fault/429-first-<N>` and what tests inspect (authorizations seen, disconnects).
 """
 
@@ -22,6 +22,7 @@ from aiohttp import web
 
 from proxy.errors import error_body
 from proxy.fake import replies, sequences
+from proxy.fake.quota import Quota, QuotaConfig
 from proxy.fake.scripts import (
     ScriptError,
     ScriptNotFound,
@@ -30,7 +31,7 @@ from proxy.fake.scripts import (
     responses_turn_index,
     scripted_turn,
 )
-from proxy.faults import FaultSyntaxError
+from proxy.inject import FaultSpecError
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class FakeConfig:
     chunk_delay_s: float = 0.0
     #: how long fault/hang waits before giving up with a 500.
     hang_s: float = 3600.0
+    #: provider quota per key (proxy/fake/quota.py); None answers everything.
+    quota: QuotaConfig | None = None
 
 
 @dataclass
@@ -52,6 +55,11 @@ class FakeState:
     requests: int = 0
     #: streams abandoned because the caller went away.
     disconnects: int = 0
+    quota: Quota | None = None
+
+    def __post_init__(self) -> None:
+        if self.config.quota is not None:
+            self.quota = Quota(self.config.quota)
 
 
 FAKE = web.AppKey("fake", FakeState)
@@ -98,21 +106,11 @@ async def _generate(request: web.Request, api: str) -> web.StreamResponse:
     field_ = "messages" if api == "chat" else "input"
     if not isinstance(body, dict) or not isinstance(body.get("model"), str) or field_ not in body:
         return _error(400, f"need 'model' and '{field_}'", "invalid_request_error", None)
-    model, stream = body["model"], body.get("stream") is True
-    step = None
-    if model.startswith(sequences.PREFIX):
-        try:
-            step = sequences.next_step(state.counters, model, request.headers.get("Authorization"))
-        except FaultSyntaxError as exc:
-            return _error(400, str(exc), "invalid_request_error", "bad_fault_sequence")
-        try:
-            played = await sequences.misbehave(request, step)
-        except asyncio.CancelledError:
-            state.disconnects += 1
-            raise
+    if body["model"].startswith(sequences.PREFIX):
+        played = await _sequence_step(request, state, body)
         if played is not None:
             return played
-        model = step.inner_model
+    model = body["model"]
     failure = await _fault(request, state, model, body)
     if failure is not None:
         return failure
@@ -128,36 +126,84 @@ async def _generate(request: web.Request, api: str) -> web.StreamResponse:
     except ScriptError as exc:
         return _error(500, str(exc), "server_error", "bad_script")
     prompt, completion = replies.usage_counts(body[field_], turn)
+    if state.quota is None:
+        return await _answer(request, state, api, body, turn, t, (prompt, completion), {})
+    key = request.headers.get("Authorization") or ""
+    admission = state.quota.admit(key, prompt + completion)
+    if admission.refused is not None:
+        status, headers, text = admission.refused
+        return web.Response(
+            status=status,
+            body=text,
+            content_type="application/json",
+            headers={**admission.headers, **headers},
+        )
+    try:
+        return await _answer(
+            request, state, api, body, turn, t, (prompt, completion), admission.headers
+        )
+    finally:
+        state.quota.release(key)
+
+
+async def _answer(
+    request: web.Request,
+    state: FakeState,
+    api: str,
+    body: dict,
+    turn: Turn,
+    t: int,
+    counts: tuple[int, int],
+    headers: dict[str, str],
+) -> web.StreamResponse:
+    model, stream = body["model"], body.get("stream") is True
+    prompt, completion = counts
     no_usage = model == "fault/no-usage"
     if api == "chat":
         usage = None if no_usage else replies.chat_usage(prompt, completion)
         if not stream:
-            return await _answer(request, step, replies.chat_body(model, turn, t, usage))
+            return await _whole(request, replies.chat_body(model, turn, t, usage), headers)
         opts = body.get("stream_options") or {}
         events = replies.chat_events(model, turn, t, usage if opts.get("include_usage") else None)
     else:
         usage = None if no_usage else replies.responses_usage(prompt, completion)
         if not stream:
-            return await _answer(request, step, replies.responses_body(model, turn, t, usage))
+            return await _whole(request, replies.responses_body(model, turn, t, usage), headers)
         events = replies.responses_events(model, turn, t, usage)
-    if step is not None and step.fault.name == "cut":
-        return await sequences.cut(request, b"", list(events))
-    if model == "fault/cut-stream":
+    if model == "fault/cut-stream" or request.get(sequences.CUT):
         return await _cut(request, events)
-    return await _stream(request, state, model, events)
+    return await _stream(request, state, model, events, headers)
 
 
-async def _answer(
-    request: web.Request, step: sequences.Step | None, body: bytes
-) -> web.StreamResponse:
-    """A whole JSON answer, or its first half when the sequence says `cut`."""
-    if step is not None and step.fault.name == "cut":
-        return await sequences.cut(request, body, None)
-    return _json(body)
+async def _sequence_step(
+    request: web.Request, state: FakeState, body: dict
+) -> web.StreamResponse | None:
+    """Play this call's step of a `faults/...` sequence; None: the inner model answers
+    (body["model"] is set to it)."""
+    try:
+        step, inner = sequences.next_step(
+            state.counters, body["model"], request.headers.get("Authorization")
+        )
+    except FaultSpecError as exc:
+        return _error(400, str(exc), "invalid_request_error", "bad_fault_sequence")
+    try:
+        played = await sequences.play(request, step, inner)
+    except asyncio.CancelledError:
+        state.disconnects += 1
+        raise
+    body["model"] = inner
+    return played
 
 
-def _json(body: bytes) -> web.Response:
-    return web.Response(body=body, content_type="application/json")
+async def _whole(request: web.Request, body: bytes, headers: dict[str, str]) -> web.StreamResponse:
+    """A whole JSON answer, or its first half when a sequence step says `cut`."""
+    if request.get(sequences.CUT):
+        return await sequences.cut_json(request, body)
+    return _json(body, headers)
+
+
+def _json(body: bytes, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 def _turn(config: FakeConfig, api: str, model: str, body: dict) -> tuple[Turn, int]:
@@ -202,8 +248,8 @@ async def _fault(
             ).hexdigest()
         )
         state.counters[key] = state.counters.get(key, 0) + 1
-        first = _N.search(name)
-        if first is not None and state.counters[key] <= int(first.group(1)):
+        limit = _N.search(name)
+        if limit and state.counters[key] <= int(limit.group(1)):
             return _rate_limited(state.config.retry_after_s)
         return None
     if name == "500":
@@ -262,10 +308,12 @@ def _delays(state: FakeState, model: str) -> tuple[float, float]:
     return state.config.chunk_delay_s, state.config.chunk_delay_s
 
 
-async def _stream(request: web.Request, state: FakeState, model: str, events) -> web.StreamResponse:
+async def _stream(
+    request: web.Request, state: FakeState, model: str, events, headers: dict[str, str]
+) -> web.StreamResponse:
     first_pause, pause = _delays(state, model)
     resp = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers}
     )
     try:
         await resp.prepare(request)

@@ -1,49 +1,101 @@
-"""Per-session fault sequences: `faults/<sequence>/<model>` plays proxy.faults' sequence.
+"""Per-session fault sequences: the model `faults/<sequence>/<model>` plays a sequence.
 
-"3 ok, then 429 with Retry-After 8" is the model `faults/ok*3,429:retry_after=8/scripted/
-partial/py-text-utils`: the first three calls are answered by the inner model (here a
-script), every later one is throttled. The position in the sequence is counted per
-caller (its Authorization header: the proxy forwards each cell's session key) and per
-model name, so parallel cells each play their own sequence from the start.
+"3 ok, then 429 with Retry-After 8" is `faults/ok*3,429:retry_after=8/scripted/partial/
+py-text-utils`: the first three calls are answered by the inner model (here a script),
+every later one is throttled. A sequence is faults separated by commas, each optionally
+repeated with `*N`; its last step repeats for ever (`ok*2,hang` is "hang after 2",
+`ok*2,503*3,ok` recovers after three failures).
+
+Each step is a fault of proxy.inject's vocabulary (`ok`, `429:retry_after=S`, any 4xx/5xx,
+`overloaded`, `hang[:s=S]`, `cut`), the one `--inject` uses, plus what only a scenario
+provider needs:
+
+    context    400 context_length_exceeded
+    404        the model does not exist (`model_not_found`); 401/403 say `invalid_api_key`
+    drop       close the connection before any response
+    junk       a 200 whose body is an HTML page, not the API's JSON
+    slow[:s=S] the real answer, after S seconds (default 2)
+
+A non-stream `cut` sends the first half of the JSON body, then closes. The position in
+a sequence is counted per caller (Authorization header) and model name; the runner's
+harness tags each cell's model (`faults/<sequence>@<session>/<model>`) so parallel cells
+each play their own sequence from the start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import re
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from proxy.errors import error_body
-from proxy.faults import Fault, FaultSyntaxError, Sequence, parse_sequence
+from proxy.inject import Fault, FaultSpecError, parse_fault
 
 PREFIX = "faults/"
-#: Retry-After when a 429 step does not say.
-DEFAULT_RETRY_AFTER_S = 1.0
-JUNK = b"<html><head><title>502 Bad Gateway</title></head><body>upstream gateway</body></html>"
+#: Step names a scenario provider adds to proxy.inject's vocabulary.
+EXTRA = frozenset({"context", "drop", "junk", "slow"})
+MAX_REPEAT = 10_000
+_REPEAT = re.compile(r"^(?P<step>.+?)\*(?P<n>\d+)$")
+#: What the request carries to mark a `cut` answer (the app cuts the body it builds).
+CUT = web.RequestKey("cab_fake_cut", bool)
+JUNK = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 
 
+@dataclass(frozen=True)
 class Step:
-    """What the fake does for one call of a sequence model."""
+    """One step: a proxy.inject fault, or one of EXTRA (`fault` None)."""
 
-    def __init__(self, fault: Fault, inner_model: str) -> None:
-        self.fault = fault
-        self.inner_model = inner_model
+    name: str
+    fault: Fault | None = None
+    slow_s: float = 2.0
 
-    @property
-    def answers(self) -> bool:
-        """The inner model answers (ok, slow, and the answer cut mid-body)."""
-        return self.fault.name in ("ok", "slow", "cut")
+    def __str__(self) -> str:
+        return str(self.fault) if self.fault is not None else self.name
 
 
-@functools.lru_cache(maxsize=256)
-def split(model: str) -> tuple[Sequence, str]:
-    """`faults/<sequence>[@<tag>]/<inner model>` -> (sequence, inner model)."""
-    rest = model[len(PREFIX) :]
-    text, sep, inner = rest.partition("/")
+def parse_step(text: str) -> Step:
+    name, _, param = text.strip().partition(":")
+    if name in EXTRA:
+        if name == "slow" and param:
+            key, _, value = param.partition("=")
+            try:
+                if key != "s":
+                    raise ValueError
+                return Step("slow", slow_s=float(value))
+            except ValueError:
+                raise FaultSpecError(f"fault {text!r}: slow takes s=SECONDS") from None
+        if param:
+            raise FaultSpecError(f"fault {text!r}: {name} takes no parameter")
+        return Step(name)
+    fault = parse_fault(text)
+    return Step(name, fault)
+
+
+@functools.lru_cache(maxsize=512)
+def parse_sequence(text: str) -> tuple[Step, ...]:
+    """`ok*3,429:retry_after=8` -> (ok, ok, ok, 429); the last step repeats when played."""
+    steps: list[Step] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            raise FaultSpecError(f"sequence {text!r}: empty step")
+        n, m = 1, _REPEAT.match(part)
+        if m:
+            part, n = m.group("step"), int(m.group("n"))
+            if not 1 <= n <= MAX_REPEAT:
+                raise FaultSpecError(f"sequence {text!r}: repeat count must be 1..{MAX_REPEAT}")
+        steps.extend([parse_step(part)] * n)
+    return tuple(steps)
+
+
+def split(model: str) -> tuple[tuple[Step, ...], str]:
+    """`faults/<sequence>[@<tag>]/<inner model>` -> (steps, inner model)."""
+    head, sep, inner = model[len(PREFIX) :].partition("/")
     if not sep or not inner:
-        raise FaultSyntaxError(f"model {model!r}: use faults/<sequence>/<model>")
-    return parse_sequence(text.partition("@")[0]), inner
+        raise FaultSpecError(f"model {model!r}: use faults/<sequence>/<model>")
+    return parse_sequence(head.partition("@")[0]), inner
 
 
 def tagged(model: str, tag: str) -> str:
@@ -52,47 +104,39 @@ def tagged(model: str, tag: str) -> str:
     return f"{PREFIX}{head.partition('@')[0]}@{tag}/{inner}"
 
 
-def next_step(counters: dict[str, int], model: str, caller: str | None) -> Step:
-    """The step for this call, advancing the caller's position in the sequence."""
-    seq, inner = split(model)
-    key = f"{caller or ''}\n{model}"
+def next_step(counters: dict[str, int], model: str, caller: str | None) -> tuple[Step, str]:
+    """(the step for this call, the inner model), advancing the caller's position."""
+    steps, inner = split(model)
+    key = f"seq\n{caller or ''}\n{model}"
     index = counters.get(key, 0)
     counters[key] = index + 1
-    return Step(seq.at(index), inner)
+    return steps[min(index, len(steps) - 1)], inner
 
 
-def _error(status: int, message: str, type_: str, code: str | None, headers=None) -> web.Response:
+def _error(status: int, message: str, type_: str, code: str | None) -> web.Response:
     return web.Response(
-        status=status,
-        body=error_body(message, type_, code),
-        content_type="application/json",
-        headers=headers,
+        status=status, body=error_body(message, type_, code), content_type="application/json"
     )
 
 
-def rate_limited(retry_after_s: float) -> web.Response:
-    reset = f"{retry_after_s:g}s"
-    headers = {
-        "Retry-After": f"{retry_after_s:g}",
-        "retry-after-ms": str(round(retry_after_s * 1000)),
-        "x-ratelimit-remaining-requests": "0",
-        "x-ratelimit-reset-requests": reset,
-        "x-ratelimit-remaining-tokens": "0",
-        "x-ratelimit-reset-tokens": reset,
-    }
-    return _error(
-        429, "Rate limit reached for requests. Please try again later.", "requests",
-        "rate_limit_exceeded", headers,
-    )  # fmt: skip
+def _status_reply(fault: Fault, inner: str) -> web.Response:
+    status = fault.status or 500
+    if status in (401, 403):
+        return _error(status, "Incorrect API key provided.", "invalid_request_error",
+                      "invalid_api_key")  # fmt: skip
+    if status == 404:
+        return _error(404, f"The model `{inner}` does not exist", "invalid_request_error",
+                      "model_not_found")  # fmt: skip
+    code, headers, body = fault.reply()
+    return web.Response(status=code, body=body, headers=headers, content_type="application/json")
 
 
-def status_reply(fault: Fault, model: str) -> web.Response:
-    """The error answer of a status fault (429, 401, 404, 5xx, context, other 4xx)."""
-    status = fault.status
-    assert status is not None
-    if status == 429:
-        return rate_limited(fault.param("retry_after", DEFAULT_RETRY_AFTER_S))
-    if fault.name == "context":
+async def play(request: web.Request, step: Step, inner: str) -> web.StreamResponse | None:
+    """Play a step; None means "answer with the inner model" (ok, slow, cut)."""
+    if step.name == "slow":
+        await asyncio.sleep(step.slow_s)
+        return None
+    if step.name == "context":
         return _error(
             400,
             "This model's maximum context length is 8192 tokens. However, your messages "
@@ -100,57 +144,30 @@ def status_reply(fault: Fault, model: str) -> web.Response:
             "invalid_request_error",
             "context_length_exceeded",
         )
-    if status in (401, 403):
-        return _error(status, "Incorrect API key provided.", "invalid_request_error",
-                      "invalid_api_key")  # fmt: skip
-    if status == 404:
-        return _error(404, f"The model `{model}` does not exist", "invalid_request_error",
-                      "model_not_found")  # fmt: skip
-    if status >= 500:
-        return _error(status, "The server had an error while processing your request.",
-                      "server_error", None)  # fmt: skip
-    return _error(status, f"request rejected ({status})", "invalid_request_error", None)
-
-
-async def misbehave(request: web.Request, step: Step) -> web.StreamResponse | None:
-    """Play a step that is not an answer: None means "answer with the inner model"."""
-    fault = step.fault
-    if fault.name == "slow":
-        await asyncio.sleep(fault.param("s", 2.0))
-        return None
-    if fault.name in ("ok", "cut"):
-        return None
-    if fault.status is not None:
-        return status_reply(fault, step.inner_model)
-    if fault.name == "hang":
-        await asyncio.sleep(fault.param("s", 24 * 3600.0))
-        return _error(500, "hung for the configured time", "server_error", None)
-    if fault.name == "drop":
-        return await _drop(request)
-    if fault.name == "junk":
+    if step.name == "drop":
+        if request.transport is not None:
+            request.transport.close()
+        raise asyncio.CancelledError  # nothing can be sent: the connection is gone
+    if step.name == "junk":
         return web.Response(status=200, body=JUNK, content_type="text/html")
-    raise FaultSyntaxError(f"fault {fault}: not playable here")  # pragma: no cover
+    fault = step.fault
+    if fault is None or fault.kind == "ok":
+        return None
+    if fault.kind == "cut":
+        request[CUT] = True
+        return None
+    if fault.kind == "hang":
+        await asyncio.sleep(fault.hang_s if fault.hang_s is not None else 24 * 3600.0)
+        return _error(504, "hung for the configured time", "server_error", None)
+    return _status_reply(fault, inner)
 
 
-async def _drop(request: web.Request) -> web.StreamResponse:
-    """Close the connection before any byte of a response."""
-    if request.transport is not None:
-        request.transport.close()
-    raise asyncio.CancelledError  # nothing to send: the connection is gone
-
-
-async def cut(request: web.Request, body: bytes, events: list[bytes] | None) -> web.StreamResponse:
-    """Send the start of the answer (half the body, or two stream events), then close."""
-    if events is not None:
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
-        for event in events[:2]:
-            await resp.write(event)
-    else:
-        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-        resp.content_length = len(body)
-        await resp.prepare(request)
-        await resp.write(body[: len(body) // 2])
+async def cut_json(request: web.Request, body: bytes) -> web.StreamResponse:
+    """Send the first half of a JSON answer, then close the connection."""
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    resp.content_length = len(body)
+    await resp.prepare(request)
+    await resp.write(body[: len(body) // 2])
     if request.transport is not None:
         request.transport.close()
     return resp
