@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import TracebackType
 
+from proxy.fake import sequences
 from proxy.server import FakeUpstreamServer, ProxyServer
 from runner.models import CONFIG_DIR, ModelSpec
 
@@ -67,12 +68,16 @@ class Harness:
         """A proxy session for one cell, routed to the model's endpoint."""
         assert self.proxy is not None, "harness not started"
         if model.embedded:
-            return self.proxy.create_session(
+            sess = self.proxy.create_session(
                 cell_id=cell_id,
                 upstream=None,
                 upstream_key_env=None,
                 model_override=self.scripted_model(model, task_id, tui),
             )
+            if sess.model_override and sess.model_override.startswith(sequences.PREFIX):
+                # a scenario: its fault sequence starts afresh for this cell
+                sess.model_override = sequences.tagged(sess.model_override, sess.id)
+            return sess
         return self.proxy.create_session(
             cell_id=cell_id,
             upstream=model.endpoint,
@@ -84,12 +89,16 @@ class Harness:
         """The fake's model name for an embedded model: an agent CLI's own script
         (config/scripts/clis/<tui>/...) when there is one, else the reference agent's."""
         name = model.upstream_model(task_id)
+        head = ""
+        if name.startswith(sequences.PREFIX):  # faults/<sequence>/<inner model>
+            seq, _, name = name[len(sequences.PREFIX) :].partition("/")
+            head = f"{sequences.PREFIX}{seq}/"
         prefix = "scripted/"
         if name.startswith(prefix):
             own = "clis/" + tui + "/" + name[len(prefix) :]
             if (self.scripts_dir / f"{own}.toml").is_file():
-                return prefix + own
-        return name
+                return head + prefix + own
+        return head + name
 
     @property
     def base_url(self) -> str:
