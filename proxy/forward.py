@@ -91,7 +91,7 @@ async def resolve(request: web.Request, call: CallFacts) -> Attempt:
     if key:
         headers["Authorization"] = "Bearer " + key
     call.proxy_s = perf_counter() - call.t0
-    return Attempt(request.method, url, headers, inb.data)
+    return Attempt(request.method, url, headers, inb.data, sess.upstream_timeout_s)
 
 
 def error_response(err: ProxyError) -> web.Response:

@@ -160,6 +160,7 @@ class ProxyServer(BackgroundServer):
         upstream_key_env: str | None = None,
         model_override: str | None = None,
         session_id: str | None = None,
+        upstream_timeout_s: float | None = None,
     ) -> Session:
         return self.store.create(
             cell_id=cell_id,
@@ -167,6 +168,7 @@ class ProxyServer(BackgroundServer):
             upstream_key_env=upstream_key_env,
             model_override=model_override,
             session_id=session_id,
+            upstream_timeout_s=upstream_timeout_s,
         )
 
     def calls(self, session_id: str, settle_s: float = 5.0) -> list[ModelCall]:

@@ -25,6 +25,10 @@ class Session:
     upstream: str | None = None
     upstream_key_env: str | None = None
     model_override: str | None = None
+    #: seconds to wait for the upstream on this session's calls (None: the proxy's own);
+    #: the runner sets it below the agent's client timeout, so a hung provider is
+    #: recorded as `timeout`, not as the client leaving.
+    upstream_timeout_s: float | None = None
     calls: list[ModelCall] = field(default_factory=list)
     seq: int = 0
     #: requests begun but not yet recorded (a client may hold its whole reply first).
@@ -51,6 +55,7 @@ class SessionStore:
         upstream_key_env: str | None = None,
         model_override: str | None = None,
         session_id: str | None = None,
+        upstream_timeout_s: float | None = None,
     ) -> Session:
         sid = session_id or secrets.token_hex(8)
         if not valid_session_id(sid):
@@ -61,6 +66,7 @@ class SessionStore:
             upstream=upstream.rstrip("/") if upstream else None,
             upstream_key_env=upstream_key_env,
             model_override=model_override,
+            upstream_timeout_s=upstream_timeout_s,
         )
         with self._lock:
             if sid in self._sessions:

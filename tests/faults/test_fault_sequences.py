@@ -111,3 +111,11 @@ def test_hang_ends_at_the_proxy_upstream_timeout(fake):
         assert post(proxy, s.key, "faults/ok,hang/echo").status_code == 200
         assert post(proxy, s.key, "faults/ok,hang/echo").status_code == 504
         assert [c.outcome for c in proxy.calls(s.id)] == ["ok", "timeout"]
+
+
+def test_a_session_upstream_timeout_shorter_than_the_proxys_records_a_hang_as_timeout(fake):
+    with ProxyServer(upstream=fake.base_url + "/v1", timeout=600) as proxy:
+        s = proxy.create_session(upstream_timeout_s=1)
+        assert post(proxy, s.key, "faults/hang/echo").status_code == 504
+        (call,) = proxy.calls(s.id)
+        assert call.outcome == "timeout"
