@@ -19,6 +19,8 @@ class ReferenceAdapter:
     tui = "reference"
     version = "0.1.0"
     api = "chat"
+    client_timeout_s = 300.0
+    retry_hint = "pass --retries N (and --max-wait S, the cap on one wait) to the reference agent (a plugin's args)"
     image = "toolbox"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
@@ -31,6 +33,8 @@ class ReferenceAdapter:
             TASK_FILE,
             "--trajectory",
             f"{OUT_DIR}/trajectory.json",
+            "--client-timeout",
+            f"{self.client_timeout_s:g}",
             *ctx.extra_args,
         ]
         env = {

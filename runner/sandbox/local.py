@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runner.sandbox.base import WORKSPACE, RunResult, RunSpec
+from runner.sandbox.base import WORKSPACE, RunResult, RunSpec, exit_facts
 
 #: Host variables a local command inherits; everything else comes from spec.env.
 INHERITED_ENV = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR", "SHELL")
@@ -39,7 +39,7 @@ def map_paths(text: str, pairs: list[tuple[str, str]]) -> str:
     of a word (or after '=' or ':') and followed by '/', the end, or a non-path char."""
     for target, source in pairs:
         pattern = rf"(?<![\w.\-/]){re.escape(target)}(?=/|$|[^\w.\-])"
-        text = re.sub(pattern, lambda _m, s=source: s, text)
+        text = re.sub(pattern, source.replace("\\", "\\\\"), text)
     return text
 
 
@@ -103,6 +103,8 @@ class LocalSandbox:
                 proc.wait()
             result.container_active_ms = round((time.monotonic() - t0) * 1000, 3)
             result.exit_code = _exit_code(proc.returncode)
+            result.container_started_at, result.container_ended_at = started, datetime.now(UTC)
+            exit_facts(result)
             out.seek(0)
             err.seek(0)
             result.stdout = out.read().decode("utf-8", "replace")
