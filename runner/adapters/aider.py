@@ -18,6 +18,7 @@ litellm.
 from __future__ import annotations
 
 import shlex
+from typing import Literal
 
 from runner.adapters.base import HOME_DIR, OUT_DIR, TASK_FILE, AdapterContext, AgentRun, run_attrs
 
@@ -43,7 +44,7 @@ FLAGS = [
 class AiderAdapter:
     tui = "aider"
     version = "0.86.2"
-    api = "chat"
+    api: Literal["chat", "responses"] = "chat"
     client_timeout_s = 600.0
     retry_hint = "aider's own 429 retry (~64 s in all) is not configurable; raise timeout_s or the quota, or let the proxy absorb 429s"
     image = "aider"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from typing import Literal
 
 from runner.adapters.base import OUT_DIR, AdapterContext, AgentRun, run_attrs
 from runner.sandbox.base import WORKSPACE
@@ -61,7 +62,7 @@ def config_toml(model: str, base_url: str) -> str:
 class CodexAdapter:
     tui = "codex"
     version = "0.169.0"
-    api = "responses"
+    api: Literal["chat", "responses"] = "responses"
     client_timeout_s = 300.0
     retry_hint = "set request_max_retries / stream_max_retries on the model provider in $CODEX_HOME/config.toml (-c model_providers.cab.stream_max_retries=N)"
     image = "codex"

@@ -14,6 +14,7 @@ leave the CLI's own defaults unless the cell passes that variable in `extra_env`
 from __future__ import annotations
 
 import shlex
+from typing import Literal
 
 from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun, run_attrs
 from runner.sandbox.base import WORKSPACE
@@ -26,7 +27,7 @@ STEP_LIMIT = 60
 class MiniSweAgentAdapter:
     tui = "mini-swe-agent"
     version = "2.4.6"
-    api = "chat"
+    api: Literal["chat", "responses"] = "chat"
     client_timeout_s = 600.0
     retry_hint = "set MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT=N (a plugin's env)"
     image = "mini-swe-agent"

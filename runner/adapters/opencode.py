@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from typing import Literal
 
 from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun, run_attrs
 from runner.sandbox.base import WORKSPACE
@@ -48,7 +49,7 @@ def opencode_config(model: str, base_url: str) -> dict:
 class OpenCodeAdapter:
     tui = "opencode"
     version = "1.18.33"
-    api = "chat"
+    api: Literal["chat", "responses"] = "chat"
     client_timeout_s = 300.0
     retry_hint = "opencode's provider retries are not exposed as a flag; raise timeout_s or the quota, or let the proxy absorb 429s"
     image = "opencode"

@@ -17,6 +17,7 @@ read); LLM_NUM_RETRIES / LLM_RETRY_MIN_WAIT / LLM_RETRY_MAX_WAIT (extra_env) cha
 from __future__ import annotations
 
 import shlex
+from typing import Literal
 
 from runner.adapters.base import HOME_DIR, OUT_DIR, TASK_FILE, AdapterContext, AgentRun, run_attrs
 from runner.sandbox.base import WORKSPACE
@@ -27,7 +28,7 @@ MAX_ITERATIONS = 60
 class OpenHandsAdapter:
     tui = "openhands"
     version = "1.34.0"
-    api = "chat"
+    api: Literal["chat", "responses"] = "chat"
     client_timeout_s = 300.0
     retry_hint = "set LLM_NUM_RETRIES / LLM_RETRY_MIN_WAIT / LLM_RETRY_MAX_WAIT (a plugin's env)"
     image = "openhands"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Literal
 
 from runner.adapters.base import OUT_DIR, TASK_FILE, AdapterContext, AgentRun, run_attrs
 from runner.sandbox.base import Mount
@@ -18,7 +19,7 @@ AGENT_DIR = Path(__file__).resolve().parent.parent / "agents"
 class ReferenceAdapter:
     tui = "reference"
     version = "0.1.0"
-    api = "chat"
+    api: Literal["chat", "responses"] = "chat"
     client_timeout_s = 300.0
     retry_hint = "pass --retries N (and --max-wait S, the cap on one wait) to the reference agent (a plugin's args)"
     image = "toolbox"
