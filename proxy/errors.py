@@ -88,3 +88,12 @@ class UpstreamCut(ProxyError):
     type = "upstream_error"
     code = "upstream_cut"
     outcome: Outcome = "connection_error"
+
+
+class UpstreamMalformed(ProxyError):
+    """The upstream answered 2xx with a body that is not the API's JSON (an HTML page)."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_malformed"
+    outcome: Outcome = "upstream_malformed"

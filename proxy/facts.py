@@ -39,12 +39,27 @@ class CallFacts:
     #: seconds the proxy itself spent (before sending, and observing/writing after).
     proxy_s: float = 0.0
     recorded: bool = False
+    #: the reply's bytes as the client got them, kept while a transcript is written
+    reply_data: bytearray | None = None
+    reply_cut: bool = False
+    reply_content_type: str | None = None
 
     def fail(self, outcome: Outcome, error: str, status: int | None = None) -> None:
         """The call ended badly; `status` is what the client got (None: keep what it got)."""
         self.outcome, self.error = outcome, error
         if status is not None:
             self.status_code = status
+
+    def keep(self, data: bytes, cap: int) -> None:
+        """Tee what the client got into the transcript's copy, up to `cap` bytes."""
+        kept = self.reply_data
+        if kept is None or not data:
+            return
+        room = cap - len(kept)
+        if len(data) > room:
+            self.reply_cut = True
+            data = data[: max(room, 0)]
+        kept += data
 
 
 def ms(seconds: float) -> float:

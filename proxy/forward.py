@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from time import perf_counter
+from urllib.parse import quote
 
 from aiohttp import web
+from yarl import URL
 
 from proxy import inbound
-from proxy.auth import resolve_session
-from proxy.errors import BodyTooLarge, ProxyError
+from proxy.auth import presented_key, resolve_session
+from proxy.errors import BadRequest, BodyTooLarge, ProxyError
 from proxy.facts import CallFacts
 from proxy.keys import APP_CLIENT, APP_CONFIG, APP_RECORDER, APP_STORE
+from proxy.redact import Redactor
 from proxy.relay import Relay
 from proxy.upstream import Attempt, send
 
@@ -43,9 +47,11 @@ async def forward(request: web.Request) -> web.StreamResponse:
     relay = Relay(request, call, record)
     try:
         attempt = await resolve(request, call)
+        relay.redactor = Redactor((_sent_key(attempt), presented_key(request)))
         reply = await send(request.app[APP_CLIENT], attempt)
         return await relay.reply(reply)
     except ProxyError as err:
+        err.message = relay.redactor.scrub_text(err.message)
         call.fail(err.outcome, err.message, None if relay.started else err.status)
         if not call.recorded:
             record(call)
@@ -82,16 +88,43 @@ async def resolve(request: web.Request, call: CallFacts) -> Attempt:
             " (cab proxy --max-body-bytes)"
         ) from None
     inb = call.inbound = inbound.prepare(call.api, raw, sess.model_override)
-    url = f"{sess.upstream or cfg.upstream}/{request.match_info['tail']}"
-    if request.query_string:
-        url += "?" + request.query_string
+    if app[APP_RECORDER].capturing(call):
+        call.reply_data = bytearray()
+    url = f"{sess.upstream or cfg.upstream}/{upstream_path(request.match_info['tail'])}"
+    if request.rel_url.raw_query_string:
+        url += "?" + request.rel_url.raw_query_string
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST}
     headers["Accept-Encoding"] = "identity"
     key = os.environ.get(sess.upstream_key_env or cfg.upstream_key_env) or client_key
     if key:
         headers["Authorization"] = "Bearer " + key
     call.proxy_s = perf_counter() - call.t0
-    return Attempt(request.method, url, headers, inb.data, sess.upstream_timeout_s)
+    return Attempt(
+        request.method, URL(url, encoded=True), headers, inb.data, sess.upstream_timeout_s
+    )
+
+
+#: a path segment that climbs (`..`, `.`), split on `/` and on `\` (which some servers
+#: read as `/`), and characters no request path may carry.
+_CLIMB = re.compile(r"(?:^|[/\\])\.{1,2}(?:[/\\]|$)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: what stays unescaped in the forwarded path (RFC 3986 pchar and `/`).
+_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def upstream_path(tail: str) -> str:
+    """The path below the upstream base, checked (after the router decoded it) so that it
+    cannot leave that base, and escaped again exactly once for the wire."""
+    if _CONTROL.search(tail):
+        raise BadRequest("request path contains a control character (e.g. %0a); refused")
+    if _CLIMB.search(tail):
+        raise BadRequest("request path has a '.' or '..' segment, which would leave /v1/; refused")
+    return quote(tail, safe=_SAFE)
+
+
+def _sent_key(attempt: Attempt) -> str | None:
+    auth = attempt.headers.get("Authorization")
+    return auth[7:] if auth else None
 
 
 def error_response(err: ProxyError) -> web.Response:

@@ -14,7 +14,9 @@ from time import perf_counter
 from typing import Literal
 
 import structlog
+from orjson import loads
 
+from proxy.capture import CapturedCall, TranscriptWriter
 from proxy.facts import CallFacts, ms
 from proxy.metrics import Metrics
 from proxy.records import ModelCall
@@ -33,8 +35,20 @@ def estimate_tokens(chars: int) -> int:
 
 
 class Recorder:
-    def __init__(self, store: SessionStore, sink: RecordSink, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        sink: RecordSink,
+        metrics: Metrics,
+        transcript: TranscriptWriter | None = None,
+    ) -> None:
         self.store, self.sink, self.metrics = store, sink, metrics
+        #: the proxy's own transcript (standalone, beside calls.jsonl) for sessions without one
+        self.transcript = transcript
+
+    def capturing(self, call: CallFacts) -> bool:
+        sess = call.session
+        return self.transcript is not None or (sess is not None and sess.transcript is not None)
 
     def record(self, call: CallFacts) -> ModelCall:
         call.recorded = True
@@ -75,6 +89,8 @@ class Recorder:
         )
         self.sink.write(rec)
         self.metrics.record(rec)
+        if call.reply_data is not None:
+            self._capture(call, rec)
         if sess is not None:  # last: a reader waiting on the session sees it all done
             self.store.add_call(sess, rec)
         if rec.outcome != "ok":
@@ -89,6 +105,31 @@ class Recorder:
                 error=rec.error,
             )
         return rec
+
+    def _capture(self, call: CallFacts, rec: ModelCall) -> None:
+        sess, inb = call.session, call.inbound
+        writer = sess.transcript if sess is not None and sess.transcript else self.transcript
+        if writer is None:
+            return
+        try:
+            body = loads(inb.data) if inb is not None and inb.data else None
+        except ValueError:
+            body = None
+        usage = {
+            "prompt_tokens": rec.prompt_tokens,
+            "completion_tokens": rec.completion_tokens,
+            "cached_tokens": rec.cached_tokens,
+            "reasoning_tokens": rec.reasoning_tokens,
+        }
+        writer.write(
+            CapturedCall(
+                seq=rec.seq, request_hash=rec.request_hash, api=rec.api, stream=rec.stream,
+                body=body if isinstance(body, dict) else None, status=rec.status_code,
+                content_type=call.reply_content_type, response=bytes(call.reply_data or b""),
+                response_cut=call.reply_cut, session=rec.session,
+                usage=usage if rec.tokens_source == "usage" else None,
+            )
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

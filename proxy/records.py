@@ -23,6 +23,9 @@ Outcome = Literal[
     "connection_error",
     "client_disconnected",
     "bad_request",
+    "upstream_malformed",
+    "proxy_shutdown",
+    "retried_without_stream_options",
 ]
 
 #: The API family a call belongs to, read from its path.

@@ -11,6 +11,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 
+from proxy.capture import TranscriptWriter
 from proxy.records import ModelCall
 
 KEY_PREFIX = "cab-"
@@ -33,6 +34,8 @@ class Session:
     seq: int = 0
     #: requests begun but not yet recorded (a client may hold its whole reply first).
     inflight: int = 0
+    #: where this session's wire transcript goes (None: the proxy's own, or none)
+    transcript: TranscriptWriter | None = None
 
     @property
     def key(self) -> str:

@@ -20,6 +20,7 @@ from typing import Literal
 
 import aiohttp
 from multidict import CIMultiDictProxy
+from yarl import URL
 
 from proxy.errors import UpstreamCut, UpstreamTimeout, UpstreamUnreachable
 
@@ -31,7 +32,7 @@ class Attempt:
     """One request to send upstream, exactly as it will go."""
 
     method: str
-    url: str
+    url: URL
     headers: Mapping[str, str]
     data: bytes
     #: the session's own upstream timeout (shorter than its agent's client timeout), else
@@ -56,7 +57,7 @@ async def send(client: aiohttp.ClientSession, attempt: Attempt) -> Reply:
     if attempt.timeout_s is not None:
         t = attempt.timeout_s
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=t, sock_read=t)
-    with upstream_errors(attempt.url, "request"):
+    with upstream_errors(str(attempt.url), "request"):
         resp = await client.request(
             attempt.method,
             attempt.url,

@@ -332,7 +332,7 @@ def run_cell(
         reproduce=_reproduce(adapter, model, task, spec, ctx, result),
     )
     with tracer.span("scoring", f"score:{task.id}"):
-        record.scores = score_cell(evidence, weights=opts.weights).model_dump(mode="json")
+        record.scores = score_cell(evidence, weights=opts.weights)
     record.spans = tracer.spans
     record.write(cell_dir)
     (cell_dir / "calls.jsonl").write_text(

@@ -1,24 +1,68 @@
 """CellRecord: everything one cell recorded, written as `cell.json`.
 
-The raw facts (`facts`, the scorer's Evidence) are kept apart from the scores so that
-`cab score` can rescore a cell without running it again. Names follow the reference
-cell page: run identity, timing, scorer breakdown, spans, model calls.
+The raw facts (`facts`, the scorer's Evidence) are kept apart from the scores (the
+scorer's Scorecard, typed) so that `cab score` can rescore a cell without running it
+again. Names follow the reference cell page: run identity, timing, scorer breakdown,
+spans, model calls.
+
+The format carries `schema_version`. Every cell.json written so far still loads: a
+before-validator upgrades an old file one step at a time (MIGRATIONS), as Inspect's
+EvalLog does. The standing rule (docs/records.md, "Versions"): every change to cell.json
+bumps SCHEMA_VERSION, adds a migration step here and an old-format fixture under
+tests/fixtures/.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from proxy.records import ModelCall
 from runner.spans import Span
+from scorer.card import Scorecard
 from scorer.evidence import Evidence
+from scorer.throttle import account
 
-SCHEMA_VERSION = 1
+#: The format of cell.json this code writes.
+SCHEMA_VERSION = 2
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 stores the throttle account with the scorecard (`scores.throttle`). It is a pure
+    function of the recorded calls, so a v1 file gets the same account a rescore would."""
+    scores = data.get("scores")
+    if isinstance(scores, dict) and "throttle" not in scores:
+        evidence = Evidence.model_validate(data.get("facts"))
+        data["scores"] = {**scores, "throttle": account(evidence.calls).model_dump(mode="json")}
+    return data
+
+
+#: version n -> the step that upgrades a version-n dict to version n + 1.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+
+
+def migrate(data: Any) -> Any:
+    """Upgrade a cell.json dict of any earlier version to SCHEMA_VERSION."""
+    if not isinstance(data, dict):
+        return data
+    # Every file ever written carries its version; a dict without one is built in code.
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise ValueError(
+            f"schema_version {version!r}: this cab reads cell.json up to version "
+            f"{SCHEMA_VERSION} (written by a newer cab?)"
+        )
+    data = dict(data)
+    while version < SCHEMA_VERSION:
+        data = MIGRATIONS[version](data)
+        version += 1
+    data["schema_version"] = version
+    return data
 
 
 class RunIdentity(BaseModel):
@@ -65,10 +109,15 @@ class CellRecord(BaseModel):
     identity: RunIdentity
     timing: CellTiming
     facts: Evidence
-    scores: dict[str, Any] | None = Field(None, description="the scorer's Scorecard dump")
+    scores: Scorecard | None = Field(None, description="None only when scoring never ran")
     spans: list[Span] = Field(default_factory=list)
     artifacts: dict[str, str] = Field(default_factory=dict, description="name -> file in cell dir")
     reproduce: Reproduce = Field(default_factory=Reproduce)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        return migrate(data)
 
     @property
     def calls(self) -> list[ModelCall]:
@@ -76,13 +125,22 @@ class CellRecord(BaseModel):
 
     @property
     def verdict(self) -> str | None:
-        return (self.scores or {}).get("verdict", {}).get("verdict")
+        return self.scores.verdict.verdict if self.scores else None
+
+    @property
+    def infra(self) -> bool:
+        """The verdict says infra: the cell is kept, but counts as no capability result."""
+        return self.scores.infra if self.scores else False
+
+    def to_json(self) -> str:
+        """cell.json's text: every writer (the runner, `cab score`) goes through here."""
+        return self.model_dump_json(indent=1)
 
     def write(self, cell_dir: Path) -> Path:
         cell_dir.mkdir(parents=True, exist_ok=True)
         path = cell_dir / "cell.json"
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(self.model_dump_json(indent=1), encoding="utf-8")
+        tmp.write_text(self.to_json(), encoding="utf-8")
         tmp.replace(path)
         return path
 

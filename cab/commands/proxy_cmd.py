@@ -41,6 +41,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--timeout", type=float, default=600.0, help="upstream timeout, seconds")
     p.add_argument("--max-body-bytes", type=int, default=32 * 1024 * 1024)
+    p.add_argument(
+        "--no-transcripts",
+        dest="transcripts",
+        action="store_false",
+        help="keep no request bodies or replies (by default, with --record-dir, they go to"
+        " DIR/transcript.jsonl.gz, keys redacted)",
+    )
     p.set_defaults(func=run)
 
 
@@ -64,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         require_session=args.require_session,
         timeout=args.timeout,
         max_body_bytes=args.max_body_bytes,
+        transcripts=args.transcripts,
     )
     log = structlog.get_logger("proxy")
     if not os.environ.get(args.upstream_key_env):

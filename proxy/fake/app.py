@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from proxy.errors import error_body
-from proxy.fake import replies, sequences
+from proxy.fake import hostile, replies, sequences
 from proxy.fake.quota import Quota, QuotaConfig
 from proxy.fake.scripts import (
     ScriptError,
@@ -55,6 +56,8 @@ class FakeState:
     requests: int = 0
     #: streams abandoned because the caller went away.
     disconnects: int = 0
+    #: method and path of recent requests to any route, newest last (tests).
+    seen: deque = field(default_factory=lambda: deque(maxlen=1024))
     quota: Quota | None = None
 
     def __post_init__(self) -> None:
@@ -66,8 +69,15 @@ FAKE = web.AppKey("fake", FakeState)
 _N = re.compile(r"-(\d+)$")
 
 
+@web.middleware
+async def _remember(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Note every request's method and raw path (tests: what reached the upstream)."""
+    request.app[FAKE].seen.append(f"{request.method} {request.raw_path}")
+    return await handler(request)
+
+
 def create_fake_app(config: FakeConfig) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[_remember])
     app[FAKE] = FakeState(config)
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_post("/v1/responses", responses)
@@ -111,7 +121,9 @@ async def _generate(request: web.Request, api: str) -> web.StreamResponse:
         if played is not None:
             return played
     model = body["model"]
-    failure = await _fault(request, state, model, body)
+    if hostile.dropped(request):
+        return web.Response()
+    failure = hostile.before(request, model, body) or await _fault(request, state, model, body)
     if failure is not None:
         return failure
     try:
@@ -162,14 +174,24 @@ async def _answer(
     if api == "chat":
         usage = None if no_usage else replies.chat_usage(prompt, completion)
         if not stream:
-            return await _whole(request, replies.chat_body(model, turn, t, usage), headers)
+            whole = replies.chat_body(model, turn, t, usage)
+            return await hostile.after(request, model, whole, None) or await _whole(
+                request, whole, headers
+            )
         opts = body.get("stream_options") or {}
-        events = replies.chat_events(model, turn, t, usage if opts.get("include_usage") else None)
+        events = replies.chat_events(model, turn, t, usage if opts.get("include_usage") else None,
+                                     max_pieces=_pieces(model))  # fmt: skip
     else:
         usage = None if no_usage else replies.responses_usage(prompt, completion)
         if not stream:
-            return await _whole(request, replies.responses_body(model, turn, t, usage), headers)
+            whole = replies.responses_body(model, turn, t, usage)
+            return await hostile.after(request, model, whole, None) or await _whole(
+                request, whole, headers
+            )
         events = replies.responses_events(model, turn, t, usage)
+    hostile_stream = await hostile.after(request, model, None, events)
+    if hostile_stream is not None:
+        return hostile_stream
     if model == "fault/cut-stream" or request.get(sequences.CUT):
         return await _cut(request, events)
     return await _stream(request, state, model, events, headers)
@@ -200,6 +222,12 @@ async def _whole(request: web.Request, body: bytes, headers: dict[str, str]) -> 
     if request.get(sequences.CUT):
         return await sequences.cut_json(request, body)
     return _json(body, headers)
+
+
+def _pieces(model: str) -> int:
+    """`echo/chunks-<N>` streams its echo in N content chunks (benchmarks); else 16."""
+    m = _N.search(model)
+    return int(m.group(1)) if model.startswith("echo/chunks-") and m else 16
 
 
 def _json(body: bytes, headers: dict[str, str] | None = None) -> web.Response:
@@ -357,6 +385,8 @@ async def embeddings(request: web.Request) -> web.Response:
 
 
 async def models(request: web.Request) -> web.Response:
+    if hostile.dropped(request):
+        return web.Response()
     scripts_dir = request.app[FAKE].config.scripts_dir
     ids = [
         "echo",

@@ -83,7 +83,7 @@ def test_a_bad_sequence_is_an_openai_error(proxy: ProxyServer):
         ("404", 404, 404, "client_error"),
         ("context", 400, 400, "context_length"),
         ("drop", 502, None, "connection_error"),  # 502: the proxy's stand-in
-        ("junk", 200, 200, "any"),  # the proxy's verdict on a non-JSON 200 is its own
+        ("junk", 502, 200, "upstream_malformed"),  # a 200 whose body is not the API's JSON
         ("cut", 502, 200, "connection_error"),  # the upstream's 200 began, its body broke
     ],
 )
@@ -93,7 +93,7 @@ def test_fault_outcomes_as_recorded(
     s = proxy.create_session()
     assert post(proxy, s.key, f"faults/{fault}/echo").status_code == client_sees
     (call,) = proxy.calls(s.id)
-    assert outcome == "any" or call.outcome == outcome
+    assert call.outcome == outcome
     assert call.upstream_status == upstream_status
 
 

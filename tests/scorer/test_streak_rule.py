@@ -60,6 +60,11 @@ def three_ok() -> list:
             "provider_error",
             "broke off mid-body",
         ),
+        (
+            dict(outcome="upstream_malformed", status_code=502, upstream_status=200),
+            "provider_error",
+            "not the API's JSON",
+        ),
     ],
 )
 def test_three_ok_then_failures_until_the_agent_gave_up_is_infra(failure, reason, words):
