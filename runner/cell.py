@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from runner import images
 from runner.adapters import Adapter, AdapterContext, get_adapter
-from runner.adapters.base import HOME_DIR, OUT_DIR
+from runner.adapters.base import HOME_DIR, OUT_DIR, upstream_timeout_s
 from runner.errors import SandboxError
 from runner.harness import Harness
 from runner.models import ModelSpec
@@ -148,7 +148,13 @@ def run_cell(
                 applied_count=len(opts.plugins),
                 skipped_count=0,
             )
-        session = harness.open_session(model, cell_id, task.id, tui)
+        session = harness.open_session(
+            model,
+            cell_id,
+            task.id,
+            tui,
+            upstream_timeout_s=upstream_timeout_s(adapter.client_timeout_s, timeout_s),
+        )
         ctx = AdapterContext(
             task_id=task.id,
             prompt=task.prompt,
@@ -186,6 +192,9 @@ def run_cell(
             attrs.update(
                 exit_code=result.exit_code,
                 timed_out=result.timed_out,
+                signal=result.signal,
+                oom_killed=result.oom_killed,
+                killed_externally=result.killed_externally,
                 network_mode=result.network_mode,
                 isolated=result.isolated,
                 docker_sock_mounted=False,
@@ -196,6 +205,14 @@ def run_cell(
             started=result.error is None,
             exit_code=result.exit_code,
             timed_out=result.timed_out,
+            signal=result.signal,
+            oom_killed=result.oom_killed,
+            killed_externally=result.killed_externally,
+            started_at=result.container_started_at or adapter_start,
+            ended_at=result.container_ended_at or adapter_end,
+            budget_s=timeout_s,
+            client_timeout_s=adapter.client_timeout_s,
+            mem_limit=spec.mem_limit,
             stdout_tail=_tail(result.stdout),
             stderr_tail=_tail(result.stderr),
             error=result.error,
@@ -237,7 +254,7 @@ def run_cell(
                 attrs["containers_removed"] = sandbox.cleanup(labels)
             except Exception as exc:  # the engine may be gone; say so, lose nothing
                 attrs["cleanup_error"] = str(exc)
-            if session is not None:
+            if session is not None and harness.proxy is not None:
                 harness.proxy.close_session(session.id)
             if own_harness:
                 harness.stop()

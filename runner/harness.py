@@ -64,8 +64,16 @@ class Harness:
     ) -> None:
         self.stop()
 
-    def open_session(self, model: ModelSpec, cell_id: str, task_id: str, tui: str = "reference"):
-        """A proxy session for one cell, routed to the model's endpoint."""
+    def open_session(
+        self,
+        model: ModelSpec,
+        cell_id: str,
+        task_id: str,
+        tui: str = "reference",
+        upstream_timeout_s: float | None = None,
+    ):
+        """A proxy session for one cell, routed to the model's endpoint; its upstream
+        timeout is kept below the agent's client timeout (runner.adapters.base)."""
         assert self.proxy is not None, "harness not started"
         if model.embedded:
             sess = self.proxy.create_session(
@@ -73,6 +81,7 @@ class Harness:
                 upstream=None,
                 upstream_key_env=None,
                 model_override=self.scripted_model(model, task_id, tui),
+                upstream_timeout_s=upstream_timeout_s,
             )
             if sess.model_override and sess.model_override.startswith(sequences.PREFIX):
                 # a scenario: its fault sequence starts afresh for this cell
@@ -83,6 +92,7 @@ class Harness:
             upstream=model.endpoint,
             upstream_key_env=model.key_env,
             model_override=model.upstream_model(task_id),
+            upstream_timeout_s=upstream_timeout_s,
         )
 
     def scripted_model(self, model: ModelSpec, task_id: str, tui: str) -> str:
