@@ -7,6 +7,7 @@ checker sees what travels between the steps (no `**fields` dicts).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import perf_counter
@@ -43,6 +44,10 @@ class CallFacts:
     reply_data: bytearray | None = None
     reply_cut: bool = False
     reply_content_type: str | None = None
+    #: scrubs this call's keys from text (set once the keys are known)
+    redact: Callable[[str], str] | None = None
+    #: replay: the recorded call that answered this one
+    replayed_seq: int | None = None
 
     def fail(self, outcome: Outcome, error: str, status: int | None = None) -> None:
         """The call ended badly; `status` is what the client got (None: keep what it got)."""

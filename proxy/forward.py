@@ -18,6 +18,7 @@ from time import perf_counter
 from urllib.parse import quote
 
 from aiohttp import web
+from orjson import loads
 from yarl import URL
 
 from proxy import inbound
@@ -27,7 +28,8 @@ from proxy.facts import CallFacts
 from proxy.keys import APP_CLIENT, APP_CONFIG, APP_RECORDER, APP_STORE
 from proxy.redact import Redactor
 from proxy.relay import Relay
-from proxy.upstream import Attempt, send
+from proxy.replay import ReplayBook
+from proxy.upstream import Attempt, Reply, send
 
 #: request headers the proxy never forwards (hop-by-hop, credentials, encodings).
 _DROP_REQUEST = frozenset(
@@ -48,7 +50,11 @@ async def forward(request: web.Request) -> web.StreamResponse:
     try:
         attempt = await resolve(request, call)
         relay.redactor = Redactor((_sent_key(attempt), presented_key(request)))
-        reply = await send(request.app[APP_CLIENT], attempt)
+        call.redact = relay.redactor.scrub_text if relay.redactor else None
+        if call.session is not None and call.session.replay is not None:
+            reply = await replayed(call.session.replay, call)
+        else:
+            reply = await send(request.app[APP_CLIENT], attempt)
         return await relay.reply(reply)
     except ProxyError as err:
         err.message = relay.redactor.scrub_text(err.message)
@@ -125,6 +131,19 @@ def upstream_path(tail: str) -> str:
 def _sent_key(attempt: Attempt) -> str | None:
     auth = attempt.headers.get("Authorization")
     return auth[7:] if auth else None
+
+
+async def replayed(book: ReplayBook, call: CallFacts) -> Reply:
+    """The recorded reply this request replays (ReplayMiss when the run diverged)."""
+    inb = call.inbound
+    try:
+        body = loads(inb.data) if inb is not None and inb.data else None
+    except ValueError:
+        body = None
+    t = perf_counter()
+    entry, response = await book.reply(body if isinstance(body, dict) else None)
+    call.replayed_seq = entry.seq
+    return Reply(response, response.status, response.headers, t, perf_counter())
 
 
 def error_response(err: ProxyError) -> web.Response:

@@ -86,6 +86,7 @@ class Recorder:
             error=call.error or (obs.error if obs else None),
             response_text=obs.text if obs else None,
             tool_calls=obs.tool_calls if obs else [],
+            replayed_seq=call.replayed_seq,
         )
         self.sink.write(rec)
         self.metrics.record(rec)
@@ -127,7 +128,7 @@ class Recorder:
                 body=body if isinstance(body, dict) else None, status=rec.status_code,
                 content_type=call.reply_content_type, response=bytes(call.reply_data or b""),
                 response_cut=call.reply_cut, session=rec.session,
-                usage=usage if rec.tokens_source == "usage" else None,
+                usage=usage if rec.tokens_source == "usage" else None, redact=call.redact,
             )
         )  # fmt: skip
 

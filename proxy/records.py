@@ -26,6 +26,7 @@ Outcome = Literal[
     "upstream_malformed",
     "proxy_shutdown",
     "retried_without_stream_options",
+    "replay_miss",
 ]
 
 #: The API family a call belongs to, read from its path.
@@ -71,6 +72,9 @@ class ModelCall(BaseModel):
         None, description="the assistant's reply text, truncated; feeds the refusal axis"
     )
     tool_calls: list[str] = Field(default_factory=list, description="names of tools called")
+    replayed_seq: int | None = Field(
+        None, description="replay: the recorded call whose reply was served (no upstream)"
+    )
 
     @property
     def completed(self) -> bool:

@@ -128,12 +128,10 @@ class Relay:
                 t = perf_counter()
                 data = pipe.feed(chunk)
                 if data:
-                    call.keep(data, CALL_CAP_BYTES)
                     await out.write(data)
                 call.proxy_s += perf_counter() - t  # observe + hand to the socket
         rest = pipe.finish()
         if rest:
-            call.keep(rest, CALL_CAP_BYTES)
             await out.write(rest)
         obs = pipe.observer.obs
         if not obs.done and not (obs.finish_reason and obs.has_usage):
@@ -158,12 +156,16 @@ class _StreamPipe:
         call.obs = self.observer.obs
         self.decoder = decoder
         self.redact = StreamRedactor(red) if red else None
+        self.call = call
 
     def feed(self, chunk: bytes) -> bytes:
         if self.decoder is not None:
             chunk = _inflate(self.decoder.decompress, chunk)
         if self.redact is not None:
             chunk = self.redact.feed(chunk)
+        # the transcript keeps the upstream's bytes, decoded and redacted, usage included:
+        # a replay serves them and observes them as the live run did
+        self.call.keep(chunk, CALL_CAP_BYTES)
         return self.observer.feed(chunk) if chunk else b""
 
     def finish(self) -> bytes:
@@ -171,6 +173,7 @@ class _StreamPipe:
         tail = _inflate(lambda _: decoder.flush(), b"") if decoder is not None else b""
         if self.redact is not None:
             tail = self.redact.feed(tail) + self.redact.finish()
+        self.call.keep(tail, CALL_CAP_BYTES)
         data = self.observer.feed(tail) if tail else b""
         return data + self.observer.finish()
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from proxy.capture import TranscriptWriter
 from proxy.records import ModelCall
+from proxy.replay import ReplayBook
 
 KEY_PREFIX = "cab-"
 DEFAULT_SESSION = "default"
@@ -36,6 +37,8 @@ class Session:
     inflight: int = 0
     #: where this session's wire transcript goes (None: the proxy's own, or none)
     transcript: TranscriptWriter | None = None
+    #: replay: answer from this recording instead of the upstream
+    replay: ReplayBook | None = None
 
     @property
     def key(self) -> str:

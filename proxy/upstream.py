@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -40,11 +40,24 @@ class Attempt:
     timeout_s: float | None = None
 
 
+class BodySource(Protocol):
+    """What the relay reads a reply's body from: aiohttp's response, or a recorded one."""
+
+    @property
+    def url(self) -> Any: ...
+    @property
+    def content(self) -> Any: ...  # .iter_any() yields the body's chunks
+
+    async def read(self) -> bytes: ...
+    def release(self) -> None: ...
+    def close(self) -> None: ...
+
+
 @dataclass(slots=True)
 class Reply:
     """The upstream's answer up to its headers; read or stream `response` for the body."""
 
-    response: aiohttp.ClientResponse
+    response: BodySource
     status: int
     headers: CIMultiDictProxy[str]
     sent_at: float

@@ -1,7 +1,8 @@
 """The Adapter protocol: how one agent CLI is given a task and pointed at the proxy.
 
 An adapter is data plus two functions (`prepare`, `byo_snippet`). Adding a CLI means
-adding one module under runner/adapters/ that defines `ADAPTER`.
+adding one module under runner/adapters/ that defines `ADAPTER`, and its line in the
+registry (`ADAPTERS` in runner/adapters/__init__.py). Shared env blocks: wiring.py.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def run_attrs(adapter: Adapter, **extra: object) -> dict[str, object]:
     return {"network": HOST_NETWORK, "cli_version": adapter.version, **extra}
 
 
+#: The API an agent speaks to the model: chat completions or the Responses API.
+Api = Literal["chat", "responses"]
 #: The proxy's upstream timeout for a session: this share of the agent's client timeout,
 #: so a hung provider is recorded as `timeout` before the agent gives up on the call ...
 UPSTREAM_SHARE_OF_CLIENT = 0.8
@@ -80,7 +83,8 @@ def upstream_timeout_s(client_timeout_s: float, budget_s: float) -> float:
 class Adapter(Protocol):
     tui: str
     version: str
-    api: Literal["chat", "responses"]
+    api: Api
+    image: str
     #: The CLI's own HTTP client timeout per model call, in seconds.
     client_timeout_s: float
     #: How to raise the CLI's retry budget (a flag, env var or config key), for advice.

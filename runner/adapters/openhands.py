@@ -17,9 +17,17 @@ read); LLM_NUM_RETRIES / LLM_RETRY_MIN_WAIT / LLM_RETRY_MAX_WAIT (extra_env) cha
 from __future__ import annotations
 
 import shlex
-from typing import Literal
 
-from runner.adapters.base import HOME_DIR, OUT_DIR, TASK_FILE, AdapterContext, AgentRun, run_attrs
+from runner.adapters.base import (
+    HOME_DIR,
+    OUT_DIR,
+    TASK_FILE,
+    AdapterContext,
+    AgentRun,
+    Api,
+    run_attrs,
+)
+from runner.adapters.wiring import LITELLM_OFFLINE, agent_env, published_model
 from runner.sandbox.base import WORKSPACE
 
 MAX_ITERATIONS = 60
@@ -28,7 +36,7 @@ MAX_ITERATIONS = 60
 class OpenHandsAdapter:
     tui = "openhands"
     version = "1.34.0"
-    api: Literal["chat", "responses"] = "chat"
+    api: Api = "chat"
     client_timeout_s = 300.0
     retry_hint = "set LLM_NUM_RETRIES / LLM_RETRY_MIN_WAIT / LLM_RETRY_MAX_WAIT (a plugin's env)"
     image = "openhands"
@@ -47,15 +55,12 @@ class OpenHandsAdapter:
             str(MAX_ITERATIONS),
             *ctx.extra_args,
         ]
-        env = {
+        llm = {
             "LLM_MODEL": f"openai/{ctx.model}",
             "LLM_BASE_URL": ctx.base_url,
             "LLM_API_KEY": ctx.api_key,
-            "HOME": HOME_DIR,
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-            "OPENHANDS_SUPPRESS_BANNER": "1",
-            **ctx.extra_env,
         }
+        env = agent_env(ctx, llm, LITELLM_OFFLINE, HOME=HOME_DIR, OPENHANDS_SUPPRESS_BANNER="1")
         return AgentRun(
             image=self.image,
             command=command,
@@ -79,7 +84,7 @@ class OpenHandsAdapter:
                 "python images/agents/openhands/cab_openhands_run.py \\",
                 '  --task-file task.md --workspace "$PWD" --persist ./openhands-events',
                 "",
-                f"# Published cell used model: {model}",
+                published_model(model),
             ]
         )
 

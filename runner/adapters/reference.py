@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Literal
 
-from runner.adapters.base import OUT_DIR, TASK_FILE, AdapterContext, AgentRun, run_attrs
+from runner.adapters.base import OUT_DIR, TASK_FILE, AdapterContext, AgentRun, Api, run_attrs
+from runner.adapters.wiring import BYO_OPENAI_EXPORTS, agent_env, openai_env, published_model
 from runner.sandbox.base import Mount
 
 AGENT_DIR = Path(__file__).resolve().parent.parent / "agents"
@@ -19,7 +19,7 @@ AGENT_DIR = Path(__file__).resolve().parent.parent / "agents"
 class ReferenceAdapter:
     tui = "reference"
     version = "0.1.0"
-    api: Literal["chat", "responses"] = "chat"
+    api: Api = "chat"
     client_timeout_s = 300.0
     retry_hint = "pass --retries N (and --max-wait S, the cap on one wait) to the reference agent (a plugin's args)"
     image = "toolbox"
@@ -38,12 +38,7 @@ class ReferenceAdapter:
             f"{self.client_timeout_s:g}",
             *ctx.extra_args,
         ]
-        env = {
-            "OPENAI_API_BASE": ctx.base_url,
-            "OPENAI_API_KEY": ctx.api_key,
-            "PYTHONUNBUFFERED": "1",
-            **ctx.extra_env,
-        }
+        env = agent_env(ctx, openai_env(ctx), PYTHONUNBUFFERED="1")
         return AgentRun(
             image=self.image,
             command=command,
@@ -56,14 +51,13 @@ class ReferenceAdapter:
         return "\n".join(
             [
                 "# the reference agent is one stdlib-only file: runner/agents/reference_agent.py",
-                'export OPENAI_API_BASE="$YOUR_ENDPOINT"',
-                'export OPENAI_API_KEY="$YOUR_KEY"',
+                *BYO_OPENAI_EXPORTS,
                 "",
                 "python3 runner/agents/reference_agent.py \\",
                 '  --model "$YOUR_MODEL_ID" \\',
                 f"  --task {shlex.quote(prompt)}",
                 "",
-                f"# Published cell used model: {model}",
+                published_model(model),
             ]
         )
 

@@ -13,6 +13,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
+from runner.tasks import Task
+
 WORKSPACE = "/workspace"
 
 
@@ -64,6 +66,14 @@ class RunResult(BaseModel):
         None, description="when the command started (the engine's State.StartedAt)"
     )
     container_ended_at: datetime | None = Field(None, description="... and when it ended")
+    docker_sock_mounted: bool | None = Field(
+        None,
+        description="docker: a docker.sock among the container's inspected mounts; "
+        "local: the host's Docker socket is writable by the process",
+    )
+    read_only: bool | None = Field(
+        None, description="docker: HostConfig.ReadonlyRootfs; local: False (the host's own files)"
+    )
 
 
 def exit_facts(result: RunResult) -> None:
@@ -78,6 +88,11 @@ def exit_facts(result: RunResult) -> None:
 class Sandbox(Protocol):
     name: str
     isolated: bool
+
+    def preflight(self, task: Task) -> None:
+        """Raise SandboxError, before the agent runs, when this sandbox cannot run the
+        task's tests (the local sandbox's host toolchain); the cell is then infra:harness."""
+        ...
 
     def run(self, spec: RunSpec) -> RunResult:
         """Run the command to completion (or kill it at the timeout). Never raises for the
