@@ -83,6 +83,7 @@ def run_agent(state: CellState) -> None:
         env=run.env,
         network_mode=state.opts.network_mode,
         timeout_s=state.timeout_s,
+        mem_limit=state.opts.mem_limit,
         labels=state.labels,
         log_path=state.cell_dir / "agent.log",
         name=f"cab-{state.tui}-{state.task.name}-{state.session.id}"[:60],
