@@ -22,6 +22,7 @@ COMMANDS = {
     "report": "report_cmd",
     "demo": "demo_cmd",
     "export": "export_cmd",
+    "replay": "replay_cmd",
 }
 
 

@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 
 from proxy.capture import TranscriptWriter
+from proxy.governor import Policy
 from proxy.records import ModelCall
 from proxy.replay import ReplayBook
 
@@ -35,6 +36,12 @@ class Session:
     seq: int = 0
     #: requests begun but not yet recorded (a client may hold its whole reply first).
     inflight: int = 0
+    #: quota, absorb and fault injection for this session's calls (None: the proxy's).
+    policy: Policy | None = None
+    #: requests received (what `--inject` numbers calls by), and the seq of each request
+    #: hash's first attempt (what an agent's retries link to).
+    requests: int = 0
+    first_seq: dict[str, int] = field(default_factory=dict)
     #: where this session's wire transcript goes (None: the proxy's own, or none)
     transcript: TranscriptWriter | None = None
     #: replay: answer from this recording instead of the upstream
@@ -62,6 +69,7 @@ class SessionStore:
         model_override: str | None = None,
         session_id: str | None = None,
         upstream_timeout_s: float | None = None,
+        policy: Policy | None = None,
     ) -> Session:
         sid = session_id or secrets.token_hex(8)
         if not valid_session_id(sid):
@@ -73,6 +81,7 @@ class SessionStore:
             upstream_key_env=upstream_key_env,
             model_override=model_override,
             upstream_timeout_s=upstream_timeout_s,
+            policy=policy,
         )
         with self._lock:
             if sid in self._sessions:
@@ -90,6 +99,11 @@ class SessionStore:
             if sess is None:
                 sess = self._sessions[sid] = Session(id=sid)
             return sess
+
+    def next_request(self, sess: Session) -> int:
+        with self._lock:
+            sess.requests += 1
+            return sess.requests
 
     def next_seq(self, sess: Session) -> int:
         with self._lock:

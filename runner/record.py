@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, model_validator
 
 from proxy.records import ModelCall
+from proxy.transcripts import TRANSCRIPT_FILE
 from runner.spans import Span
 from scorer.card import Scorecard
 from scorer.evidence import ChangeFacts, Evidence, TaskFacts, TimingFacts
@@ -34,7 +35,7 @@ if TYPE_CHECKING:  # the pipeline imports this module; its state is only read he
     from runner.sandbox.base import RunResult
 
 #: The format of cell.json this code writes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -48,11 +49,19 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
-    """v3 records the sandbox's facts in `facts.agent` (signal, oom_killed,
+    """v3 says whether a cell is a replay (`identity.replay_of`): cells before were not."""
+    identity = data.get("identity")
+    if isinstance(identity, dict):
+        data["identity"] = {**identity, "replay_of": identity.get("replay_of")}
+    return data
+
+
+def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
+    """v4 records the sandbox's facts in `facts.agent` (signal, oom_killed,
     killed_externally, start/end, budget_s, client_timeout_s, mem_limit; all optional) and
     judges verdicts by the infra-streak rule. The verdict is a pure function of the facts,
-    so a v2 file gets the verdict a rescore would give (without the new facts, the agent's
-    window is rebuilt from its calls and wall clock)."""
+    so an older file gets the verdict a rescore would give (without the new facts, the
+    agent's window is rebuilt from its calls and wall clock)."""
     scores = data.get("scores")
     if isinstance(scores, dict) and isinstance(scores.get("verdict"), dict):
         evidence = Evidence.model_validate(data.get("facts"))
@@ -65,6 +74,7 @@ def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
+    3: _v3_to_v4,
 }
 
 
@@ -100,6 +110,9 @@ class RunIdentity(BaseModel):
     network: str | None = Field(None, description="how the agent reached the proxy")
     endpoint: str = Field("embedded", description="'embedded' or the upstream base URL")
     attempt: int = 1
+    replay_of: str | None = Field(
+        None, description="a replay: the cell_id of the recorded cell whose replies it served"
+    )
 
 
 class CellTiming(BaseModel):
@@ -224,6 +237,7 @@ def build_identity(state: CellState) -> RunIdentity:
         network=network_note(state.opts.network_mode, result),
         endpoint="embedded" if model.embedded else model.endpoint,
         attempt=state.opts.attempt,
+        replay_of=state.opts.replay.cell_id if state.opts.replay else None,
     )
 
 
@@ -268,6 +282,8 @@ def artifacts(cell_dir: Path) -> dict[str, str]:
     names = {"agent_log": "agent.log", "diff": "diff.patch", "test_output": "tests.log"}
     found = {k: v for k, v in names.items() if (cell_dir / v).exists()}
     found["calls"] = "calls.jsonl"
+    if (cell_dir / TRANSCRIPT_FILE).exists():
+        found["transcript"] = TRANSCRIPT_FILE
     for path in sorted((cell_dir / "out").rglob("*")):
         if path.is_file():
             found[f"out/{path.relative_to(cell_dir / 'out').as_posix()}"] = path.relative_to(

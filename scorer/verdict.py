@@ -171,6 +171,11 @@ def _outside_the_agent(evidence: Evidence, facts: dict, passed: bool) -> Verdict
         facts["harness_error"] = _short(evidence.harness_error)
         detail = _short(evidence.harness_error, 80)
         return _verdict("harness", f"The benchmark harness failed ({detail}). {INFRA_TAIL}", facts)
+    misses = [c for c in evidence.calls if c.outcome == "replay_miss"]
+    if misses:  # a replay whose run left the recording: the harness's finding, not the agent's
+        facts["replay_miss"] = {"seq": misses[0].seq, "error": _short(misses[0].error or "")}
+        detail = f"the replay diverged from its recording at call {misses[0].seq}"
+        return _verdict("harness", f"The benchmark harness failed ({detail}). {INFRA_TAIL}", facts)
     if not agent.started or agent.error:
         error = agent.error or "the agent never started"
         facts["agent_error"] = _short(error)

@@ -39,7 +39,7 @@ def _raw(rel: str) -> dict:
 
 
 def assert_same_verdict(new: dict, old: dict) -> None:
-    """v3 re-judges verdicts by the infra-streak rule: on these cells it gives the same
+    """v4 re-judges verdicts by the infra-streak rule: on these cells it gives the same
     verdict and sentence, and its evidence keeps every old fact (adding the streak's)."""
     assert {k: v for k, v in new.items() if k != "evidence"} == {
         k: v for k, v in old.items() if k != "evidence"
@@ -137,16 +137,38 @@ def test_a_newer_schema_version_is_refused_by_name(tmp_path):
         CellRecord.read(tmp_path)
 
 
-V2 = Path(__file__).parent / "fixtures" / "schema_v2"
+FIXTURES = sorted(Path(__file__).parent.joinpath("fixtures").glob("schema_v*"))
 
 
-@pytest.mark.parametrize("rel, verdict", [(PASSING, "capability"), (THROTTLED, "infra:rate_limit")])
-def test_v2_cell_loads_with_its_verdict_rejudged_by_the_streak_rule(rel, verdict):
-    raw = json.loads((V2 / rel / "cell.json").read_text(encoding="utf-8"))
-    assert raw["schema_version"] == 2 and "budget_s" not in raw["facts"]["agent"]
-    record = CellRecord.read(V2 / rel)
-    assert record.schema_version == SCHEMA_VERSION and record.verdict == verdict
-    assert record.facts.agent.budget_s is None  # not recorded then: the verdict copes
-    dumped = record.scores.model_dump(mode="json") if record.scores else {}
-    assert_same_verdict(dumped["verdict"], raw["scores"]["verdict"])
-    assert score_cell(record.facts).model_dump(mode="json") == dumped
+@pytest.mark.parametrize("folder", FIXTURES, ids=lambda p: p.name)
+def test_every_older_format_loads_scores_and_renders(folder, tmp_path):
+    """Each fixture version: both cells load typed, rescore to what they recorded (the
+    passing one capability, the throttled one infra), and `cab report` renders them."""
+    verdicts = {}
+    for rel in (PASSING, THROTTLED):
+        raw = json.loads((folder / rel / "cell.json").read_text(encoding="utf-8"))
+        assert raw["schema_version"] == int(folder.name.removeprefix("schema_v"))
+        record = CellRecord.read(folder / rel)
+        assert record.schema_version == SCHEMA_VERSION and record.scores is not None
+        assert record.scores.pass_rate.pass_ == raw["scores"]["pass_rate"]["pass"]
+        verdicts[rel] = record.verdict
+    assert verdicts == {PASSING: "capability", THROTTLED: "infra:rate_limit"}
+    shutil.copytree(folder, tmp_path / "sweep")
+    proc = cab("report", str(tmp_path / "sweep"), "--out", str(tmp_path / "site"))
+    assert proc.returncode == 0, proc.stderr
+    pages = list((tmp_path / "site").rglob("*.html"))
+    assert len(pages) >= 3  # the index and both cell pages
+
+
+@pytest.mark.parametrize("folder", FIXTURES, ids=lambda p: p.name)
+def test_older_verdicts_are_rejudged_by_the_streak_rule_on_read(folder):
+    """v4: the verdict is re-judged from the recorded facts (which lack the sandbox facts
+    v4 added: the rule rebuilds the agent's window from its calls and wall clock)."""
+    for rel in (PASSING, THROTTLED):
+        raw = json.loads((folder / rel / "cell.json").read_text(encoding="utf-8"))
+        assert "budget_s" not in raw["facts"]["agent"]
+        record = CellRecord.read(folder / rel)
+        assert record.facts.agent.budget_s is None and record.scores is not None
+        dumped = record.scores.model_dump(mode="json")
+        assert_same_verdict(dumped["verdict"], raw["scores"]["verdict"])
+        assert score_cell(record.facts).model_dump(mode="json")["verdict"] == dumped["verdict"]

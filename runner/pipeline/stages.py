@@ -14,6 +14,7 @@ from runner import images
 from runner.adapters import AdapterContext
 from runner.adapters.base import HOME_DIR, OUT_DIR, upstream_timeout_s
 from runner.pipeline.options import Plugin
+from runner.pipeline.recording import attach_recording
 from runner.pipeline.state import CellState, now
 from runner.reproduce import prepared_files
 from runner.sandbox import Mount, RunResult, RunSpec
@@ -56,6 +57,7 @@ def run_agent(state: CellState) -> None:
         state.tui,
         upstream_timeout_s=upstream_timeout_s(state.adapter.client_timeout_s, state.timeout_s),
     )
+    attach_recording(state.session, state.opts, state.cell_dir, state.adapter)
     state.ctx = AdapterContext(
         task_id=state.task.id,
         prompt=state.task.prompt,
