@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
-from runner.errors import RunnerError
+from runner.errors import RunnerError, SandboxError
 from runner.sweep_config import SweepConfig
 
 DOCKER_HINT = (
@@ -84,28 +85,33 @@ def run(args: argparse.Namespace) -> int:
 
 
 def pick_sandbox(asked: str, console: Console) -> str:
-    """docker or local: `auto` asks the engine, and says so when it does not answer."""
-    if asked != "auto":
+    """docker or local: `auto` asks the engine, and says so when it does not answer;
+    `docker` with no engine is refused in one sentence (RunnerError)."""
+    if asked == "local":
         return asked
+    from runner.doctor.engine import short_error
     from runner.sandbox.select import docker_answers
 
     problem = docker_answers()
     if problem is None:
         return "docker"
+    if asked == "docker":
+        raise SandboxError(f"--sandbox docker: no Docker engine answered ({short_error(problem)})")
     console.print(
-        f"[yellow]no Docker engine answered ({problem[:120]}): running in the local "
-        "sandbox, not isolated (the agent runs as you, on this host)[/]"
+        f"[yellow]no Docker engine answered ({escape(short_error(problem))}): running in the "
+        "local sandbox, not isolated (the agent runs as you, on this host)[/]",
+        soft_wrap=True,
     )
     return "local"
 
 
 def finish(sweep_dir: Path, cfg: SweepConfig, console: Console) -> None:
     """The leaderboard, where the results are, and the report site."""
-    from runner.store import ResultsStore, leaderboard
-    from runner.store.leaderboard import render
+    from runner.store import ResultsStore
+    from runner.store.export import render
 
     with ResultsStore.for_sweep(sweep_dir) as store:
-        render(leaderboard(store.cells()), cfg.sweep_id, console)
+        render(store.leaderboard(), cfg.sweep_id, console)
         sandbox = store.meta("sandbox")
     if sandbox == "local":
         console.print("[yellow]ran in the local sandbox: not isolated[/]")

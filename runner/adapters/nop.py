@@ -3,16 +3,16 @@ tests pass after `nop` tests nothing; `cab tasks check` proves every task fails 
 
 from __future__ import annotations
 
-from typing import Literal
-
-from runner.adapters.base import AdapterContext, AgentRun, run_attrs
+from runner.adapters.base import AdapterContext, AgentRun, Api, run_attrs
 
 
 class NopAdapter:
     tui = "nop"
     version = "0.1.0"
-    api: Literal["chat", "responses"] = "chat"
+    api: Api = "chat"
     image = "toolbox"
+    client_timeout_s = 60.0
+    retry_hint = "it makes no model call, so it has no retries to raise"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
         return AgentRun(

@@ -9,9 +9,7 @@ what solve.sh may use), makes no model call, and proves a task solvable: togethe
 
 from __future__ import annotations
 
-from typing import Literal
-
-from runner.adapters.base import AdapterContext, AgentRun, run_attrs
+from runner.adapters.base import AdapterContext, AgentRun, Api, run_attrs
 from runner.errors import TaskSpecError
 from runner.sandbox.base import Mount
 
@@ -22,8 +20,10 @@ SOLUTION_DIR = "/solution"
 class OracleAdapter:
     tui = "oracle"
     version = "0.1.0"
-    api: Literal["chat", "responses"] = "chat"
+    api: Api = "chat"
     image = "toolbox"
+    client_timeout_s = 60.0
+    retry_hint = "it makes no model call, so it has no retries to raise"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
         solution = ctx.solution_dir

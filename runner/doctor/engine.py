@@ -37,12 +37,12 @@ def engine() -> tuple[Check, Any]:
         version = client.version().get("Version", "?")
     except Exception as exc:
         return fail(
-            "docker engine", f"no engine answered at {where} ({_short(exc)})", _start()
+            "docker engine", f"no engine answered at {where} ({short_error(exc)})", _start()
         ), None
     return ok("docker engine", f"Docker {version} at {where}"), client
 
 
-def _short(exc: BaseException, n: int = 100) -> str:
+def short_error(exc: BaseException | str, n: int = 100) -> str:
     """The root cause of a docker-py error, e.g. 'ConnectionRefusedError: Connection
     refused', rather than its three nested wrappers."""
     text = " ".join(str(exc).split()) or type(exc).__name__
