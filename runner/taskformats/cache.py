@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 #: Bumped when the conversion changes, so old cache folders are not reused.
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"
 
 
 def cache_root() -> Path:

@@ -6,8 +6,8 @@ Per exercise (files named by `.meta/config.json`):
 - the workspace is the exercise folder without `.docs/`, `.meta/` and the test files; the
   test files (Rust: all of `tests/`) are hidden and copied in after the agent, or, with
   `visible_tests`, also left in the workspace read-only (aider's own harness);
-- every skipped case is enabled: JavaScript `xtest`/`xit` become `test`/`it` in the hidden
-  copy, Rust runs `--include-ignored`, C++ builds with EXERCISM_RUN_ALL_TESTS;
+- every skipped case is enabled: JavaScript `xtest`/`xit`/`test.skip` become `test`/`it`
+  in the hidden copy, Rust runs `--include-ignored`, C++ builds with EXERCISM_RUN_ALL_TESTS;
 - the reference solution (`.meta/example.*`, `proof.ci.js`, `.meta/src/reference/java/`)
   mapped onto the solution files is the oracle, and the solution files are
   `expected_changes`.
@@ -31,7 +31,10 @@ CATEGORY = "aider-polyglot"
 META_DIRS = (".docs", ".meta", ".approaches", ".articles")
 #: Build output an exercise checkout may carry (never part of a task).
 JUNK = ("node_modules", "target", "build", ".gradle", "__pycache__", ".pytest_cache")
-_SKIPPED_JS = re.compile(r"\bx(test|it|describe)\s*\(")
+#: Python cases skipped unconditionally (a `skipIf` keeps its condition).
+_SKIPPED_PY = re.compile(r"^(\s*)@(?:unittest\.skip|pytest\.mark\.skip)\b(?!If|if).*$", re.M)
+#: JavaScript cases skipped by name: `xtest(`, `xit(`, `xdescribe(`, `test.skip(`, ...
+_SKIPPED_JS = re.compile(r"\b(?:x(test|it|describe)|(test|it|describe)\.skip)\s*\(")
 
 
 def exercise_dirs(path: Path) -> list[Path]:
@@ -230,11 +233,11 @@ def _lay_out(
         if rel.split("/")[0] in META_DIRS:
             continue
         if rel in hidden:
-            _copy(path, dest / "tests" / rel, enable_skipped=spec.name == "javascript")
+            _copy(path, dest / "tests" / rel, enable_skipped=spec.name)
             if not visible:
                 continue
             shown = dest / "workspace" / rel
-            _copy(path, shown, enable_skipped=spec.name == "javascript")
+            _copy(path, shown, enable_skipped=spec.name)
             shown.chmod(0o444)
             continue
         _copy(path, dest / "workspace" / rel)
@@ -242,10 +245,16 @@ def _lay_out(
         _copy(exercise / source, dest / "solution" / target)
 
 
-def _copy(src: Path, dst: Path, *, enable_skipped: bool = False) -> None:
+def _copy(src: Path, dst: Path, *, enable_skipped: str | None = None) -> None:
+    """Copy a file; for a test file of `enable_skipped`'s language, with its skipped cases
+    turned into ordinary ones (the decorator line becomes a comment: lines keep numbers)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if enable_skipped:
-        dst.write_text(_SKIPPED_JS.sub(r"\1(", src.read_text(encoding="utf-8")), encoding="utf-8")
+    if enable_skipped == "javascript":
+        text = _SKIPPED_JS.sub(lambda m: f"{m.group(1) or m.group(2)}(", src.read_text("utf-8"))
+        dst.write_text(text, encoding="utf-8")
+    elif enable_skipped == "python" and src.suffix == ".py":
+        text = _SKIPPED_PY.sub(r"\1# (skip enabled by cab)", src.read_text("utf-8"))
+        dst.write_text(text, encoding="utf-8")
     else:
         shutil.copyfile(src, dst)
     dst.chmod(0o755 if src.stat().st_mode & 0o111 else 0o644)

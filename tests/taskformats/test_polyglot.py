@@ -124,3 +124,27 @@ def test_the_source_is_never_written(sample):
     before = sorted(str(p) for p in Path(sample).rglob("*"))
     select(None, sample)
     assert sorted(str(p) for p in Path(sample).rglob("*")) == before
+
+
+def test_skipped_cases_are_enabled_in_every_language_that_marks_them(tmp_path):
+    from runner.taskformats.polyglot import _copy
+
+    js = tmp_path / "a.spec.js"
+    js.write_text("xtest('a', f);\ntest.skip('b', f);\nxdescribe('c', g);\nit.skip('d', f);\n")
+    _copy(js, tmp_path / "out.spec.js", enable_skipped="javascript")
+    assert (tmp_path / "out.spec.js").read_text() == (
+        "test('a', f);\ntest('b', f);\ndescribe('c', g);\nit('d', f);\n"
+    )
+    py = tmp_path / "a_test.py"
+    py.write_text(
+        '    @unittest.skip("later")\n    def test_a(self): ...\n    @unittest.skipIf(X, "y")\n'
+    )
+    _copy(py, tmp_path / "out_test.py", enable_skipped="python")
+    out = (tmp_path / "out_test.py").read_text().splitlines()
+    assert out[0].strip().startswith("#") and "skipIf" in out[2]
+
+
+def test_robot_name_optional_test_is_enabled(sample):
+    t = get_task("aider-polyglot/javascript-robot-name", sample)
+    hidden = (t.tests_dir / "robot-name.spec.js").read_text()
+    assert "test.skip(" not in hidden and "xtest(" not in hidden
