@@ -14,9 +14,11 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from proxy.transcripts import last_words, read_transcript
 from report import paths
 from report.badge import score_badge
 from report.cellview import cell_context
+from report.conversation import conversation_view
 from report.leaderboard import leaderboard, matrix
 from report.load import LoadedCell, load_cells, store_composites
 
@@ -99,6 +101,9 @@ def build_site(sweep_dir: Path, out: Path, base_url: str | None = None) -> Path:
         card = c.record.scores
         score = normalised.get(c.rel, float(card.composite.composite) if card else None)
         ctx: dict[str, Any] = cell_context(c.record)
+        ctx["conversation"] = conversation_view(sweep_dir / c.rel)
+        if card is None or card.pass_rate.pass_ != 1:
+            ctx["last_words"] = last_words(read_transcript(sweep_dir / c.rel))
         ctx.update(
             page_title=f"{_title(c)} · {c.record.task_id}",
             href=_hrefs(page),
