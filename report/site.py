@@ -102,8 +102,8 @@ def build_site(sweep_dir: Path, out: Path, base_url: str | None = None) -> Path:
         score = normalised.get(c.rel, float(card.composite.composite) if card else None)
         ctx: dict[str, Any] = cell_context(c.record)
         ctx["conversation"] = conversation_view(sweep_dir / c.rel)
-        if card is None or card.pass_rate.pass_ != 1:
-            ctx["last_words"] = last_words(read_transcript(sweep_dir / c.rel))
+        failed = card is None or card.pass_rate.pass_ != 1
+        ctx["last_words"] = last_words(read_transcript(sweep_dir / c.rel)) if failed else None
         ctx.update(
             page_title=f"{_title(c)} · {c.record.task_id}",
             href=_hrefs(page),
