@@ -182,3 +182,48 @@ def test_fake_upstream_finds_its_scripts_from_any_directory(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert "no such directory" not in err
+
+
+def test_an_image_older_than_its_dockerfile_or_its_base_is_a_warning_with_the_fix():
+    from datetime import UTC, datetime
+
+    from runner.doctor.engine import _image_check
+    from runner.images import ImageSpec
+
+    spec = ImageSpec(tag="x/agent:1.0", dockerfile="images/toolbox", depends_on=["base"])
+    long_ago = datetime.fromtimestamp(0, UTC)
+    now = datetime.now(UTC)
+    stale = _image_check("agent", spec, {"agent": long_ago, "base": long_ago}, True)
+    assert stale.status == "warn" and "images/toolbox changed since" in stale.detail
+    assert "cab images build --force agent" in stale.fix and not stale.blocking
+    rebased = _image_check(
+        "agent", spec, {"agent": now, "base": datetime.max.replace(tzinfo=UTC)}, True
+    )
+    assert rebased.status == "warn" and "older than its base image base" in rebased.detail
+    fresh = _image_check("agent", spec, {"agent": now, "base": long_ago}, True)
+    assert fresh.status == "ok"
+    missing = _image_check("agent", spec, {"agent": None, "base": now}, False)
+    assert missing.status == "fail" and missing.fix == "cab images build agent"
+    assert not missing.blocking  # optional for this use
+
+
+def test_with_a_log_file_the_console_gets_no_traceback_and_no_cell_lines(tmp_path, capsys):
+    import structlog
+
+    from runner.logs import configure
+
+    log_file = tmp_path / "cab.log"
+    configure(log_file=log_file)
+    try:
+        log = structlog.get_logger("t")
+        log.error("cell.harness_error", cell_id="s/x", tb="Traceback (most recent call last): …")
+        log.error("sweep.broken", tb="Traceback (most recent call last): …")
+        log.info("sweep.note")
+    finally:
+        configure()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "cell.harness_error" not in err and "sweep.note" not in err
+    assert "sweep.broken" in err and str(log_file) in err
+    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert [e["event"] for e in lines] == ["cell.harness_error", "sweep.broken", "sweep.note"]
+    assert lines[0]["tb"].startswith("Traceback")
