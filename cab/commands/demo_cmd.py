@@ -107,11 +107,11 @@ def pick_sandbox(asked: str, console: Console) -> str:
 
 def finish(sweep_dir: Path, cfg: SweepConfig, console: Console) -> None:
     """The leaderboard, where the results are, and the report site."""
-    from runner.store import ResultsStore, leaderboard
-    from runner.store.leaderboard import render
+    from runner.store import ResultsStore
+    from runner.store.export import render
 
     with ResultsStore.for_sweep(sweep_dir) as store:
-        render(leaderboard(store.cells()), cfg.sweep_id, console)
+        render(store.leaderboard(), cfg.sweep_id, console)
         sandbox = store.meta("sandbox")
     if sandbox == "local":
         console.print("[yellow]ran in the local sandbox: not isolated[/]")

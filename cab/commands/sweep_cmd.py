@@ -30,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner.store import ResultsStore, leaderboard
-    from runner.store.leaderboard import render
+    from runner.store import ResultsStore
+    from runner.store.export import render
     from runner.sweep import SweepRunner
     from runner.sweep_config import load_sweep
     from runner.sweep_progress import SweepProgress
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cab sweep: {exc}", file=sys.stderr)
         return 2
     with ResultsStore.for_sweep(summary.sweep_dir) as store:
-        render(leaderboard(store.cells()), cfg.sweep_id, progress.console)
+        render(store.leaderboard(), cfg.sweep_id, progress.console)
     print(
         f"{summary.ran} cells run, {summary.skipped} already finished, "
         f"{summary.errors} harness errors; results in {summary.sweep_dir / 'results.db'}"
