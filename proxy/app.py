@@ -12,12 +12,25 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from proxy import upstream
+from proxy.admin import issue_session
 from proxy.capture import TranscriptWriter
 from proxy.config import ProxyConfig
 from proxy.errors import NotFound
 from proxy.facts import CallFacts
 from proxy.forward import error_response, forward
-from proxy.keys import APP_CLIENT, APP_CONFIG, APP_METRICS, APP_RECORDER, APP_STORE
+from proxy.governor import LocalGovernor
+from proxy.governor_send import Gate
+from proxy.keys import (
+    APP_CLIENT,
+    APP_CONFIG,
+    APP_GATE,
+    APP_LIFECYCLE,
+    APP_METRICS,
+    APP_RECORDER,
+    APP_STORE,
+)
+from proxy.lifecycle import Lifecycle, lifecycle_ctx
 from proxy.metrics import Metrics
 from proxy.recorder import Recorder
 from proxy.sessions import SessionStore
@@ -27,22 +40,37 @@ from proxy.sink import RecordSink
 def create_app(config: ProxyConfig, store: SessionStore | None = None) -> web.Application:
     app = web.Application(client_max_size=config.max_body_bytes)
     app[APP_CONFIG] = config
-    app[APP_STORE] = store if store is not None else SessionStore()
+    # standalone (no store given): nobody reads sessions from memory; calls.jsonl has them
+    app[APP_STORE] = store if store is not None else SessionStore(implicit_reader=False)
     app[APP_METRICS] = Metrics()
     sink = RecordSink(config.record_dir)
     transcript = (
         TranscriptWriter(config.record_dir) if config.record_dir and config.transcripts else None
     )
     app[APP_RECORDER] = Recorder(app[APP_STORE], sink, app[APP_METRICS], transcript)
+    app[APP_GATE] = Gate(
+        LocalGovernor() if config.governor else None,
+        lambda attempt: upstream.send(app[APP_CLIENT], attempt),
+        app[APP_STORE],
+    )
     app.cleanup_ctx.append(_upstream_client)
+    life = app[APP_LIFECYCLE] = Lifecycle()
+    app.cleanup_ctx.append(lifecycle_ctx(life, app[APP_STORE], config))
+    app.on_shutdown.append(_stopping)
     app.on_cleanup.append(lambda _app: _close(sink))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_post("/admin/sessions", issue_session)
     # [\s\S]: a decoded %0a must reach a handler (and get an answer and a record) too
     app.router.add_route("*", r"/v1/{tail:[\s\S]*}", forward)
     app.router.add_route("*", r"/s/{sid}/v1/{tail:[\s\S]*}", forward)
     app.router.add_route("*", r"/{tail:[\s\S]*}", not_found)
     return app
+
+
+async def _stopping(app: web.Application) -> None:
+    """The server stopped accepting; calls in flight now drain (shutdown_grace_s)."""
+    app[APP_LIFECYCLE].stopping = True
 
 
 async def _close(sink: RecordSink) -> None:
@@ -71,7 +99,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    text = request.app[APP_METRICS].render()
+    text = request.app[APP_METRICS].render(request.app[APP_LIFECYCLE].in_flight)
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 

@@ -48,6 +48,8 @@ class CapturedCall:
     session: str | None = None
     #: the provider's usage as recorded (a stream's usage chunk may not reach the client)
     usage: dict[str, int | None] | None = None
+    #: this call's keys (the provider's, the session's) scrubbed from every line written
+    redact: Callable[[str], str] | None = None
 
 
 @dataclass
@@ -78,7 +80,10 @@ class TranscriptWriter:
     def write(self, call: CapturedCall) -> None:
         with self._lock:
             lines, logical = self._lines(call)
-            text = "\n".join(self.redact(x) if self.redact else x for x in lines) + "\n"
+            text = "\n".join(lines) + "\n"
+            for scrub in (self.redact, call.redact):
+                if scrub is not None:
+                    text = scrub(text)
             data = gzip.compress(text.encode(), compresslevel=6, mtime=0)
             with self.path.open("ab") as fh:
                 fh.write(data)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from proxy.governor import Policy
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 
@@ -22,8 +24,25 @@ class ProxyConfig:
     #: Seconds to wait for the upstream to connect / send its next bytes.
     timeout: float = 600.0
     max_body_bytes: int = 32 * 1024 * 1024
+    #: the rate-limit governor (docs/proxy.md); off forwards every call at once.
+    governor: bool = True
+    #: quota, absorb and injection for sessions that bring no policy of their own.
+    policy: Policy = field(default_factory=Policy)
     #: keep wire transcripts (request bodies and replies) beside calls.jsonl
     transcripts: bool = True
+    #: ask streams for usage (stream_options.include_usage) when the client did not.
+    stream_usage: bool = True
+    #: seconds a connection may take to send its first request's headers.
+    header_timeout_s: float = 10.0
+    #: seconds an idle keep-alive connection is kept open.
+    keepalive_timeout_s: float = 15.0
+    #: on SIGTERM/stop: seconds calls in flight may take to finish before they are cut.
+    shutdown_grace_s: float = 10.0
+    #: seconds a session that appeared from a key (standalone) is kept once idle.
+    session_idle_s: float = 900.0
+    #: env var holding the token of the loopback admin route (POST /admin/sessions);
+    #: unset or empty: the route answers 404.
+    admin_token_env: str = "CAB_PROXY_ADMIN_TOKEN"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "upstream", self.upstream.rstrip("/"))

@@ -7,10 +7,12 @@ checker sees what travels between the steps (no `**fields` dicts).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import perf_counter
 
+from proxy.governor import Ticket
 from proxy.inbound import Inbound
 from proxy.observe import Observation
 from proxy.records import Api, Outcome
@@ -25,6 +27,8 @@ class CallFacts:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     t0: float = field(default_factory=perf_counter)
     session: Session | None = None
+    #: the upstream base URL this call goes to (the session's, else the proxy's).
+    upstream: str | None = None
     inbound: Inbound | None = None
     #: the status the client received (None while nothing was sent).
     status_code: int | None = None
@@ -39,10 +43,25 @@ class CallFacts:
     #: seconds the proxy itself spent (before sending, and observing/writing after).
     proxy_s: float = 0.0
     recorded: bool = False
+    #: the governor's admission of this attempt, and how long it waited for it.
+    ticket: Ticket | None = None
+    queued_s: float = 0.0
+    #: seq of the first attempt this one retries (absorb mode, or the agent's own retry).
+    retry_of: int | None = None
+    #: the proxy retried after this attempt; the client never saw its answer.
+    absorbed: bool = False
+    #: the fault the proxy served instead of asking the upstream (`--inject`).
+    injected: str | None = None
+    #: the agent's `x-stainless-retry-count`.
+    client_retry: int | None = None
     #: the reply's bytes as the client got them, kept while a transcript is written
     reply_data: bytearray | None = None
     reply_cut: bool = False
     reply_content_type: str | None = None
+    #: scrubs this call's keys from text (set once the keys are known)
+    redact: Callable[[str], str] | None = None
+    #: replay: the recorded call that answered this one
+    replayed_seq: int | None = None
 
     def fail(self, outcome: Outcome, error: str, status: int | None = None) -> None:
         """The call ended badly; `status` is what the client got (None: keep what it got)."""

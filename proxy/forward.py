@@ -18,16 +18,28 @@ from time import perf_counter
 from urllib.parse import quote
 
 from aiohttp import web
+from orjson import loads
 from yarl import URL
 
-from proxy import inbound
+from proxy import inbound, stream_usage
 from proxy.auth import presented_key, resolve_session
 from proxy.errors import BadRequest, BodyTooLarge, ProxyError
 from proxy.facts import CallFacts
-from proxy.keys import APP_CLIENT, APP_CONFIG, APP_RECORDER, APP_STORE
-from proxy.redact import Redactor
+from proxy.governor import Policy
+from proxy.governor_send import (
+    Record,
+    governed_send,
+    link_client_retry,
+    remember_first,
+    settle,
+)
+from proxy.inject_serve import fault_for, serve_fault
+from proxy.keys import APP_CONFIG, APP_GATE, APP_LIFECYCLE, APP_RECORDER, APP_STORE
+from proxy.records import ModelCall
+from proxy.redact import redactor_for
 from proxy.relay import Relay
-from proxy.upstream import Attempt, send
+from proxy.replay import ReplayBook
+from proxy.upstream import Attempt, Reply
 
 #: request headers the proxy never forwards (hop-by-hop, credentials, encodings).
 _DROP_REQUEST = frozenset(
@@ -43,13 +55,22 @@ _DROP_REQUEST = frozenset(
 async def forward(request: web.Request) -> web.StreamResponse:
     tail = request.match_info["tail"]
     call = CallFacts(method=request.method, path="/v1/" + tail, api=inbound.api_for(tail))
-    record = request.app[APP_RECORDER].record
+    recorder, gate = request.app[APP_RECORDER], request.app[APP_GATE]
+
+    def record(c: CallFacts) -> ModelCall:
+        rec = recorder.record(c)
+        settle(gate, c, rec=rec)
+        remember_first(c, rec)
+        return rec
+
     relay = Relay(request, call, record)
+    life = request.app[APP_LIFECYCLE]
+    life.in_flight += 1
     try:
         attempt = await resolve(request, call)
-        relay.redactor = Redactor((_sent_key(attempt), presented_key(request)))
-        reply = await send(request.app[APP_CLIENT], attempt)
-        return await relay.reply(reply)
+        relay.redactor = redactor_for(_sent_key(attempt), presented_key(request))
+        call.redact = relay.redactor.scrub_text if relay.redactor else None
+        return await _send_and_relay(request, call, attempt, relay, record)
     except ProxyError as err:
         err.message = relay.redactor.scrub_text(err.message)
         call.fail(err.outcome, err.message, None if relay.started else err.status)
@@ -59,10 +80,13 @@ async def forward(request: web.Request) -> web.StreamResponse:
             relay.abort()
             return relay.response
         return error_response(err)
-    except (asyncio.CancelledError, ConnectionResetError):  # the client went away
+    except (asyncio.CancelledError, ConnectionResetError):  # the client, or we, went away
         if not call.recorded and call.session is not None:
-            gone = "client went away mid-stream" if relay.started else "client went away"
-            call.fail("client_disconnected", gone)
+            if life.stopping:  # cut after the drain grace: the proxy's doing, not the client's
+                call.fail("proxy_shutdown", "the proxy stopped before the call ended")
+            else:
+                gone = "client went away mid-stream" if relay.started else "client went away"
+                call.fail("client_disconnected", gone)
             call.status_code = relay.response.status if relay.response is not None else None
             record(call)
         raise
@@ -71,6 +95,36 @@ async def forward(request: web.Request) -> web.StreamResponse:
             call.fail("connection_error", f"proxy internal error: {exc!r}"[:500], 500)
             record(call)
         raise
+    finally:
+        settle(gate, call)  # an admission never settled (the call broke off): free it
+        life.in_flight -= 1
+
+
+async def _send_and_relay(
+    request: web.Request, call: CallFacts, attempt: Attempt, relay: Relay, record: Record
+) -> web.StreamResponse:
+    """send (through the governor, an injected fault or a replay) -> relay."""
+    app = request.app
+    gate, policy = app[APP_GATE], _policy(request, call)
+    link_client_retry(request, call)
+    n = gate.store.next_request(call.session) if call.session is not None else 0
+    fault = fault_for(policy.inject, call, n)
+    if fault is not None:
+        return await serve_fault(request, call, fault, relay, app[APP_CONFIG].timeout)
+    if call.session is not None and call.session.replay is not None:
+        reply = await replayed(call.session.replay, call)
+    else:
+        reply = await governed_send(call, attempt, gate, record, policy.limits, policy.absorb)
+        if await stream_usage.refused(call, reply):
+            app[APP_LIFECYCLE].no_stream_options.add(call.upstream or "")
+            attempt = await stream_usage.first_attempt_recorded(call, attempt, reply, gate, record)
+            reply = await governed_send(call, attempt, gate, record, policy.limits, policy.absorb)
+    return await relay.reply(reply)
+
+
+def _policy(request: web.Request, call: CallFacts) -> Policy:
+    own = call.session.policy if call.session is not None else None
+    return own if own is not None else request.app[APP_CONFIG].policy
 
 
 async def resolve(request: web.Request, call: CallFacts) -> Attempt:
@@ -87,10 +141,12 @@ async def resolve(request: web.Request, call: CallFacts) -> Attempt:
             f"request body is larger than this proxy's limit of {cfg.max_body_bytes} bytes"
             " (cab proxy --max-body-bytes)"
         ) from None
-    inb = call.inbound = inbound.prepare(call.api, raw, sess.model_override)
+    base = call.upstream = sess.upstream or cfg.upstream
+    ask_usage = cfg.stream_usage and base not in app[APP_LIFECYCLE].no_stream_options
+    inb = call.inbound = inbound.prepare(call.api, raw, sess.model_override, ask_usage)
     if app[APP_RECORDER].capturing(call):
         call.reply_data = bytearray()
-    url = f"{sess.upstream or cfg.upstream}/{upstream_path(request.match_info['tail'])}"
+    url = f"{base}/{upstream_path(request.match_info['tail'])}"
     if request.rel_url.raw_query_string:
         url += "?" + request.rel_url.raw_query_string
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST}
@@ -99,7 +155,9 @@ async def resolve(request: web.Request, call: CallFacts) -> Attempt:
     if key:
         headers["Authorization"] = "Bearer " + key
     call.proxy_s = perf_counter() - call.t0
-    return Attempt(request.method, URL(url, encoded=True), headers, inb.data)
+    return Attempt(
+        request.method, URL(url, encoded=True), headers, inb.data, sess.upstream_timeout_s
+    )
 
 
 #: a path segment that climbs (`..`, `.`), split on `/` and on `\` (which some servers
@@ -110,9 +168,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SAFE = "/:@!$&'()*+,;=-._~"
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_/-]*")
+
+
 def upstream_path(tail: str) -> str:
     """The path below the upstream base, checked (after the router decoded it) so that it
     cannot leave that base, and escaped again exactly once for the wire."""
+    if _PLAIN.fullmatch(tail):  # chat/completions, responses, models: nothing to check
+        return tail
     if _CONTROL.search(tail):
         raise BadRequest("request path contains a control character (e.g. %0a); refused")
     if _CLIMB.search(tail):
@@ -123,6 +186,19 @@ def upstream_path(tail: str) -> str:
 def _sent_key(attempt: Attempt) -> str | None:
     auth = attempt.headers.get("Authorization")
     return auth[7:] if auth else None
+
+
+async def replayed(book: ReplayBook, call: CallFacts) -> Reply:
+    """The recorded reply this request replays (ReplayMiss when the run diverged)."""
+    inb = call.inbound
+    try:
+        body = loads(inb.data) if inb is not None and inb.data else None
+    except ValueError:
+        body = None
+    t = perf_counter()
+    entry, response = await book.reply(body if isinstance(body, dict) else None)
+    call.replayed_seq = entry.seq
+    return Reply(response, response.status, response.headers, t, perf_counter())
 
 
 def error_response(err: ProxyError) -> web.Response:

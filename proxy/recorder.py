@@ -55,7 +55,9 @@ class Recorder:
         latency_s = perf_counter() - call.t0
         sess, inb, obs = call.session, call.inbound, call.obs
         tok = _tokens(call)
-        rec = ModelCall(
+        # model_construct: every field is built here from typed facts, so the hot path skips
+        # pydantic's validation (the record is still the same model, dumped the same way)
+        rec = ModelCall.model_construct(
             seq=self.store.next_seq(sess) if sess else 0,
             session=sess.id if sess else "unauthenticated",
             cell_id=sess.cell_id if sess else None,
@@ -83,12 +85,18 @@ class Recorder:
             finish_reason=obs.finish_reason if obs else None,
             retry_after_s=call.retry_after_s,
             rate_limit_headers=call.rate_limit_headers,
+            queued_ms=ms(call.queued_s) if call.ticket is not None else None,
+            retry_of=call.retry_of,
+            absorbed=call.absorbed,
+            injected=call.injected,
+            client_retry_count=call.client_retry,
             error=call.error or (obs.error if obs else None),
             response_text=obs.text if obs else None,
             tool_calls=obs.tool_calls if obs else [],
+            replayed_seq=call.replayed_seq,
         )
         self.sink.write(rec)
-        self.metrics.record(rec)
+        self.metrics.record(rec, call.upstream)
         if call.reply_data is not None:
             self._capture(call, rec)
         if sess is not None:  # last: a reader waiting on the session sees it all done
@@ -127,7 +135,7 @@ class Recorder:
                 body=body if isinstance(body, dict) else None, status=rec.status_code,
                 content_type=call.reply_content_type, response=bytes(call.reply_data or b""),
                 response_cut=call.reply_cut, session=rec.session,
-                usage=usage if rec.tokens_source == "usage" else None,
+                usage=usage if rec.tokens_source == "usage" else None, redact=call.redact,
             )
         )  # fmt: skip
 

@@ -30,7 +30,7 @@ from proxy.capture import CALL_CAP_BYTES
 from proxy.errors import UpstreamMalformed
 from proxy.facts import CallFacts, ms
 from proxy.observe import Observation, StreamObserver, observe_object, parse_object
-from proxy.redact import Redactor, StreamRedactor
+from proxy.redact import NOTHING, Redactor, StreamRedactor
 from proxy.upstream import Reply, upstream_errors
 
 #: response headers set by our own server.
@@ -47,7 +47,7 @@ class Relay:
     def __init__(self, request: web.Request, call: CallFacts, record: Record) -> None:
         self.request, self.call, self.record = request, call, record
         #: the secrets of this call, once resolved.
-        self.redactor = Redactor(())
+        self.redactor = NOTHING
         #: the client's response once its status line is sent (a stream), else None.
         self.response: web.StreamResponse | None = None
 
@@ -128,12 +128,10 @@ class Relay:
                 t = perf_counter()
                 data = pipe.feed(chunk)
                 if data:
-                    call.keep(data, CALL_CAP_BYTES)
                     await out.write(data)
                 call.proxy_s += perf_counter() - t  # observe + hand to the socket
         rest = pipe.finish()
         if rest:
-            call.keep(rest, CALL_CAP_BYTES)
             await out.write(rest)
         obs = pipe.observer.obs
         if not obs.done and not (obs.finish_reason and obs.has_usage):
@@ -158,12 +156,16 @@ class _StreamPipe:
         call.obs = self.observer.obs
         self.decoder = decoder
         self.redact = StreamRedactor(red) if red else None
+        self.call = call
 
     def feed(self, chunk: bytes) -> bytes:
         if self.decoder is not None:
             chunk = _inflate(self.decoder.decompress, chunk)
         if self.redact is not None:
             chunk = self.redact.feed(chunk)
+        # the transcript keeps the upstream's bytes, decoded and redacted, usage included:
+        # a replay serves them and observes them as the live run did
+        self.call.keep(chunk, CALL_CAP_BYTES)
         return self.observer.feed(chunk) if chunk else b""
 
     def finish(self) -> bytes:
@@ -171,6 +173,7 @@ class _StreamPipe:
         tail = _inflate(lambda _: decoder.flush(), b"") if decoder is not None else b""
         if self.redact is not None:
             tail = self.redact.feed(tail) + self.redact.finish()
+        self.call.keep(tail, CALL_CAP_BYTES)
         data = self.observer.feed(tail) if tail else b""
         return data + self.observer.finish()
 

@@ -16,7 +16,10 @@ from aiohttp import web
 from proxy.config import DEFAULT_KEY_ENV, ProxyConfig
 from proxy.fake.app import FAKE, FakeConfig, FakeState, create_fake_app
 from proxy.fake.quota import QuotaConfig
-from proxy.keys import APP_RECORDER
+from proxy.governor import Policy
+from proxy.governor_lane import LaneStats
+from proxy.keys import APP_CONFIG, APP_GATE, APP_LIFECYCLE, APP_RECORDER
+from proxy.lifecycle import OneLineErrors
 from proxy.records import ModelCall
 from proxy.sessions import Session, SessionStore
 
@@ -42,10 +45,31 @@ def run(coro) -> None:
 
 def make_runner(app: web.Application) -> web.AppRunner:
     """The runner settings both servers use: no access log (hot path), and a handler
-    that is cancelled when its client disconnects (so upstream work stops too)."""
+    that is cancelled when its client disconnects (so upstream work stops too). The
+    proxy's app also brings its keep-alive timeout, drain grace and one-line logging of
+    malformed requests."""
+    cfg = app.get(APP_CONFIG)
+    if cfg is None:  # the fake upstream
+        return web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+        )
     return web.AppRunner(
-        app, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+        app,
+        access_log=None,
+        handler_cancellation=True,
+        shutdown_timeout=cfg.shutdown_grace_s,
+        keepalive_timeout=cfg.keepalive_timeout_s,
+        logger=OneLineErrors(),
     )
+
+
+async def start_runner(app: web.Application) -> web.AppRunner:
+    runner = make_runner(app)
+    await runner.setup()
+    life = app.get(APP_LIFECYCLE)
+    if life is not None:
+        life.server = runner.server
+    return runner
 
 
 class BackgroundServer:
@@ -99,8 +123,7 @@ class BackgroundServer:
         return self
 
     async def _serve(self, app: web.Application) -> None:
-        self._runner = make_runner(app)
-        await self._runner.setup()
+        self._runner = await start_runner(app)
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
@@ -109,7 +132,7 @@ class BackgroundServer:
         if self._thread is None or self._loop is None:
             return
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=SHUTDOWN_TIMEOUT_S + 30)
+        self._thread.join(timeout=SHUTDOWN_TIMEOUT_S + 60)
         self._thread = None
 
     def __enter__(self):
@@ -132,6 +155,12 @@ class ProxyServer(BackgroundServer):
         port: int = 0,
         timeout: float = 600.0,
         max_body_bytes: int = 32 * 1024 * 1024,
+        governor: bool = True,
+        policy: Policy | None = None,
+        stream_usage: bool = True,
+        shutdown_grace_s: float = SHUTDOWN_TIMEOUT_S,
+        header_timeout_s: float = 10.0,
+        keepalive_timeout_s: float = 15.0,
     ) -> None:
         super().__init__(host, port)
         self.config = ProxyConfig(
@@ -143,6 +172,12 @@ class ProxyServer(BackgroundServer):
             require_session=require_session,
             timeout=timeout,
             max_body_bytes=max_body_bytes,
+            governor=governor,
+            policy=policy or Policy(),
+            stream_usage=stream_usage,
+            shutdown_grace_s=shutdown_grace_s,
+            header_timeout_s=header_timeout_s,
+            keepalive_timeout_s=keepalive_timeout_s,
         )
         self.store = SessionStore()
         self._app: web.Application | None = None
@@ -160,6 +195,8 @@ class ProxyServer(BackgroundServer):
         upstream_key_env: str | None = None,
         model_override: str | None = None,
         session_id: str | None = None,
+        upstream_timeout_s: float | None = None,
+        policy: Policy | None = None,
     ) -> Session:
         return self.store.create(
             cell_id=cell_id,
@@ -167,7 +204,14 @@ class ProxyServer(BackgroundServer):
             upstream_key_env=upstream_key_env,
             model_override=model_override,
             session_id=session_id,
+            upstream_timeout_s=upstream_timeout_s,
+            policy=policy,
         )
+
+    def governor_stats(self) -> dict[str, LaneStats]:
+        """Per lane (upstream + key): calls admitted, held back and for how long, 429s."""
+        governor = self._app[APP_GATE].governor if self._app is not None else None
+        return governor.stats() if governor is not None else {}
 
     def calls(self, session_id: str, settle_s: float = 5.0) -> list[ModelCall]:
         """The session's calls in order; waits up to settle_s for calls still in flight.
@@ -222,8 +266,7 @@ async def serve_until_signal(app: web.Application, host: str, port: int, name: s
     """Serve in the foreground (the CLI) until SIGINT/SIGTERM; prints the URL it bound."""
     import signal
 
-    runner = make_runner(app)
-    await runner.setup()
+    runner = await start_runner(app)
     await web.TCPSite(runner, host, port).start()
     bound = runner.addresses[0][1]
     print(

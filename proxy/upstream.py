@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -35,13 +35,29 @@ class Attempt:
     url: URL
     headers: Mapping[str, str]
     data: bytes
+    #: the session's own upstream timeout (shorter than its agent's client timeout), else
+    #: the proxy's.
+    timeout_s: float | None = None
+
+
+class BodySource(Protocol):
+    """What the relay reads a reply's body from: aiohttp's response, or a recorded one."""
+
+    @property
+    def url(self) -> Any: ...
+    @property
+    def content(self) -> Any: ...  # .iter_any() yields the body's chunks
+
+    async def read(self) -> bytes: ...
+    def release(self) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass(slots=True)
 class Reply:
     """The upstream's answer up to its headers; read or stream `response` for the body."""
 
-    response: aiohttp.ClientResponse
+    response: BodySource
     status: int
     headers: CIMultiDictProxy[str]
     sent_at: float
@@ -50,9 +66,17 @@ class Reply:
 
 async def send(client: aiohttp.ClientSession, attempt: Attempt) -> Reply:
     sent_at = perf_counter()
+    timeout = client.timeout
+    if attempt.timeout_s is not None:
+        t = attempt.timeout_s
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=t, sock_read=t)
     with upstream_errors(str(attempt.url), "request"):
         resp = await client.request(
-            attempt.method, attempt.url, data=attempt.data, headers=dict(attempt.headers)
+            attempt.method,
+            attempt.url,
+            data=attempt.data,
+            headers=dict(attempt.headers),
+            timeout=timeout,
         )
     return Reply(resp, resp.status, resp.headers, sent_at, perf_counter())
 

@@ -176,3 +176,16 @@ def test_the_proxy_keeps_what_each_call_sent_and_got(proxy, client, session, rec
     assert kept[1].reply.prompt_tokens == calls[1].prompt_tokens is not None
     assert kept[1].raw is not None and b"data:" in kept[1].raw.data()
     assert not (record_dir / TRANSCRIPT_FILE).exists()  # the session's own folder took them
+
+
+def test_no_key_is_stored_in_a_transcript(proxy, client, session, tmp_path, upstream_key):
+    """The provider key and the session key, planted in a prompt, never reach the disk."""
+    session.transcript = TranscriptWriter(tmp_path / "cell")
+    planted = f"the key is {upstream_key} and mine is {session.key}"
+    client.chat.completions.create(
+        model="scripted/demo/fix-handler", messages=[{"role": "user", "content": planted}]
+    )
+    proxy.calls(session.id)
+    stored = gzip.decompress((tmp_path / "cell" / TRANSCRIPT_FILE).read_bytes()).decode()
+    assert upstream_key not in stored and session.key not in stored
+    assert "the key is" in stored  # the message itself was kept
