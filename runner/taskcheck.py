@@ -144,8 +144,9 @@ def judge(task: Task, label: str, facts: TestFacts) -> RunOutcome:
         try:
             counts = parse_report(task.test.report, facts.report)
         except ReportError as exc:
-            out.problem = f"unreadable report: {exc}"
-            return out
+            if facts.exit_code in (0, None):
+                out.problem = f"unreadable report: {exc}"
+            return out  # a failed run with no report (a build error) simply failed
     out.total, out.failed, out.skipped = counts.total, counts.failed, counts.skipped
     out.reward = counts.score
     expected = task.test.expected_tests
