@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from proxy.records import ModelCall
 from scorer.config import ScoringConfig
 from scorer.evidence import Evidence
-from scorer.timeline import peak_concurrency, throttled_wait_ms, tidy, union_ms
+from scorer.timeline import held_intervals, peak_concurrency, throttled_wait_ms, tidy, union_ms
 
 
 class Latency(BaseModel):
@@ -44,7 +44,6 @@ class Latency(BaseModel):
 def score(evidence: Evidence, config: ScoringConfig | None = None) -> Latency:
     calls = evidence.calls
     ok = [(c.started_at + _held(c), c.ended_at) for c in calls if c.completed]
-    held = [(c.started_at, c.started_at + _held(c)) for c in calls if c.queued_ms]
     ttfts = sorted(
         c.ttft_ms - (c.queued_ms or 0) for c in calls if c.completed and c.ttft_ms is not None
     )
@@ -59,7 +58,7 @@ def score(evidence: Evidence, config: ScoringConfig | None = None) -> Latency:
         attempt_ms=tidy(round(union_ms((c.started_at, c.ended_at) for c in calls), 3)),
         peak_concurrency=peak_concurrency(calls),
         ttft_ms_median=tidy(round(ttfts[len(ttfts) // 2], 3)) if ttfts else None,
-        queued_ms=tidy(round(union_ms(held), 3)),
+        queued_ms=tidy(round(union_ms(held_intervals(calls)), 3)),
     )
 
 

@@ -7,7 +7,7 @@ union of intervals on the wall clock.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from proxy.records import ModelCall
 
@@ -54,6 +54,15 @@ def throttle_intervals(calls: Iterable[ModelCall]) -> list[Interval]:
         nxt = next_attempt(calls, call)
         spans.append((call.started_at, nxt.started_at if nxt else call.ended_at))
     return spans
+
+
+def held_intervals(calls: Iterable[ModelCall]) -> list[Interval]:
+    """For each call the proxy's governor held back: from its start for its queued_ms."""
+    return [
+        (c.started_at, c.started_at + timedelta(milliseconds=c.queued_ms))
+        for c in calls
+        if c.queued_ms
+    ]
 
 
 def throttled_wait_ms(calls: Iterable[ModelCall]) -> float:

@@ -74,6 +74,9 @@ def judge(evidence: Evidence, passed: bool = False) -> Verdict:
         "agent_exit_code": evidence.agent.exit_code,
         "agent_timed_out": evidence.agent.timed_out,
     }
+    injected = Counter(c.injected for c in calls if c.injected)
+    if injected:
+        facts["injected_faults"] = dict(sorted(injected.items()))
     failures = [c for c in sorted(calls, key=lambda c: (c.started_at, c.seq)) if not c.completed]
     if failures:
         last = failures[-1]
@@ -89,7 +92,7 @@ def judge(evidence: Evidence, passed: bool = False) -> Verdict:
             verdict=f"infra:{reason}",
             reason=reason,
             infra=True,
-            sentence=SENTENCES[reason].format(detail=detail),
+            sentence=SENTENCES[reason].format(detail=detail) + _injected_note(injected),
             evidence=facts,
         )
 
@@ -134,6 +137,19 @@ def judge(evidence: Evidence, passed: bool = False) -> Verdict:
             f" It met {throttled} rate-limited attempt(s) ({_secs(wait_ms)} lost waiting) "
             f"beside {completed} completed call(s)."
         )
+    sentence += _injected_note(injected)
     return Verdict(
         verdict="capability", reason=None, infra=False, sentence=sentence, evidence=facts
+    )
+
+
+def _injected_note(injected: Counter) -> str:
+    """Said on every verdict of a cell that met injected faults (never a clean result)."""
+    if not injected:
+        return ""
+    total = sum(injected.values())
+    return (
+        f" Faults were injected into {total} call(s) "
+        f"({', '.join(f'{k} ×{n}' for k, n in sorted(injected.items()))}): "
+        "a robustness measurement, not a clean capability result."
     )

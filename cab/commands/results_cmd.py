@@ -30,8 +30,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with ResultsStore(db) as store:
         cells = store.cells()
-        sweep_id = (store.meta("sweep") or {}).get("sweep_id", args.sweep_dir.name)
-    rows = leaderboard(cells)
+        sweep = store.meta("sweep") or {}
+        sweep_id = sweep.get("sweep_id", args.sweep_dir.name)
+    rows = leaderboard(cells, robustness=bool(sweep.get("robustness")))
     if args.json:
         sys.stdout.write(to_json(rows, sweep_id) + "\n")
     elif args.csv:

@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"cab sweep: {exc}", file=sys.stderr)
         return 2
     with ResultsStore.for_sweep(summary.sweep_dir) as store:
-        render(leaderboard(store.cells()), cfg.sweep_id, progress.console)
+        board = leaderboard(store.cells(), robustness=cfg.robustness)
+        render(board, cfg.sweep_id, progress.console)
     print(
         f"{summary.ran} cells run, {summary.skipped} already finished, "
         f"{summary.errors} harness errors; results in {summary.sweep_dir / 'results.db'}"

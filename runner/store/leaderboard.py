@@ -2,6 +2,10 @@
 
 Infra cells (throttled, provider down, ...) are counted apart and left out of every
 capability number: a cell that never got to work says nothing about the agent or model.
+Cells that met faults the proxy injected are counted apart too (`injected_cells`) unless
+the sweep declares itself a robustness sweep. Per row, `quota_hit_rate` is the share of
+upstream attempts the provider throttled (429) and `queued_s` the time the proxy's
+governor held calls back.
 Pass rates carry a 95% Wilson interval because sweeps are small and a bare ratio over
 six tasks overstates what is known.
 """
@@ -46,14 +50,18 @@ class LeaderRow(BaseModel):
     tokens_per_correct_task: float | None
     median_wall_s: float | None
     mean_attempts: float
+    injected_cells: int = 0
+    quota_hit_rate: float | None = None
+    queued_s: float = 0.0
 
 
-def leaderboard(cells: list[dict[str, Any]]) -> list[LeaderRow]:
-    """Rows sorted best first: pass rate, then composite. `cells` are store rows."""
+def leaderboard(cells: list[dict[str, Any]], robustness: bool = False) -> list[LeaderRow]:
+    """Rows sorted best first: pass rate, then composite. `cells` are store rows; a
+    robustness sweep ranks cells that met injected faults too."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for c in cells:
         groups.setdefault((c["tui"], c["model"]), []).append(c)
-    rows = [_row(tui, model, group) for (tui, model), group in groups.items()]
+    rows = [_row(tui, model, group, robustness) for (tui, model), group in groups.items()]
     rows.sort(
         key=lambda r: (
             r.pass_rate if r.pass_rate is not None else -1,
@@ -68,8 +76,11 @@ def _mean(values: list[float]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
-def _row(tui: str, model: str, group: list[dict[str, Any]]) -> LeaderRow:
-    cap = [c for c in group if not c["infra"]]
+def _row(tui: str, model: str, group: list[dict[str, Any]], robustness: bool) -> LeaderRow:
+    injected = [c for c in group if c.get("injected") and not c["infra"]]
+    cap = [c for c in group if not c["infra"] and (robustness or not c.get("injected"))]
+    attempts = sum(c.get("attempted_calls") or 0 for c in group)
+    throttled = sum(c.get("throttled_calls") or 0 for c in group)
     n = len(cap)
     passed = sum(c["pass"] or 0.0 for c in cap)
     low, high = wilson(passed, n) if n else (None, None)
@@ -82,7 +93,7 @@ def _row(tui: str, model: str, group: list[dict[str, Any]]) -> LeaderRow:
         model=model,
         cells=len(group),
         capability_cells=n,
-        infra_cells=len(group) - n,
+        infra_cells=sum(1 for c in group if c["infra"]),
         passed=passed,
         pass_rate=passed / n if n else None,
         pass_rate_low=low,
@@ -92,6 +103,9 @@ def _row(tui: str, model: str, group: list[dict[str, Any]]) -> LeaderRow:
         tokens_per_correct_task=tokens / passed if passed else None,
         median_wall_s=statistics.median(walls) if walls else None,
         mean_attempts=statistics.fmean(c["attempts"] for c in group),
+        injected_cells=len(injected),
+        quota_hit_rate=throttled / attempts if attempts else None,
+        queued_s=round(sum(c.get("queued_ms") or 0 for c in group) / 1000, 3),
     )
 
 
@@ -132,6 +146,9 @@ def render(rows: list[LeaderRow], sweep_id: str, console=None) -> None:
         ("median wall", "right"),
         ("cells", "right"),
         ("infra", "right"),
+        ("injected", "right"),
+        ("429 rate", "right"),
+        ("queued", "right"),
     ]:
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for r in rows:
@@ -149,11 +166,16 @@ def render(rows: list[LeaderRow], sweep_id: str, console=None) -> None:
             "—" if r.median_wall_s is None else f"{r.median_wall_s:.1f}s",
             str(r.capability_cells),
             str(r.infra_cells),
+            str(r.injected_cells),
+            _f(r.quota_hit_rate, ".0%"),
+            f"{r.queued_s:.1f}s",
         )
     console.print(table)
     console.print(
         "pass rate and composite count capability cells only; infra cells (throttled, "
-        "provider down) are counted apart. composite is normalised within the sweep per task."
+        "provider down) and cells that met injected faults are counted apart. 429 rate: "
+        "upstream attempts the provider throttled; queued: time the proxy's governor held "
+        "calls back. composite is normalised within the sweep per task."
     )
 
 
