@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # the pipeline imports this module; its state is only read he
     from runner.sandbox.base import RunResult
 
 #: The format of cell.json this code writes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -55,10 +55,26 @@ def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
+    """v4 records what the proxy's governor did: calls carry queued_ms, retry_of,
+    absorbed, injected and client_retry_count (absent before: none of it happened), the
+    latency axis `queued_ms`, and the throttle account what was held back, absorbed and
+    injected, recomputed from the calls as a rescore would."""
+    scores = data.get("scores")
+    if isinstance(scores, dict):
+        latency = scores.get("latency")
+        if isinstance(latency, dict):
+            scores = {**scores, "latency": {**latency, "queued_ms": latency.get("queued_ms", 0)}}
+        evidence = Evidence.model_validate(data.get("facts"))
+        data["scores"] = {**scores, "throttle": account(evidence.calls).model_dump(mode="json")}
+    return data
+
+
 #: version n -> the step that upgrades a version-n dict to version n + 1.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
+    3: _v3_to_v4,
 }
 
 
