@@ -30,7 +30,8 @@ from proxy.sink import RecordSink
 def create_app(config: ProxyConfig, store: SessionStore | None = None) -> web.Application:
     app = web.Application(client_max_size=config.max_body_bytes)
     app[APP_CONFIG] = config
-    app[APP_STORE] = store if store is not None else SessionStore()
+    # standalone (no store given): nobody reads sessions from memory; calls.jsonl has them
+    app[APP_STORE] = store if store is not None else SessionStore(implicit_reader=False)
     app[APP_METRICS] = Metrics()
     sink = RecordSink(config.record_dir)
     transcript = (

@@ -30,7 +30,7 @@ from proxy.governor_send import governed_send, link_client_retry, remember_first
 from proxy.inject_serve import fault_for, serve_fault
 from proxy.keys import APP_CONFIG, APP_GATE, APP_RECORDER, APP_STORE
 from proxy.records import ModelCall
-from proxy.redact import Redactor
+from proxy.redact import redactor_for
 from proxy.relay import Relay
 from proxy.replay import ReplayBook
 from proxy.upstream import Attempt, Reply
@@ -62,7 +62,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
         attempt = await resolve(request, call)
         policy = _policy(request, call)
         link_client_retry(request, call)
-        relay.redactor = Redactor((_sent_key(attempt), presented_key(request)))
+        relay.redactor = redactor_for(_sent_key(attempt), presented_key(request))
         call.redact = relay.redactor.scrub_text if relay.redactor else None
         n = gate.store.next_request(call.session) if call.session is not None else 0
         fault = fault_for(policy.inject, call, n)
@@ -141,9 +141,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SAFE = "/:@!$&'()*+,;=-._~"
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_/-]*")
+
+
 def upstream_path(tail: str) -> str:
     """The path below the upstream base, checked (after the router decoded it) so that it
     cannot leave that base, and escaped again exactly once for the wire."""
+    if _PLAIN.fullmatch(tail):  # chat/completions, responses, models: nothing to check
+        return tail
     if _CONTROL.search(tail):
         raise BadRequest("request path contains a control character (e.g. %0a); refused")
     if _CLIMB.search(tail):

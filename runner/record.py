@@ -27,6 +27,7 @@ from proxy.transcripts import TRANSCRIPT_FILE
 from runner.spans import Span
 from scorer.card import Scorecard
 from scorer.evidence import ChangeFacts, Evidence, TaskFacts, TimingFacts
+from scorer.ranking import CellResult
 from scorer.throttle import account
 
 if TYPE_CHECKING:  # the pipeline imports this module; its state is only read here
@@ -166,6 +167,44 @@ class CellRecord(BaseModel):
     def infra(self) -> bool:
         """The verdict says infra: the cell is kept, but counts as no capability result."""
         return self.scores.infra if self.scores else False
+
+    def result(self, sweep_composite: float | None = None) -> CellResult:
+        """What the leaderboard (scorer.ranking) reads of this cell. An unscored record
+        (scoring never ran) keeps its raw facts: tests passed or not, tokens, wall time."""
+        card, calls = self.scores, self.calls
+        common = {
+            "tui": self.tui,
+            "model": self.model,
+            "task_id": self.task_id,
+            "attempts": self.identity.attempt,
+            "sweep_composite": sweep_composite,
+        }
+        if card is None:
+            tests = self.facts.tests
+            return CellResult(
+                **common,
+                infra=False,
+                pass_=(1.0 if tests.exit_code == 0 else 0.0) if tests.ran else None,
+                composite=None,
+                total_tokens=sum(c.total_tokens or 0 for c in calls),
+                wall_clock_ms=self.facts.timing.wall_clock_ms,
+                injected=any(c.injected for c in calls),
+            )
+        return CellResult(
+            **common,
+            infra=card.infra,
+            pass_=float(card.pass_rate.pass_),
+            composite=float(card.composite.composite),
+            total_tokens=card.tokens.total_tokens,
+            wall_clock_ms=card.latency.wall_clock_ms,
+            blast_radius=card.blast_radius.blast_radius,
+            refusal=None if card.refusal.not_applicable else card.refusal.refusal,
+            integrity=card.integrity.integrity,
+            injected=bool(card.throttle.injected),
+            attempted_calls=card.throttle.attempts,
+            throttled_calls=card.throttle.throttled,
+            queued_ms=card.latency.queued_ms,
+        )
 
     def to_json(self) -> str:
         """cell.json's text: every writer (the runner, `cab score`) goes through here."""
