@@ -130,7 +130,9 @@ async def resolve(request: web.Request, call: CallFacts) -> Attempt:
     if key:
         headers["Authorization"] = "Bearer " + key
     call.proxy_s = perf_counter() - call.t0
-    return Attempt(request.method, URL(url, encoded=True), headers, inb.data)
+    return Attempt(
+        request.method, URL(url, encoded=True), headers, inb.data, sess.upstream_timeout_s
+    )
 
 
 #: a path segment that climbs (`..`, `.`), split on `/` and on `\` (which some servers

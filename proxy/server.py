@@ -166,6 +166,7 @@ class ProxyServer(BackgroundServer):
         upstream_key_env: str | None = None,
         model_override: str | None = None,
         session_id: str | None = None,
+        upstream_timeout_s: float | None = None,
         policy: Policy | None = None,
     ) -> Session:
         return self.store.create(
@@ -174,6 +175,7 @@ class ProxyServer(BackgroundServer):
             upstream_key_env=upstream_key_env,
             model_override=model_override,
             session_id=session_id,
+            upstream_timeout_s=upstream_timeout_s,
             policy=policy,
         )
 

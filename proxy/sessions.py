@@ -41,6 +41,10 @@ class Session:
     upstream: str | None = None
     upstream_key_env: str | None = None
     model_override: str | None = None
+    #: seconds to wait for the upstream on this session's calls (None: the proxy's own);
+    #: the runner sets it below the agent's client timeout, so a hung provider is
+    #: recorded as `timeout`, not as the client leaving.
+    upstream_timeout_s: float | None = None
     calls: list[ModelCall] = field(default_factory=list)
     seq: int = 0
     #: requests begun but not yet recorded (a client may hold its whole reply first).
@@ -89,6 +93,7 @@ class SessionStore:
         upstream_key_env: str | None = None,
         model_override: str | None = None,
         session_id: str | None = None,
+        upstream_timeout_s: float | None = None,
         reader: bool = True,
         policy: Policy | None = None,
     ) -> Session:
@@ -103,6 +108,7 @@ class SessionStore:
             upstream=upstream.rstrip("/") if upstream else None,
             upstream_key_env=upstream_key_env,
             model_override=model_override,
+            upstream_timeout_s=upstream_timeout_s,
             reader=reader,
             policy=policy,
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import TracebackType
 
+from proxy.fake import sequences
 from proxy.fake.quota import QuotaConfig
 from proxy.server import FakeUpstreamServer, ProxyServer
 from runner.models import CONFIG_DIR, ModelSpec
@@ -70,35 +71,53 @@ class Harness:
     ) -> None:
         self.stop()
 
-    def open_session(self, model: ModelSpec, cell_id: str, task_id: str, tui: str = "reference"):
-        """A proxy session for one cell, routed to the model's endpoint."""
+    def open_session(
+        self,
+        model: ModelSpec,
+        cell_id: str,
+        task_id: str,
+        tui: str = "reference",
+        upstream_timeout_s: float | None = None,
+    ):
+        """A proxy session for one cell, routed to the model's endpoint; its upstream
+        timeout is kept below the agent's client timeout (runner.adapters.base)."""
         assert self.proxy is not None, "harness not started"
         if model.embedded:
-            return self.proxy.create_session(
+            sess = self.proxy.create_session(
                 cell_id=cell_id,
                 upstream=None,
                 upstream_key_env=None,
                 model_override=self.scripted_model(model, task_id, tui),
                 policy=model.policy(),
+                upstream_timeout_s=upstream_timeout_s,
             )
+            if sess.model_override and sess.model_override.startswith(sequences.PREFIX):
+                # a scenario: its fault sequence starts afresh for this cell
+                sess.model_override = sequences.tagged(sess.model_override, sess.id)
+            return sess
         return self.proxy.create_session(
             cell_id=cell_id,
             upstream=model.endpoint,
             upstream_key_env=model.key_env,
             model_override=model.upstream_model(task_id),
             policy=model.policy(),
+            upstream_timeout_s=upstream_timeout_s,
         )
 
     def scripted_model(self, model: ModelSpec, task_id: str, tui: str) -> str:
         """The fake's model name for an embedded model: an agent CLI's own script
         (config/scripts/clis/<tui>/...) when there is one, else the reference agent's."""
         name = model.upstream_model(task_id)
+        head = ""
+        if name.startswith(sequences.PREFIX):  # faults/<sequence>/<inner model>
+            seq, _, name = name[len(sequences.PREFIX) :].partition("/")
+            head = f"{sequences.PREFIX}{seq}/"
         prefix = "scripted/"
         if name.startswith(prefix):
             own = "clis/" + tui + "/" + name[len(prefix) :]
             if (self.scripts_dir / f"{own}.toml").is_file():
-                return prefix + own
-        return name
+                return head + prefix + own
+        return head + name
 
     @property
     def base_url(self) -> str:

@@ -29,13 +29,14 @@ from scorer.card import Scorecard
 from scorer.evidence import ChangeFacts, Evidence, TaskFacts, TimingFacts
 from scorer.ranking import CellResult
 from scorer.throttle import account
+from scorer.verdict import judge
 
 if TYPE_CHECKING:  # the pipeline imports this module; its state is only read here
     from runner.pipeline.state import CellState
     from runner.sandbox.base import RunResult
 
 #: The format of cell.json this code writes.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +58,21 @@ def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
-    """v4 records what the proxy's governor did: calls carry queued_ms, retry_of,
+    """v4 records the sandbox's facts in `facts.agent` (signal, oom_killed,
+    killed_externally, start/end, budget_s, client_timeout_s, mem_limit; all optional) and
+    judges verdicts by the infra-streak rule. The verdict is a pure function of the facts,
+    so an older file gets the verdict a rescore would give (without the new facts, the
+    agent's window is rebuilt from its calls and wall clock)."""
+    scores = data.get("scores")
+    if isinstance(scores, dict) and isinstance(scores.get("verdict"), dict):
+        evidence = Evidence.model_validate(data.get("facts"))
+        passed = (scores.get("pass_rate") or {}).get("pass") == 1
+        data["scores"] = {**scores, "verdict": judge(evidence, passed).model_dump(mode="json")}
+    return data
+
+
+def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
+    """v5 records what the proxy's governor did: calls carry queued_ms, retry_of,
     absorbed, injected and client_retry_count (absent before: none of it happened), the
     latency axis `queued_ms`, and the throttle account what was held back, absorbed and
     injected, recomputed from the calls as a rescore would."""
@@ -76,6 +91,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
+    4: _v4_to_v5,
 }
 
 

@@ -47,6 +47,7 @@ class CellOptions(BaseModel):
     sandbox: str = "auto"
     network_mode: str = "host"
     timeout_s: float | None = Field(None, description="overrides the task's timeout_s")
+    mem_limit: str = Field("4g", description="the agent container's memory limit")
     attempt: int = 1
     plugins: list[Plugin] = Field(default_factory=list)
     cell_dir: Path | None = Field(None, description="overrides out_root/<cell path>")

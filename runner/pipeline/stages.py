@@ -12,12 +12,12 @@ from collections.abc import Callable
 
 from runner import images
 from runner.adapters import AdapterContext
-from runner.adapters.base import HOME_DIR, OUT_DIR
+from runner.adapters.base import HOME_DIR, OUT_DIR, upstream_timeout_s
 from runner.pipeline.options import Plugin
 from runner.pipeline.recording import attach_recording
 from runner.pipeline.state import CellState, now
 from runner.reproduce import prepared_files
-from runner.sandbox import Mount, RunSpec
+from runner.sandbox import Mount, RunResult, RunSpec
 from runner.testrun import run_hidden_tests
 from runner.workspace import config_texts, copy_tree, diff, has_git_dir, snapshot, unified_diff
 from scorer.evidence import AgentFacts
@@ -50,7 +50,13 @@ def run_agent(state: CellState) -> None:
     """Open the proxy session, let the adapter build the run, run it in the sandbox."""
     state.adapter_start = now()
     applied = apply_plugins(state)
-    state.session = state.harness.open_session(state.model, state.cell_id, state.task.id, state.tui)
+    state.session = state.harness.open_session(
+        state.model,
+        state.cell_id,
+        state.task.id,
+        state.tui,
+        upstream_timeout_s=upstream_timeout_s(state.adapter.client_timeout_s, state.timeout_s),
+    )
     attach_recording(state.session, state.opts, state.cell_dir, state.adapter)
     state.ctx = AdapterContext(
         task_id=state.task.id,
@@ -79,6 +85,7 @@ def run_agent(state: CellState) -> None:
         env=run.env,
         network_mode=state.opts.network_mode,
         timeout_s=state.timeout_s,
+        mem_limit=state.opts.mem_limit,
         labels=state.labels,
         log_path=state.cell_dir / "agent.log",
         name=f"cab-{state.tui}-{state.task.name}-{state.session.id}"[:60],
@@ -95,12 +102,28 @@ def run_agent(state: CellState) -> None:
             isolated=result.isolated,
             docker_sock_mounted=result.docker_sock_mounted,
             read_only=result.read_only,
+            signal=result.signal,
+            oom_killed=result.oom_killed,
+            killed_externally=result.killed_externally,
         )
     state.adapter_end = now()
-    state.agent = AgentFacts(
+    state.agent = agent_facts(state, result)
+
+
+def agent_facts(state: CellState, result: RunResult) -> AgentFacts:
+    """How the agent's run ended, as the sandbox saw it: what the verdict reads."""
+    return AgentFacts(
         started=result.error is None,
         exit_code=result.exit_code,
         timed_out=result.timed_out,
+        signal=result.signal,
+        oom_killed=result.oom_killed,
+        killed_externally=result.killed_externally,
+        started_at=result.container_started_at or state.adapter_start,
+        ended_at=result.container_ended_at or state.adapter_end,
+        budget_s=state.timeout_s,
+        client_timeout_s=state.adapter.client_timeout_s,
+        mem_limit=state.spec.mem_limit if state.spec else None,
         stdout_tail=result.stdout[-AGENT_TAIL_CHARS:],
         stderr_tail=result.stderr[-AGENT_TAIL_CHARS:],
         error=result.error,

@@ -58,6 +58,14 @@ class RunResult(BaseModel):
     error: str | None = Field(None, description="engine/image failure: the command never ran")
     network_mode: str | None = None
     oom_killed: bool = Field(False, description="the engine killed it for exceeding mem_limit")
+    signal: int | None = Field(None, description="the signal that ended the command, if one did")
+    killed_externally: bool = Field(
+        False, description="ended by a kill that was not the harness's (not timeout, not OOM)"
+    )
+    container_started_at: datetime | None = Field(
+        None, description="when the command started (the engine's State.StartedAt)"
+    )
+    container_ended_at: datetime | None = Field(None, description="... and when it ended")
     docker_sock_mounted: bool | None = Field(
         None,
         description="docker: a docker.sock among the container's inspected mounts; "
@@ -66,6 +74,15 @@ class RunResult(BaseModel):
     read_only: bool | None = Field(
         None, description="docker: HostConfig.ReadonlyRootfs; local: False (the host's own files)"
     )
+
+
+def exit_facts(result: RunResult) -> None:
+    """The signal from a 128+N exit code, and whether the kill was someone else's: exit
+    137 (SIGKILL) that was neither the harness's timeout nor the engine's OOM killer."""
+    code = result.exit_code
+    if code is not None and code > 128:
+        result.signal = code - 128
+    result.killed_externally = result.signal == 9 and not result.timed_out and not result.oom_killed
 
 
 class Sandbox(Protocol):

@@ -21,7 +21,7 @@ import docker
 import requests
 import structlog
 
-from runner.sandbox.base import WORKSPACE, RunResult, RunSpec
+from runner.sandbox.base import WORKSPACE, RunResult, RunSpec, exit_facts
 from runner.tasks import Task
 
 log = structlog.get_logger(__name__)
@@ -175,8 +175,10 @@ class DockerSandbox:
             result.container_active_ms = round(
                 max(0.0, (finished - begun).total_seconds() * 1000), 3
             )
+        result.container_started_at, result.container_ended_at = begun, finished
         if state.get("OOMKilled"):
             result.oom_killed = True
+        exit_facts(result)
         if result.exit_code == 127 and err.startswith(_TINI_EXEC_FAILED):
             result.error = f"the command could not be started: {err.strip()}"
 
