@@ -29,6 +29,7 @@ from scorer.card import Scorecard
 from scorer.evidence import ChangeFacts, Evidence, TaskFacts, TimingFacts
 from scorer.ranking import CellResult
 from scorer.throttle import account
+from scorer.timeline import held_intervals, tidy, union_ms
 from scorer.verdict import judge
 
 if TYPE_CHECKING:  # the pipeline imports this module; its state is only read here
@@ -75,13 +76,14 @@ def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
     """v5 records what the proxy's governor did: calls carry queued_ms, retry_of,
     absorbed, injected and client_retry_count (absent before: none of it happened), the
     latency axis `queued_ms`, and the throttle account what was held back, absorbed and
-    injected, recomputed from the calls as a rescore would."""
+    injected: both computed from the recorded calls, as a rescore would."""
     scores = data.get("scores")
     if isinstance(scores, dict):
+        evidence = Evidence.model_validate(data.get("facts"))
         latency = scores.get("latency")
         if isinstance(latency, dict):
-            scores = {**scores, "latency": {**latency, "queued_ms": latency.get("queued_ms", 0)}}
-        evidence = Evidence.model_validate(data.get("facts"))
+            queued = tidy(round(union_ms(held_intervals(evidence.calls)), 3))
+            scores = {**scores, "latency": {**latency, "queued_ms": queued}}
         data["scores"] = {**scores, "throttle": account(evidence.calls).model_dump(mode="json")}
     return data
 

@@ -175,7 +175,7 @@ def account(calls: list[ModelCall]) -> ThrottleAccount:
         gave_up=gave_up,
         advice=[],
         timeline=rows,
-        governor_held=sum(1 for c in calls if c.queued_ms),
+        governor_held=len(held_intervals(calls)),
         governor_held_ms=round(union_ms(held_intervals(calls)), 3),
         absorbed=sum(c.absorbed for c in calls),
         injected=dict(sorted(Counter(c.injected for c in calls if c.injected).items())),

@@ -59,12 +59,17 @@ def throttle_intervals(calls: Iterable[ModelCall], until: datetime | None = None
     return spans
 
 
+#: a governor admission quicker than this was not holding the call back.
+HELD_MS = 1.0
+
+
 def held_intervals(calls: Iterable[ModelCall]) -> list[Interval]:
-    """For each call the proxy's governor held back: from its start for its queued_ms."""
+    """For each call the proxy's governor held back (at least HELD_MS): from its start
+    for its queued_ms."""
     return [
         (c.started_at, c.started_at + timedelta(milliseconds=c.queued_ms))
         for c in calls
-        if c.queued_ms
+        if c.queued_ms is not None and c.queued_ms >= HELD_MS
     ]
 
 
