@@ -22,6 +22,7 @@ from runner.adapters import Adapter, AdapterContext
 from runner.models import ModelSpec
 from runner.record import Reproduce
 from runner.sandbox.base import RunResult, RunSpec
+from runner.sandbox.docker import cli_flags
 from runner.tasks import Task
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -131,27 +132,10 @@ def docker_run(
         if parent not in made:
             lines.append(f"mkdir -p {shlex.quote(parent)}")
         lines += ph.heredoc(rel, files[rel])
-    lines += _docker_flags(spec, ph)
+    lines += cli_flags(spec, lambda m: host_dir(m.source, m.target, m.read_only), ph.word)
     lines.append(f"  {image} \\")
     lines.append("  " + " ".join(ph.word(a) for a in spec.command))
     return "\n".join(lines)
-
-
-def _docker_flags(spec: RunSpec, ph: Placeholders) -> list[str]:
-    """`docker run` and its flags, one per line, as the docker sandbox sets them."""
-    lines = [
-        f"docker run --rm --init --network {shlex.quote(spec.network_mode)} \\",
-        f"  --memory {spec.mem_limit} --memory-swap {spec.mem_limit} "
-        f"--cpus {spec.nano_cpus / 1e9:g} --pids-limit {spec.pids_limit} \\",
-        f'  -v "$PWD/workspace:/workspace" -w {shlex.quote(spec.workdir)} \\',
-    ]
-    for mount in spec.mounts:
-        ro = ":ro" if mount.read_only else ""
-        source = host_dir(mount.source, mount.target, mount.read_only)
-        lines.append(f'  -v "{source}:{mount.target}{ro}" \\')
-    for key, value in sorted(spec.env.items()):
-        lines.append(f"  -e {key}={ph.word(value)} \\")
-    return lines
 
 
 def reproduce(

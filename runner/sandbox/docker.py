@@ -14,6 +14,7 @@ never a pull. An engine or image failure is returned as `RunResult.error` with
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import docker
 import requests
 import structlog
 
-from runner.sandbox.base import WORKSPACE, RunResult, RunSpec, exit_facts
+from runner.sandbox.base import WORKSPACE, Mount, RunResult, RunSpec, exit_facts
 from runner.tasks import Task
 
 log = structlog.get_logger(__name__)
@@ -52,6 +53,26 @@ def inspected_exposure(attrs: dict) -> tuple[bool, bool]:
         for side in ("Source", "Destination")
     )
     return sock, bool((attrs.get("HostConfig") or {}).get("ReadonlyRootfs"))
+
+
+def cli_flags(
+    spec: RunSpec, source: Callable[[Mount], str], word: Callable[[str], str]
+) -> list[str]:
+    """The `docker run` command line (without image and command) that starts what `_create`
+    starts: the "Run it yourself" text (runner/reproduce.py) is made from it, so keep the
+    two in step. `source` names a mount's host folder, `word` quotes a value for the shell."""
+    lines = [
+        f"docker run --rm --init --network {word(spec.network_mode)} \\",
+        f"  --memory {spec.mem_limit} --memory-swap {spec.mem_limit} "
+        f"--cpus {spec.nano_cpus / 1e9:g} --pids-limit {spec.pids_limit} \\",
+        f'  -v "$PWD/workspace:{WORKSPACE}" -w {word(spec.workdir)} \\',
+    ]
+    for mount in spec.mounts:
+        ro = ":ro" if mount.read_only else ""
+        lines.append(f'  -v "{source(mount)}:{mount.target}{ro}" \\')
+    for key, value in sorted(spec.env.items()):
+        lines.append(f"  -e {key}={word(value)} \\")
+    return lines
 
 
 class DockerSandbox:
@@ -118,6 +139,7 @@ class DockerSandbox:
         return result
 
     def _create(self, spec: RunSpec):
+        """Create the container (not started). `cli_flags` is the same as a command line."""
         volumes = {str(Path(spec.workspace).resolve()): {"bind": WORKSPACE, "mode": "rw"}}
         for m in spec.mounts:
             volumes[str(Path(m.source).resolve())] = {

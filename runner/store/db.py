@@ -225,6 +225,13 @@ class ResultsStore:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
+    def sweep_id(self) -> str:
+        """The sweep's id, from its stored config (the folder's name if none was stored)."""
+        sweep = self.meta("sweep")
+        if isinstance(sweep, dict) and isinstance(sweep.get("sweep_id"), str):
+            return sweep["sweep_id"]
+        return self.path.parent.name
+
     # -- writing ----------------------------------------------------------------------
 
     def record_attempt(
