@@ -53,6 +53,13 @@ class ModelEntry(BaseModel):
     key_env: str | None = None
     model_id: str | None = None
     build_id: str | None = None
+    # quota, absorb and fault injection, as in config/models.toml (docs/proxy.md)
+    rpm: int | None = Field(None, gt=0)
+    tpm: int | None = Field(None, gt=0)
+    max_concurrency: int | None = Field(None, gt=0)
+    quota_window_s: float = Field(60.0, gt=0)
+    absorb: bool = False
+    inject: str | None = None
 
     @field_validator("endpoint")
     @classmethod
@@ -82,6 +89,13 @@ class SweepConfig(BaseModel):
     plugins: list[Plugin] = Field(default_factory=list)
     scoring: SweepScoring = Field(default_factory=SweepScoring)
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    inject: dict[str, str] = Field(
+        default_factory=dict,
+        description="faults to inject per model name, e.g. { scripted = '429@30%;seed=1' }",
+    )
+    robustness: bool = Field(
+        False, description="a robustness sweep: cells that met injected faults are ranked too"
+    )
 
     # Filled in by the loader.
     path: Path = Field(default=Path("<inline>"), exclude=True)
@@ -148,12 +162,29 @@ def resolve_models(cfg: SweepConfig) -> list[ModelSpec]:
                 )
             out.append(named[entry])
         else:
-            out.append(ModelSpec(**entry.model_dump()))
+            try:
+                out.append(ModelSpec(**entry.model_dump()))
+            except ValidationError as exc:
+                raise ConfigError(cfg.path, f"models.{i}", exc.errors()[0]["msg"]) from exc
+    out = [_with_inject(cfg, m) for m in out]
+    unknown = sorted(set(cfg.inject) - {m.name for m in out})
+    if unknown:
+        raise ConfigError(cfg.path, f"inject.{unknown[0]}", "not a model of this sweep")
     names = [m.name for m in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(cfg.path, "models", f"model names repeat: {dupes}")
     return out
+
+
+def _with_inject(cfg: SweepConfig, model: ModelSpec) -> ModelSpec:
+    spec = cfg.inject.get(model.name)
+    if spec is None:
+        return model
+    try:
+        return ModelSpec.model_validate({**model.model_dump(), "inject": spec})
+    except ValidationError as exc:
+        raise ConfigError(cfg.path, f"inject.{model.name}", exc.errors()[0]["msg"]) from exc
 
 
 def expand(cfg: SweepConfig, tasks_dir: Path = TASKS_DIR) -> list[CellPlan]:
