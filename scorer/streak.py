@@ -43,7 +43,7 @@ CLIENT_TIMEOUT_SHARE = 0.8
 #: ... or when open this share of the budget that remained when it started,
 REMAINING_SHARE = 0.5
 #: ... and this many times longer than the slowest answer the agent had received.
-SLOWEST_FACTOR = 2.0
+SLOWEST_FACTOR = 3.0
 #: A call that ended this close to the agent's end was still in flight when it ended.
 IN_FLIGHT_SLACK = timedelta(seconds=2)
 
@@ -168,19 +168,22 @@ def final_streak(calls: list[ModelCall], window: RunWindow) -> Streak | None:
     the agent's end cut off (a retry in flight) neither breaks nor starts a streak: it
     only says a streak call was in flight."""
     timeline = seen(calls)
+    last = timeline[-1] if timeline else None
+    cut = last is not None and cut_at_the_end(last, window)
     tail: list[ModelCall] = []
     types: list[FailureType] = []
-    cut = False
-    for i, call in enumerate(reversed(timeline)):
+    for call in reversed(timeline[:-1] if cut else timeline):
         kind = failure_type(call, timeline, window)
-        if kind is None and i == 0 and cut_at_the_end(call, window):
-            cut = True
-            continue
         if kind is None:
             break
         tail.insert(0, call)
         types.insert(0, kind)
-    return Streak(tail, types, window, cut) if tail else None
+    if tail:
+        return Streak(tail, types, window, cut_retry=cut)
+    if cut and last is not None:  # only the cut call: a streak if it had hung
+        kind = failure_type(last, timeline, window)
+        return Streak([last], [kind], window) if kind else None
+    return None
 
 
 def recovered_ms(calls: list[ModelCall], window: RunWindow) -> tuple[int, float]:

@@ -254,3 +254,13 @@ def test_tests_timing_out_does_not_make_a_streak_infra_or_not():
     calls = [call(1, 0, 50, "rate_limited")]
     cell = page_cell(calls=calls, agent=agent(end_s=1), tests=RunFacts(ran=True, timed_out=True))
     assert score_cell(cell).verdict.verdict == "infra:rate_limit"
+
+
+def test_a_retry_in_flight_at_the_timeout_keeps_the_streaks_own_reason():
+    """429s while honouring Retry-After, then a retry still open when the budget ran out:
+    the reason is the answers' (rate_limit), the open retry only says it was in flight."""
+    calls = [ok(1, 0), call(2, 1, 5, "rate_limited"), call(3, 4, 5, "rate_limited")]
+    calls.append(call(4, 7, 6_900, "client_disconnected"))
+    v = judge(calls, agent(end_s=14, budget_s=14, timed_out=True))
+    assert v.verdict == "infra:rate_limit"
+    assert v.evidence["streak"]["ended_by"] == "in_flight"
