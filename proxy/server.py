@@ -47,11 +47,27 @@ def make_runner(app: web.Application) -> web.AppRunner:
     )
 
 
-class BackgroundServer:
-    """An aiohttp app served on 127.0.0.1 from a background thread."""
+async def serve_unix(runner: web.AppRunner, path: Path) -> None:
+    """Also serve the runner's app on a Unix socket at `path`: the isolation sidecar
+    connects there and serves it on an agent container's own loopback (docs/isolation.md).
 
-    def __init__(self, host: str, port: int) -> None:
+    The socket is world-connectable (0666) because the sidecar runs as nobody; what guards
+    it is the folder it lives in and the session key every request must carry, exactly as
+    for the TCP port on 127.0.0.1. A stale socket left by a crashed run is replaced."""
+    path = Path(path)
+    if path.is_socket():
+        path.unlink()
+    await web.UnixSite(runner, str(path)).start()
+    path.chmod(0o666)
+
+
+class BackgroundServer:
+    """An aiohttp app served on 127.0.0.1 from a background thread (and, when `unix_path`
+    is set, on that Unix socket too)."""
+
+    def __init__(self, host: str, port: int, unix_path: Path | None = None) -> None:
         self.host, self.port = host, port
+        self.unix_path = unix_path
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -102,6 +118,8 @@ class BackgroundServer:
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        if self.unix_path is not None:
+            await serve_unix(self._runner, self.unix_path)
 
     def stop(self) -> None:
         if self._thread is None or self._loop is None:
@@ -130,8 +148,9 @@ class ProxyServer(BackgroundServer):
         port: int = 0,
         timeout: float = 600.0,
         max_body_bytes: int = 32 * 1024 * 1024,
+        unix_path: Path | None = None,
     ) -> None:
-        super().__init__(host, port)
+        super().__init__(host, port, unix_path)
         self.config = ProxyConfig(
             upstream=upstream,
             upstream_key_env=upstream_key_env,

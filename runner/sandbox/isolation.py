@@ -1,0 +1,278 @@
+"""Isolation: the proxy is the agent container's only door (docs/isolation.md).
+
+An isolated run has two containers. The sidecar (images/sidecar: socat from Debian) runs
+with `--network none`, so its network namespace holds only `lo`; it has the proxy's Unix
+socket folder mounted (it alone) and serves that socket on 127.0.0.1:<port> of its
+namespace. The agent container joins that namespace (`--network container:<sidecar>`):
+it sees the same single `lo`, so `http://127.0.0.1:<port>/v1` reaches the proxy and no
+other address exists. Nothing depends on what the agent image contains.
+
+Every container we run (agent, sidecar, hidden tests) drops all capabilities, sets
+`no-new-privileges`, and runs as a non-root uid (see `run_as`). A check run inside the
+agent's own container, before its command, prints what it saw (interfaces, uid,
+capabilities, a Docker socket, the probed host ports) to stderr; `read_check` parses it
+back from the container's log, which the agent cannot rewrite.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+#: The port the sidecar serves the proxy on, inside the agent's namespace.
+LOOPBACK_PORT = 4141
+#: The proxy's Unix socket: this file name in the folder mounted at SIDECAR_SOCKET_DIR.
+SOCKET_NAME = "proxy.sock"
+SIDECAR_SOCKET_DIR = "/cab/proxy"
+#: The uid:gid containers run as when the harness itself is root (see `run_as`).
+AGENT_UID = 1000
+#: The sidecar runs socat as nobody.
+SIDECAR_USER = "65534:65534"
+#: Lines of the in-container check start with this (on the agent's stderr).
+CHECK_PREFIX = "cab-isolation:"
+#: How long the sidecar may take to listen before the run is given up.
+SIDECAR_READY_S = 10.0
+
+
+class ForwarderCounts(BaseModel):
+    """What the sidecar's socat logged: connections from the agent it accepted, and how
+    many of those the proxy's socket refused (the proxy could not be reached)."""
+
+    connections_accepted: int = 0
+    connections_refused: int = 0
+
+
+class NetCheck(BaseModel):
+    """What the agent's own container saw, just before the agent command started."""
+
+    interfaces: list[str] = Field(description="/sys/class/net and /proc/net/dev, merged")
+    loopback_only: bool
+    uid: str | None = None
+    cap_eff: str | None = Field(None, description="effective capabilities (hex)")
+    no_new_privs: bool | None = None
+    docker_socket: bool = Field(False, description="a Docker socket was found")
+    probes: dict[str, str] = Field(
+        default_factory=dict, description="'127.0.0.1:port' -> open | refused | unprobed"
+    )
+
+
+class IsolationFacts(BaseModel):
+    """How the agent's container was confined, and the evidence that it was."""
+
+    network_mode: str = Field(description="isolated | host | none | a docker network mode")
+    engine_network_mode: str | None = Field(None, description="what the engine was given")
+    loopback_port: int | None = Field(None, description="the proxy, on the agent's 127.0.0.1")
+    sidecar_image: str | None = None
+    forwarder: ForwarderCounts | None = None
+    check: NetCheck | None = None
+    user: str | None = None
+    cap_drop: list[str] = Field(default_factory=list)
+    cap_add: list[str] = Field(default_factory=list)
+    no_new_privileges: bool = False
+    read_only_root: bool = False
+    docker_sock_mounted: bool = False
+    mem_limit: str | None = None
+    nano_cpus: int | None = None
+    pids_limit: int | None = None
+
+
+# ---- the in-container check ------------------------------------------------------------
+
+_CHECK = r"""{
+echo "$P begin"
+for f in /sys/class/net/*; do [ -e "$f" ] && echo "$P iface ${f##*/}"; done
+while IFS=: read -r name rest; do
+  case "$name" in *'|'*) ;; *) echo "$P dev ${name##* }" ;; esac
+done < /proc/net/dev
+while read -r key value rest; do
+  case "$key" in CapEff:|NoNewPrivs:) echo "$P ${key%:} $value" ;; esac
+done < /proc/self/status
+echo "$P uid $(id -u 2>/dev/null)"
+for s in /var/run/docker.sock /run/docker.sock /run/podman/podman.sock; do
+  [ -S "$s" ] && echo "$P docker_socket $s"
+done
+for port in $PORTS; do
+  if command -v bash >/dev/null 2>&1; then
+    if bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then r=open; else r=refused; fi
+  else r=unprobed; fi
+  echo "$P probe 127.0.0.1:$port $r"
+done
+echo "$P end"
+} >&2
+exec "$@"
+"""
+
+
+def wrap_with_check(command: list[str], probe_ports: list[int]) -> list[str]:
+    """The agent command behind a POSIX-sh prelude that reports what the container sees
+    (to stderr) and then execs the command unchanged. Needs only /bin/sh and its builtins
+    (plus `id`; the port probes use bash's /dev/tcp where bash exists)."""
+    ports = " ".join(str(int(p)) for p in probe_ports)
+    script = f"P={shlex.quote(CHECK_PREFIX)}; PORTS={shlex.quote(ports)}\n{_CHECK}"
+    return ["/bin/sh", "-c", script, "cab-isolation-check", *command]
+
+
+def read_check(stderr: str) -> NetCheck | None:
+    """The first complete check block in the agent's stderr (None when there is none)."""
+    lines = stderr.splitlines()
+    try:
+        start = lines.index(f"{CHECK_PREFIX} begin")
+        end = lines.index(f"{CHECK_PREFIX} end", start)
+    except ValueError:
+        return None
+    interfaces: list[str] = []
+    facts: dict[str, str] = {}
+    probes: dict[str, str] = {}
+    docker_socket = False
+    for line in lines[start + 1 : end]:
+        key, _, value = line.removeprefix(CHECK_PREFIX).strip().partition(" ")
+        if key in ("iface", "dev") and value and value not in interfaces:
+            interfaces.append(value)
+        elif key == "probe":
+            where, _, state = value.partition(" ")
+            probes[where] = state
+        elif key == "docker_socket":
+            docker_socket = True
+        else:
+            facts[key] = value
+    nnp = facts.get("NoNewPrivs")
+    return NetCheck(
+        interfaces=interfaces,
+        loopback_only=interfaces == ["lo"],
+        uid=facts.get("uid") or None,
+        cap_eff=facts.get("CapEff"),
+        no_new_privs=None if nnp is None else nnp == "1",
+        docker_socket=docker_socket,
+        probes=probes,
+    )
+
+
+# ---- the sidecar -----------------------------------------------------------------------
+
+_ACCEPTED = re.compile(r" N accepting connection from ")
+_REFUSED = re.compile(r" E connect\(.*" + re.escape(SOCKET_NAME))
+
+
+def forwarder_counts(log: str) -> ForwarderCounts:
+    """Count socat's (-d -d) log lines: one 'accepting connection' per connection, one
+    'E connect(... proxy.sock ...)' per connection the proxy's socket refused."""
+    return ForwarderCounts(
+        connections_accepted=len(_ACCEPTED.findall(log)),
+        connections_refused=len(_REFUSED.findall(log)),
+    )
+
+
+def sidecar_command(port: int = LOOPBACK_PORT) -> list[str]:
+    """socat's arguments (its entrypoint is `socat -d -d`): listen on the namespace's
+    loopback only, one forked child per connection, each to the proxy's socket."""
+    return [
+        f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr",
+        f"UNIX-CONNECT:{SIDECAR_SOCKET_DIR}/{SOCKET_NAME}",
+    ]
+
+
+def hardening() -> dict[str, object]:
+    """The engine options every container of ours gets: no capabilities beyond those the
+    spec adds back, and no privilege gained through setuid binaries."""
+    return {"cap_drop": ["ALL"], "security_opt": ["no-new-privileges"]}
+
+
+class Sidecar:
+    """One forwarder container per isolated run: start it, run the agent in its network
+    namespace (`network_mode`), then `stop` it to read its connection counts."""
+
+    def __init__(self, client, image: str, socket_dir: Path, port: int, labels: dict[str, str]):
+        self.client, self.image, self.port = client, image, port
+        self.socket_dir = Path(socket_dir).resolve()
+        self.labels = {**labels, "cab.role": "sidecar"}
+        self.container: Any = None
+
+    @property
+    def network_mode(self) -> str:
+        assert self.container is not None, "sidecar not started"
+        return f"container:{self.container.id}"
+
+    def start(self) -> Sidecar:
+        self.container = self.client.containers.create(
+            self.image,
+            sidecar_command(self.port),
+            network_mode="none",
+            user=SIDECAR_USER,
+            read_only=True,
+            volumes={str(self.socket_dir): {"bind": SIDECAR_SOCKET_DIR, "mode": "ro"}},
+            mem_limit="64m",
+            memswap_limit="64m",
+            pids_limit=256,
+            labels=self.labels,
+            detach=True,
+            **hardening(),
+        )
+        self.container.start()
+        self._wait_listening()
+        return self
+
+    def _wait_listening(self) -> None:
+        """socat logs 'listening on' once bound; the agent must not start before that."""
+        assert self.container is not None
+        deadline = time.monotonic() + SIDECAR_READY_S
+        for _ in range(2000):  # bounded in count as well as in time
+            log = self.container.logs().decode("utf-8", "replace")
+            if " listening on " in log:
+                return
+            self.container.reload()
+            if self.container.status not in ("created", "running") or time.monotonic() > deadline:
+                raise RuntimeError(f"the isolation sidecar did not start listening: {log[-500:]}")
+            time.sleep(0.01)
+
+    def stop(self) -> ForwarderCounts:
+        """Read the counts and remove the container (also after errors)."""
+        if self.container is None:
+            return ForwarderCounts()
+        try:
+            return forwarder_counts(self.container.logs().decode("utf-8", "replace"))
+        finally:
+            self.container.remove(force=True)
+            self.container = None
+
+
+# ---- users and ownership ---------------------------------------------------------------
+
+
+def run_as(user: str | None = None) -> str:
+    """The uid:gid a container runs as. The harness's own uid when it is not root, so what
+    the container writes is the harness's to read, diff, copy and delete; when the harness
+    is root, AGENT_UID (never root), and `hand_over` gives it the folders it writes."""
+    if user:
+        return user
+    if os.getuid() == 0:
+        return f"{AGENT_UID}:{AGENT_UID}"
+    return f"{os.getuid()}:{os.getgid()}"
+
+
+def hand_over(folders: list[Path], user: str) -> None:
+    """chown -R the folders a container writes to its uid (only a root harness needs to:
+    otherwise the container already runs as the harness's uid). Root reads them back."""
+    if os.getuid() != 0:
+        return
+    uid, _, gid = user.partition(":")
+    if not uid.isdigit() or uid == "0":
+        return
+    u, g = int(uid), int(gid or uid)
+    for folder in folders:
+        os.chown(folder, u, g, follow_symlinks=False)
+        for path in Path(folder).rglob("*"):
+            os.chown(path, u, g, follow_symlinks=False)
+
+
+def is_docker_socket(path: Path) -> bool:
+    """A mount source that is (or holds) an engine's socket: never given to a container."""
+    path = Path(path)
+    if path.is_socket() and ("docker" in path.name or "podman" in path.name):
+        return True
+    return path.is_dir() and any((path / n).is_socket() for n in ("docker.sock", "podman.sock"))
