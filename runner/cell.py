@@ -24,6 +24,14 @@ from runner.adapters import Adapter, AdapterContext, get_adapter
 from runner.adapters.base import HOME_DIR, OUT_DIR
 from runner.errors import SandboxError
 from runner.harness import Harness
+from runner.isolation import (
+    Network,
+    agent_base_url,
+    agent_network,
+    container_limits,
+    hidden_tests_network,
+    network_note,
+)
 from runner.models import ModelSpec
 from runner.record import CellRecord, CellTiming, Reproduce, RunIdentity, cell_id_for
 from runner.sandbox import Mount, RunResult, RunSpec, get_sandbox
@@ -58,7 +66,13 @@ class CellOptions(BaseModel):
     sweep_id: str = "adhoc"
     out_root: Path = Path("runs")
     sandbox: str = "auto"
-    network_mode: str = "host"
+    network_mode: Network = Field(
+        "isolated", description="isolated (the proxy is the only door) | host (an opt-in)"
+    )
+    probe_ports: list[int] = Field(
+        default_factory=list,
+        description="host 127.0.0.1 ports the in-container check must find unreachable",
+    )
     timeout_s: float | None = Field(None, description="overrides the task's timeout_s")
     attempt: int = 1
     plugins: list[Plugin] = Field(default_factory=list)
@@ -149,11 +163,12 @@ def run_cell(
                 skipped_count=0,
             )
         session = harness.open_session(model, cell_id, task.id, tui)
+        network_mode = agent_network(opts.network_mode, sandbox, task)
         ctx = AdapterContext(
             task_id=task.id,
             prompt=task.prompt,
             model=model.name,
-            base_url=harness.base_url,
+            base_url=agent_base_url(network_mode, harness.base_url),
             api_key=session.key,
             out_dir=cell_dir / "out",
             home_dir=scratch / "home",
@@ -174,7 +189,11 @@ def run_cell(
                 Mount(source=scratch / "home", target=HOME_DIR),
             ],
             env=run.env,
-            network_mode=opts.network_mode,
+            network_mode=network_mode,
+            proxy_socket_dir=harness.socket_dir,
+            isolation_check=True,
+            probe_ports=[harness.proxy_port, *opts.probe_ports],
+            **container_limits(task),
             timeout_s=timeout_s,
             labels=labels,
             log_path=cell_dir / "agent.log",
@@ -187,9 +206,9 @@ def run_cell(
                 exit_code=result.exit_code,
                 timed_out=result.timed_out,
                 network_mode=result.network_mode,
+                network=network_note(network_mode, result.isolated),
                 isolated=result.isolated,
-                docker_sock_mounted=False,
-                read_only=False,
+                **_confinement_attrs(result),
             )
         adapter_end = _now()
         agent = AgentFacts(
@@ -218,6 +237,7 @@ def run_cell(
                     scratch=scratch / "tests",
                     labels=labels,
                     log_path=cell_dir / "tests.log",
+                    network_mode=hidden_tests_network(opts.network_mode, task),
                 )
                 attrs.update(exit_code=tests.exit_code, timed_out=tests.timed_out, ran=tests.ran)
     except BaseException as exc:
@@ -315,7 +335,12 @@ def run_cell(
             tui_version=adapter.version,
             sandbox=result.sandbox if result else sandbox.name,
             isolated=result.isolated if result else sandbox.isolated,
-            network=_network_note(opts.network_mode, result),
+            network=network_note(
+                spec.network_mode if spec else opts.network_mode, sandbox.isolated
+            ),
+            network_mode=(spec.network_mode if spec else opts.network_mode)
+            if sandbox.isolated
+            else "local",
             endpoint="embedded" if model.embedded else model.endpoint,
             attempt=opts.attempt,
         ),
@@ -330,6 +355,7 @@ def run_cell(
         spans=tracer.spans,
         artifacts=_artifacts(cell_dir),
         reproduce=_reproduce(adapter, model, task, spec, ctx, result),
+        isolation=result.isolation if result else None,
     )
     with tracer.span("scoring", f"score:{task.id}"):
         record.scores = score_cell(evidence, weights=opts.weights).model_dump(mode="json")
@@ -375,12 +401,23 @@ def _works(probe: tuple[str, ...], path: str) -> bool:
         return False
 
 
-def _network_note(mode: str, result: RunResult | None) -> str:
-    if result is None or not result.isolated:
-        return "local process: shares the host network (not isolated)"
-    if mode == "host":
-        return "host network: the agent reaches the proxy on 127.0.0.1 (and, here, the host)"
-    return f"docker network '{mode}'"
+def _confinement_attrs(result: RunResult) -> dict[str, object]:
+    """The container span's confinement attributes, from what the sandbox did."""
+    facts = result.isolation
+    if facts is None:  # the local sandbox: nothing confined
+        return {"docker_sock_mounted": False, "read_only": False, "user": "host user"}
+    counts = facts.forwarder
+    return {
+        "docker_sock_mounted": facts.docker_sock_mounted,
+        "read_only": facts.read_only_root,
+        "user": facts.user,
+        "cap_drop": facts.cap_drop,
+        "cap_add": facts.cap_add,
+        "no_new_privileges": facts.no_new_privileges,
+        "loopback_only": facts.check.loopback_only if facts.check else None,
+        "connections_accepted": counts.connections_accepted if counts else None,
+        "connections_refused": counts.connections_refused if counts else None,
+    }
 
 
 def _artifacts(cell_dir: Path) -> dict[str, str]:

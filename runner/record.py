@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from proxy.records import ModelCall
+from runner.sandbox.isolation import IsolationFacts
 from runner.spans import Span
 from scorer.evidence import Evidence
 
@@ -32,6 +33,9 @@ class RunIdentity(BaseModel):
     sandbox: str = "docker"
     isolated: bool = True
     network: str | None = Field(None, description="how the agent reached the proxy")
+    network_mode: str | None = Field(
+        None, description="isolated (default) | host (opted in) | local (not isolated)"
+    )
     endpoint: str = Field("embedded", description="'embedded' or the upstream base URL")
     attempt: int = 1
 
@@ -69,6 +73,9 @@ class CellRecord(BaseModel):
     spans: list[Span] = Field(default_factory=list)
     artifacts: dict[str, str] = Field(default_factory=dict, description="name -> file in cell dir")
     reproduce: Reproduce = Field(default_factory=Reproduce)
+    isolation: IsolationFacts | None = Field(
+        None, description="how the agent's container was confined, with the evidence"
+    )
 
     @property
     def calls(self) -> list[ModelCall]:
