@@ -233,8 +233,11 @@ class FakeUpstreamServer(BackgroundServer):
         return self._app[FAKE]
 
 
-async def serve_until_signal(app: web.Application, host: str, port: int, name: str) -> None:
-    """Serve in the foreground (the CLI) until SIGINT/SIGTERM; prints the URL it bound."""
+async def serve_until_signal(
+    app: web.Application, host: str, port: int, name: str, unix_path: Path | None = None
+) -> None:
+    """Serve in the foreground (the CLI) until SIGINT/SIGTERM; prints the URL it bound
+    (and serves the Unix socket at `unix_path` too, for isolated agents)."""
     import signal
 
     runner = make_runner(app)
@@ -245,6 +248,9 @@ async def serve_until_signal(app: web.Application, host: str, port: int, name: s
         f"{name} listening on http://{host}:{bound} (OpenAI base URL: http://{host}:{bound}/v1)",
         flush=True,
     )
+    if unix_path is not None:
+        await serve_unix(runner, unix_path)
+        print(f"{name} listening on {unix_path} too (the isolation sidecar's door)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

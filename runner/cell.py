@@ -25,12 +25,16 @@ from runner.adapters.base import HOME_DIR, OUT_DIR
 from runner.errors import SandboxError
 from runner.harness import Harness
 from runner.isolation import (
+    REPRODUCE_KEY,
     Network,
     agent_base_url,
     agent_network,
     container_limits,
     hidden_tests_network,
     network_note,
+    reproduce_after,
+    reproduce_before,
+    reproduce_flags,
 )
 from runner.models import ModelSpec
 from runner.record import CellRecord, CellTiming, Reproduce, RunIdentity, cell_id_for
@@ -455,8 +459,14 @@ def _reproduce(
     if spec is None or ctx is None:
         return Reproduce(run_cell=run_cell, byo=byo)
 
+    isolated = spec.network_mode == "isolated"
+
     def placeholder(value: str) -> str:
-        value = value.replace(ctx.base_url, "$YOUR_ENDPOINT").replace(ctx.api_key, "$YOUR_KEY")
+        if isolated:  # the agent keeps its loopback URL; the proxy holds the real key
+            value = value.replace(ctx.api_key, REPRODUCE_KEY)
+        else:
+            value = value.replace(ctx.base_url, "$YOUR_ENDPOINT")
+            value = value.replace(ctx.api_key, "$YOUR_KEY")
         return value.replace(ctx.model, "$YOUR_MODEL_ID")
 
     def host_path(source: Path) -> str:
@@ -466,12 +476,15 @@ def _reproduce(
             return "$PWD/cab-" + source.name  # a scratch folder of the run
 
     image = (result.image_digest if result and result.image_digest else None) or spec.image
+    user = result.isolation.user if result and result.isolation else None
     lines = [
         f"# image {spec.image}" + (f" (id {image})" if image != spec.image else ""),
         "# build it with: cab images build; CAB_REPO is your checkout of CodingAgentBench;",
         f"# cp -r $CAB_REPO/tasks/{task.id}/workspace ./workspace  (the agent changes it)",
         "# ./cab-home/task.md holds the task prompt (from this page), ./cab-out gets the logs",
-        "docker run --rm --network host \\",
+        *reproduce_before(spec, images.resolve("sidecar"), user),
+        "docker run --rm \\",
+        *reproduce_flags(spec),
         '  -v "$PWD/workspace:/workspace" -w /workspace \\',
     ]
     for mount in spec.mounts:
@@ -481,4 +494,5 @@ def _reproduce(
         lines.append(f'  -e {key}="{placeholder(value)}" \\')
     lines.append(f"  {image} \\")
     lines.append("  " + " ".join(placeholder(shlex.quote(a)) for a in spec.command))
+    lines += reproduce_after(spec)
     return Reproduce(docker_run="\n".join(lines), run_cell=run_cell, byo=byo)

@@ -15,8 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runner.errors import ConfigError
 from runner.models import CONFIG_DIR
-from runner.sandbox import Sandbox
-from runner.sandbox.isolation import LOOPBACK_PORT
+from runner.sandbox import RunSpec, Sandbox
+from runner.sandbox.isolation import (
+    LOOPBACK_PORT,
+    SIDECAR_SOCKET_DIR,
+    SIDECAR_USER,
+    sidecar_command,
+)
 from runner.tasks import Task
 
 log = structlog.get_logger(__name__)
@@ -129,3 +134,56 @@ def network_note(network_mode: str, isolated: bool) -> str:
     if network_mode == "host":
         return "host network (opted in): the agent reaches the proxy and the host's network"
     return f"docker network '{network_mode}'"
+
+
+# ---- "Run it yourself": the same confinement, as docker commands -----------------------
+
+#: The sidecar's name in the reproduce commands.
+SIDECAR_NAME = "cab-sidecar"
+#: The key an isolated agent gets when reproduced: the proxy holds the real one.
+REPRODUCE_KEY = "cab-reproduce"
+
+
+def reproduce_before(spec: RunSpec, sidecar_image: str, recorded_user: str | None) -> list[str]:
+    """Shell lines before the agent's docker run: for an isolated run, the proxy on a Unix
+    socket (holding the key) and the sidecar serving it; always, a word on the uid."""
+    uid = f"# the agent runs as your uid, so the workspace stays yours (here: {recorded_user})"
+    if spec.network_mode != "isolated":
+        return [uid]
+    socat = " ".join(sidecar_command(spec.loopback_port))
+    return [
+        "# 1. the proxy holds your key and serves a Unix socket (the agent never sees the key)",
+        'mkdir -p "$PWD/cab-proxy" && chmod 755 "$PWD/cab-proxy"',
+        'cab proxy --upstream "$YOUR_ENDPOINT" --upstream-key-env YOUR_KEY_ENV \\',
+        '  --unix-socket "$PWD/cab-proxy/proxy.sock" &',
+        f"# 2. the sidecar: a namespace with only lo; the socket on its 127.0.0.1:{spec.loopback_port}",
+        f"docker run -d --name {SIDECAR_NAME} --network none --user {SIDECAR_USER} \\",
+        "  --cap-drop ALL --security-opt no-new-privileges --read-only \\",
+        "  --memory 64m --pids-limit 256 \\",
+        f'  -v "$PWD/cab-proxy:{SIDECAR_SOCKET_DIR}:ro" \\',
+        f"  {sidecar_image} {socat}",
+        "# 3. the agent joins the sidecar's namespace (Docker Desktop on macOS: see",
+        "#    docs/isolation.md, host Unix sockets do not cross into its VM reliably)",
+        uid,
+    ]
+
+
+def reproduce_flags(spec: RunSpec) -> list[str]:
+    """The agent's docker run flags: network, user, capabilities, limits."""
+    network = f"container:{SIDECAR_NAME}" if spec.network_mode == "isolated" else spec.network_mode
+    cpus = spec.nano_cpus / 1_000_000_000
+    caps = "".join(f" --cap-add {c}" for c in spec.cap_add)
+    flags = [
+        f"--network {network} --init \\",
+        '--user "$(id -u):$(id -g)" \\',
+        f"--cap-drop ALL{caps} --security-opt no-new-privileges \\",
+        f"--memory {spec.mem_limit} --memory-swap {spec.mem_limit} --cpus {cpus:g} "
+        f"--pids-limit {spec.pids_limit} \\",
+    ]
+    if spec.read_only_root:
+        flags.append("--read-only --tmpfs /tmp:rw,exec,nosuid,mode=1777 \\")
+    return ["  " + f for f in flags]
+
+
+def reproduce_after(spec: RunSpec) -> list[str]:
+    return [f"docker rm -f {SIDECAR_NAME}"] if spec.network_mode == "isolated" else []

@@ -41,6 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--timeout", type=float, default=600.0, help="upstream timeout, seconds")
     p.add_argument("--max-body-bytes", type=int, default=32 * 1024 * 1024)
+    p.add_argument(
+        "--unix-socket",
+        type=Path,
+        metavar="PATH",
+        help="also serve on this Unix socket (for an isolated agent's sidecar: docs/isolation.md)",
+    )
     p.set_defaults(func=run)
 
 
@@ -71,5 +77,6 @@ def run(args: argparse.Namespace) -> int:
             "no upstream key set; calls go upstream without one (or with a client's plain key)",
             env=args.upstream_key_env,
         )
-    run_loop(serve_until_signal(create_app(config), args.host, args.port, "cab proxy"))
+    app = create_app(config)
+    run_loop(serve_until_signal(app, args.host, args.port, "cab proxy", args.unix_socket))
     return 0

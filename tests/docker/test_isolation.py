@@ -8,65 +8,35 @@ inside. Every address any test here connects to is a loopback one or a Unix sock
 
 from __future__ import annotations
 
+import json
 import os
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from proxy.server import ProxyServer
+from proxy.server import FakeUpstreamServer, ProxyServer
 from runner import images
+from runner.cell import CellOptions, run_cell
+from runner.models import resolve_model
 from runner.sandbox import Mount, RunSpec
 from runner.sandbox.docker import DockerSandbox
 from runner.sandbox.isolation import LOOPBACK_PORT, SOCKET_NAME
+from runner.tasks import get_task
 
 pytestmark = pytest.mark.docker
 
 TOOLBOX = "toolbox"
+ROOT = Path(__file__).resolve().parents[2]
+#: The reference agent's scripts (config/scripts/<task>.toml), served by the fake.
+SCRIPTS = ROOT / "config" / "scripts"
 #: GET /healthz through the agent's own 127.0.0.1:<port>, with bash's /dev/tcp (no curl).
 HEALTHZ = (
     f"exec 3<>/dev/tcp/127.0.0.1/{LOOPBACK_PORT} && "
     'printf "GET /healthz HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n" >&3 && cat <&3'
 )
-
-
-class HostService:
-    """A TCP server on the host's 127.0.0.1 that counts the connections it accepted."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
-
-
-@pytest.fixture
-def host_service() -> Iterator[HostService]:
-    service = HostService()
-    yield service
-    service.close()
 
 
 @pytest.fixture
@@ -213,3 +183,100 @@ def test_an_engine_socket_is_never_mounted(docker_client, tmp_path, run_id):
         fake_engine.close()
     assert result.exit_code is None
     assert "engine socket" in result.error
+
+
+# ---- whole cells ---------------------------------------------------------------------
+
+TASK = "polyglot/go-http-handler-fix"
+#: The provider key the proxy forwards upstream; the agent must never see it.
+KEY_ENV = "CAB_TEST_ISOLATION_PROVIDER_KEY"
+PROVIDER_KEY = "sk-provider-key-isolation-test-7731"
+
+
+def _cell(tmp_path, scripts: Path, probe_ports: list[int], monkeypatch) -> tuple[dict, set]:
+    """One reference-agent cell, isolated, against the fake upstream serving `scripts` as
+    an ordinary endpoint with a provider key (held by the proxy only)."""
+    monkeypatch.setenv(KEY_ENV, PROVIDER_KEY)
+    with FakeUpstreamServer(scripts_dir=scripts) as fake:
+        model = resolve_model(f"scripted/{TASK}", fake.base_url + "/v1", KEY_ENV)
+        opts = CellOptions(
+            out_root=tmp_path / "runs",
+            sandbox="docker",
+            probe_ports=[*probe_ports, fake.port],
+            sweep_id=f"iso-{uuid.uuid4().hex[:8]}",
+        )
+        record = run_cell("reference", model, get_task(TASK), opts).model_dump(mode="json")
+        return record, set(fake.state.authorizations)
+
+
+def test_reference_agent_solves_the_task_isolated(
+    docker_client, tmp_path, host_service, assert_isolated, monkeypatch
+):
+    images.ensure("sidecar")
+    record, seen_keys = _cell(tmp_path, SCRIPTS, [host_service.port], monkeypatch)
+    assert record["scores"]["pass_rate"]["pass"] == 1, record["facts"]["agent"]
+    calls = record["facts"]["calls"]
+    assert len(calls) == 4 and all(c["outcome"] == "ok" for c in calls)
+    assert record["isolation"]["forwarder"]["connections_accepted"] >= len(calls) // 2
+    assert_isolated(record)
+    assert seen_keys == {f"Bearer {PROVIDER_KEY}"}  # the key went upstream, from the proxy
+
+
+BYPASS = r"""
+echo "== env"; env | grep -i -E 'key|token|secret|api' | sort
+echo "== sockets"; ls -l /var/run/docker.sock /run/docker.sock 2>&1
+find / -xdev -type s 2>/dev/null | head -20
+echo "== interfaces"; ls /sys/class/net
+echo "== ports"
+for p in PORTS 22 80 443 2375 2376 8080; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "port $p open"; else echo "port $p refused"; fi
+done
+"""
+
+
+def test_an_agent_that_tries_to_bypass_the_proxy_finds_nothing(
+    docker_client, tmp_path, host_service, assert_isolated, monkeypatch
+):
+    """A scripted reference agent looks for a way around the proxy: the host's loopback
+    ports (a test service, the fake provider's own port, the usual ones), a provider key in
+    its environment, an engine socket. It finds its session key and nothing else, and
+    the attempt is in its log."""
+    images.ensure("sidecar")
+    scripts = tmp_path / "scripts"
+    (scripts / "polyglot").mkdir(parents=True)
+
+    def write_script(fake_port: int) -> None:
+        ports = f"{host_service.port} {fake_port}"
+        command = BYPASS.replace("PORTS", ports)
+        (scripts / f"{TASK}.toml").write_text(
+            "[[turns]]\ncontent = 'Looking around first.'\n[[turns.tool_calls]]\n"
+            f"name = 'bash'\n[turns.tool_calls.arguments]\ncommand = '''{command}'''\n\n"
+            "[[turns]]\ncontent = 'Nothing to use. Done.'\n"
+        )
+
+    # the fake's port is known only once it runs: start it, write the script, then the cell
+    monkeypatch.setenv(KEY_ENV, PROVIDER_KEY)
+    with FakeUpstreamServer(scripts_dir=scripts) as fake:
+        write_script(fake.port)
+        model = resolve_model(f"scripted/{TASK}", fake.base_url + "/v1", KEY_ENV)
+        opts = CellOptions(out_root=tmp_path / "runs", sandbox="docker", sweep_id="bypass")
+        opts.probe_ports = [host_service.port, fake.port]
+        record = run_cell("reference", model, get_task(TASK), opts).model_dump(mode="json")
+    cell_dir = next((tmp_path / "runs").rglob("cell.json")).parent
+    log = (cell_dir / "agent.log").read_text()
+    assert "== env" in log and "== ports" in log  # the attempt is in the agent's log
+    tool = next(json.loads(line) for line in log.splitlines() if '"event": "tool"' in line)
+    out = tool["output"]
+    env = out.split("== env")[1].split("== sockets")[0]
+    found = dict(line.split("=", 1) for line in env.splitlines() if "=" in line)
+    assert sorted(found) == ["OPENAI_API_BASE", "OPENAI_API_KEY"]
+    assert found["OPENAI_API_KEY"].startswith("cab-")  # its own session key, nothing more
+    assert found["OPENAI_API_BASE"] == f"http://127.0.0.1:{LOOPBACK_PORT}/v1"
+    assert PROVIDER_KEY not in log
+    assert "No such file" in out.split("== sockets")[1]
+    assert "proxy.sock" not in out  # the proxy's socket is the sidecar's, not the agent's
+    assert out.split("== interfaces")[1].split("== ports")[0].split() == ["lo"]
+    assert "open" not in out.split("== ports")[1]
+    assert f"port {host_service.port} refused" in out and f"port {fake.port} refused" in out
+    assert_isolated(record)
+    assert record["facts"]["calls"] and all(c["outcome"] == "ok" for c in record["facts"]["calls"])
