@@ -21,6 +21,7 @@ COMMANDS = {
     "results": "results_cmd",
     "report": "report_cmd",
     "demo": "demo_cmd",
+    "export": "export_cmd",
 }
 
 

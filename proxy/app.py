@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from proxy.capture import TranscriptWriter
 from proxy.config import ProxyConfig
 from proxy.errors import NotFound
+from proxy.facts import CallFacts
 from proxy.forward import error_response, forward
 from proxy.keys import APP_CLIENT, APP_CONFIG, APP_METRICS, APP_RECORDER, APP_STORE
 from proxy.metrics import Metrics
@@ -28,14 +30,18 @@ def create_app(config: ProxyConfig, store: SessionStore | None = None) -> web.Ap
     app[APP_STORE] = store if store is not None else SessionStore()
     app[APP_METRICS] = Metrics()
     sink = RecordSink(config.record_dir)
-    app[APP_RECORDER] = Recorder(app[APP_STORE], sink, app[APP_METRICS])
+    transcript = (
+        TranscriptWriter(config.record_dir) if config.record_dir and config.transcripts else None
+    )
+    app[APP_RECORDER] = Recorder(app[APP_STORE], sink, app[APP_METRICS], transcript)
     app.cleanup_ctx.append(_upstream_client)
     app.on_cleanup.append(lambda _app: _close(sink))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    app.router.add_route("*", "/v1/{tail:.*}", forward)
-    app.router.add_route("*", "/s/{sid}/v1/{tail:.*}", forward)
-    app.router.add_route("*", "/{tail:.*}", not_found)
+    # [\s\S]: a decoded %0a must reach a handler (and get an answer and a record) too
+    app.router.add_route("*", r"/v1/{tail:[\s\S]*}", forward)
+    app.router.add_route("*", r"/s/{sid}/v1/{tail:[\s\S]*}", forward)
+    app.router.add_route("*", r"/{tail:[\s\S]*}", not_found)
     return app
 
 
@@ -53,6 +59,9 @@ async def _upstream_client(app: web.Application) -> AsyncIterator[None]:
         auto_decompress=False,
         skip_auto_headers=("User-Agent",),
     ) as client:
+        # aiohttp re-sends an idempotent request (GET /v1/models) once when a pooled
+        # connection drops; the proxy never retries on its own (one record per attempt).
+        client._retry_connection = False
         app[APP_CLIENT] = client
         yield
 
@@ -67,6 +76,9 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def not_found(request: web.Request) -> web.Response:
-    return error_response(
-        NotFound(f"no route {request.method} {request.path}: the OpenAI API is under /v1/")
-    )
+    """Any other path: an OpenAI-shaped 404, recorded like every request."""
+    err = NotFound(f"no route {request.method} {request.path!r}: the OpenAI API is under /v1/")
+    call = CallFacts(method=request.method, path=request.path[:500], api="other")
+    call.fail(err.outcome, err.message, err.status)
+    request.app[APP_RECORDER].record(call)
+    return error_response(err)

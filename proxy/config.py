@@ -22,6 +22,8 @@ class ProxyConfig:
     #: Seconds to wait for the upstream to connect / send its next bytes.
     timeout: float = 600.0
     max_body_bytes: int = 32 * 1024 * 1024
+    #: keep wire transcripts (request bodies and replies) beside calls.jsonl
+    transcripts: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "upstream", self.upstream.rstrip("/"))

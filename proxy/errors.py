@@ -79,3 +79,21 @@ class UpstreamTimeout(ProxyError):
     type = "upstream_error"
     code = "upstream_timeout"
     outcome: Outcome = "timeout"
+
+
+class UpstreamCut(ProxyError):
+    """The upstream answered, then broke its body or stream off before the end."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_cut"
+    outcome: Outcome = "connection_error"
+
+
+class UpstreamMalformed(ProxyError):
+    """The upstream answered 2xx with a body that is not the API's JSON (an HTML page)."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_malformed"
+    outcome: Outcome = "upstream_malformed"

@@ -11,16 +11,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from orjson import loads as _loads  # faster parse of big prompts than json
+
 from proxy.errors import BadRequest
 from proxy.hashing import request_hash
-
-try:  # faster parse of big prompts; optional (the stdlib is the fallback)
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover
-    from json import loads as _loads
+from proxy.records import Api
 
 #: path after /v1/ -> API family (records.Api)
-_APIS = {
+_APIS: dict[str, Api] = {
     "chat/completions": "chat",
     "responses": "responses",
     "completions": "completions",
@@ -28,7 +26,7 @@ _APIS = {
     "models": "models",
 }
 #: fields each API needs; checked before anything is sent upstream.
-_REQUIRED = {
+_REQUIRED: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
     "chat": (("model", str), ("messages", list)),
     "responses": (("model", str), ("input", (str, list))),
     "completions": (("model", str),),
@@ -37,7 +35,7 @@ _REQUIRED = {
 _STREAMABLE = ("chat", "completions")
 
 
-def api_for(tail: str) -> str:
+def api_for(tail: str) -> Api:
     api = _APIS.get(tail.strip("/"))
     if api:
         return api
@@ -46,7 +44,7 @@ def api_for(tail: str) -> str:
 
 @dataclass
 class Inbound:
-    api: str
+    api: Api
     data: bytes
     model: str | None = None
     requested_model: str | None = None
@@ -57,7 +55,7 @@ class Inbound:
     prompt_chars: int = 0
 
 
-def prepare(api: str, raw: bytes, model_override: str | None) -> Inbound:
+def prepare(api: Api, raw: bytes, model_override: str | None) -> Inbound:
     """Parse and check the body; apply the session's model override and usage request."""
     inbound = Inbound(api=api, data=raw, prompt_chars=len(raw))
     if not raw:

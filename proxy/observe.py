@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import re
 import time
-
-try:  # several times faster per SSE event; optional (the stdlib is the fallback)
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover
-    from json import loads as _loads
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from orjson import loads as _loads  # several times faster per SSE event than json
 
 #: Reply text kept per call (feeds the refusal scorer); longer replies are cut.
 TEXT_LIMIT = 2000
@@ -250,15 +247,24 @@ def observe_response_object(obs: Observation, resp: dict[str, Any], text: bool =
                 obs.add_text(part.get("text") or "")
 
 
-def observe_body(api: str, body: bytes) -> Observation:
-    """Observe a whole (non-streamed) JSON response body of any API family."""
-    obs = Observation()
+def parse_object(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None when it is not one (HTML, text, a list...)."""
     try:
         obj = _loads(body)
     except ValueError:
-        return obs
-    if not isinstance(obj, dict):
-        return obs
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def observe_body(api: str, body: bytes) -> Observation:
+    """Observe a whole (non-streamed) JSON response body of any API family."""
+    obj = parse_object(body)
+    return observe_object(api, obj) if obj is not None else Observation()
+
+
+def observe_object(api: str, obj: dict[str, Any]) -> Observation:
+    """Observe a parsed (non-streamed) JSON response body of any API family."""
+    obs = Observation()
     if api == "responses" or obj.get("object") == "response":
         observe_response_object(obs, obj)
         return obs

@@ -1,4 +1,4 @@
-"""Recorder: turns what a handler measured into one ModelCall, kept and written.
+"""Recorder: turns a call's `CallFacts` into its one ModelCall, kept and written.
 
 Every call goes three places at once: the session's in-memory list (the runner reads
 it), calls.jsonl (the sink) and the metrics. A record is made before the handler
@@ -8,15 +8,19 @@ returns, whatever happened, so none is lost to a client that went away.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import timedelta
+from time import perf_counter
+from typing import Literal
 
 import structlog
+from orjson import loads
 
+from proxy.capture import CapturedCall, TranscriptWriter
+from proxy.facts import CallFacts, ms
 from proxy.metrics import Metrics
-from proxy.observe import Observation
 from proxy.records import ModelCall
-from proxy.sessions import Session, SessionStore
+from proxy.sessions import SessionStore
 from proxy.sink import RecordSink
 
 log = structlog.get_logger("proxy")
@@ -31,68 +35,138 @@ def estimate_tokens(chars: int) -> int:
 
 
 class Recorder:
-    def __init__(self, store: SessionStore, sink: RecordSink, metrics: Metrics) -> None:
-        self.store, self.sink, self.metrics = store, sink, metrics
-
-    def record(
+    def __init__(
         self,
-        sess: Session | None,
-        *,
-        started_at: datetime,
-        latency_s: float,
-        obs: Observation | None = None,
-        prompt_chars: int = 0,
-        **fields: Any,
-    ) -> ModelCall:
-        if obs is not None:
-            fields.setdefault("finish_reason", obs.finish_reason)
-            fields.setdefault("response_text", obs.text)
-            fields.setdefault("tool_calls", obs.tool_calls)
-            if obs.has_usage:
-                fields.update(
-                    prompt_tokens=obs.prompt_tokens,
-                    completion_tokens=obs.completion_tokens,
-                    total_tokens=obs.total_tokens,
-                    cached_tokens=obs.cached_tokens,
-                    reasoning_tokens=obs.reasoning_tokens,
-                    tokens_source="usage",
-                )
-            elif fields.get("outcome") == "ok" and fields.get("api") in _GENERATIVE:
-                prompt, completion = estimate_tokens(prompt_chars), estimate_tokens(obs.out_chars)
-                fields.update(
-                    prompt_tokens=prompt,
-                    completion_tokens=completion,
-                    total_tokens=prompt + completion,
-                    tokens_source="estimated",
-                )
-            if obs.error and not fields.get("error"):
-                fields["error"] = obs.error
-        call = ModelCall(
+        store: SessionStore,
+        sink: RecordSink,
+        metrics: Metrics,
+        transcript: TranscriptWriter | None = None,
+    ) -> None:
+        self.store, self.sink, self.metrics = store, sink, metrics
+        #: the proxy's own transcript (standalone, beside calls.jsonl) for sessions without one
+        self.transcript = transcript
+
+    def capturing(self, call: CallFacts) -> bool:
+        sess = call.session
+        return self.transcript is not None or (sess is not None and sess.transcript is not None)
+
+    def record(self, call: CallFacts) -> ModelCall:
+        call.recorded = True
+        latency_s = perf_counter() - call.t0
+        sess, inb, obs = call.session, call.inbound, call.obs
+        tok = _tokens(call)
+        rec = ModelCall(
             seq=self.store.next_seq(sess) if sess else 0,
             session=sess.id if sess else "unauthenticated",
             cell_id=sess.cell_id if sess else None,
-            started_at=started_at,
-            ended_at=started_at + timedelta(seconds=latency_s),
+            method=call.method,
+            path=call.path,
+            api=call.api,
+            started_at=call.started_at,
+            ended_at=call.started_at + timedelta(seconds=latency_s),
+            request_hash=inb.request_hash if inb else None,
+            model=inb.model if inb else None,
+            requested_model=inb.requested_model if inb else None,
+            stream=inb.stream if inb else False,
+            status_code=call.status_code,
+            upstream_status=call.upstream_status,
+            outcome=call.outcome,
+            prompt_tokens=tok.prompt_tokens,
+            completion_tokens=tok.completion_tokens,
+            total_tokens=tok.total_tokens,
+            cached_tokens=tok.cached_tokens,
+            reasoning_tokens=tok.reasoning_tokens,
+            tokens_source=tok.tokens_source,
             latency_ms=round(latency_s * 1000, 3),
-            **fields,
+            ttft_ms=call.ttft_ms if call.ttft_ms is not None else _stream_ttft(call),
+            proxy_overhead_ms=ms(call.proxy_s) if call.proxy_s else None,
+            finish_reason=obs.finish_reason if obs else None,
+            retry_after_s=call.retry_after_s,
+            rate_limit_headers=call.rate_limit_headers,
+            error=call.error or (obs.error if obs else None),
+            response_text=obs.text if obs else None,
+            tool_calls=obs.tool_calls if obs else [],
+            replayed_seq=call.replayed_seq,
         )
-        self.sink.write(call)
-        self.metrics.record(call)
+        self.sink.write(rec)
+        self.metrics.record(rec)
+        if call.reply_data is not None:
+            self._capture(call, rec)
         if sess is not None:  # last: a reader waiting on the session sees it all done
-            self.store.add_call(sess, call)
-        if call.outcome != "ok":
+            self.store.add_call(sess, rec)
+        if rec.outcome != "ok":
             log.info(
                 "call",
-                session=call.session,
-                cell_id=call.cell_id,
-                path=call.path,
-                model=call.model,
-                status=call.status_code,
-                outcome=call.outcome,
-                error=call.error,
+                session=rec.session,
+                cell_id=rec.cell_id,
+                path=rec.path,
+                model=rec.model,
+                status=rec.status_code,
+                outcome=rec.outcome,
+                error=rec.error,
             )
-        return call
+        return rec
+
+    def _capture(self, call: CallFacts, rec: ModelCall) -> None:
+        sess, inb = call.session, call.inbound
+        writer = sess.transcript if sess is not None and sess.transcript else self.transcript
+        if writer is None:
+            return
+        try:
+            body = loads(inb.data) if inb is not None and inb.data else None
+        except ValueError:
+            body = None
+        usage = {
+            "prompt_tokens": rec.prompt_tokens,
+            "completion_tokens": rec.completion_tokens,
+            "cached_tokens": rec.cached_tokens,
+            "reasoning_tokens": rec.reasoning_tokens,
+        }
+        writer.write(
+            CapturedCall(
+                seq=rec.seq, request_hash=rec.request_hash, api=rec.api, stream=rec.stream,
+                body=body if isinstance(body, dict) else None, status=rec.status_code,
+                content_type=call.reply_content_type, response=bytes(call.reply_data or b""),
+                response_cut=call.reply_cut, session=rec.session,
+                usage=usage if rec.tokens_source == "usage" else None, redact=call.redact,
+            )
+        )  # fmt: skip
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    tokens_source: Literal["usage", "estimated"] | None = None
+
+
+def _tokens(call: CallFacts) -> Tokens:
+    """The provider's usage when it reported one; an estimate for a successful
+    generation that came without; nothing otherwise."""
+    obs = call.obs
+    if obs is None:
+        return Tokens()
+    if obs.has_usage:
+        return Tokens(
+            obs.prompt_tokens,
+            obs.completion_tokens,
+            obs.total_tokens,
+            obs.cached_tokens,
+            obs.reasoning_tokens,
+            "usage",
+        )
+    if call.outcome == "ok" and call.api in _GENERATIVE:
+        prompt = estimate_tokens(call.inbound.prompt_chars if call.inbound else 0)
+        completion = estimate_tokens(obs.out_chars)
+        return Tokens(prompt, completion, prompt + completion, tokens_source="estimated")
+    return Tokens()
+
+
+def _stream_ttft(call: CallFacts) -> float | None:
+    """Streams: until the first event carrying output (else the first event)."""
+    obs = call.obs
+    first = (obs.first_output_at or obs.first_event_at) if obs else None
+    return ms(first - call.t0) if first else None

@@ -23,6 +23,10 @@ Outcome = Literal[
     "connection_error",
     "client_disconnected",
     "bad_request",
+    "upstream_malformed",
+    "proxy_shutdown",
+    "retried_without_stream_options",
+    "replay_miss",
 ]
 
 #: The API family a call belongs to, read from its path.
@@ -44,7 +48,12 @@ class ModelCall(BaseModel):
     model: str | None = Field(None, description="model sent upstream (after any override)")
     requested_model: str | None = Field(None, description="model the client asked for")
     stream: bool = False
-    status_code: int | None = None
+    status_code: int | None = Field(
+        None, description="HTTP status the client received (None: it received none)"
+    )
+    upstream_status: int | None = Field(
+        None, description="HTTP status the upstream answered with, when it answered"
+    )
     outcome: Outcome
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -63,6 +72,9 @@ class ModelCall(BaseModel):
         None, description="the assistant's reply text, truncated; feeds the refusal axis"
     )
     tool_calls: list[str] = Field(default_factory=list, description="names of tools called")
+    replayed_seq: int | None = Field(
+        None, description="replay: the recorded call whose reply was served (no upstream)"
+    )
 
     @property
     def completed(self) -> bool:

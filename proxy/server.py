@@ -15,6 +15,7 @@ from aiohttp import web
 
 from proxy.config import DEFAULT_KEY_ENV, ProxyConfig
 from proxy.fake.app import FAKE, FakeConfig, FakeState, create_fake_app
+from proxy.fake.quota import QuotaConfig
 from proxy.keys import APP_RECORDER
 from proxy.records import ModelCall
 from proxy.sessions import Session, SessionStore
@@ -100,7 +101,8 @@ class BackgroundServer:
             try:
                 loop.run_forever()
             finally:
-                loop.run_until_complete(self._runner.cleanup())
+                if self._runner is not None:
+                    loop.run_until_complete(self._runner.cleanup())
                 loop.close()
 
         self._thread = threading.Thread(target=run, name=type(self).__name__, daemon=True)
@@ -211,6 +213,7 @@ class FakeUpstreamServer(BackgroundServer):
         hang_s: float = 3600.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        quota: QuotaConfig | None = None,
     ) -> None:
         super().__init__(host, port)
         self.config = FakeConfig(
@@ -218,6 +221,7 @@ class FakeUpstreamServer(BackgroundServer):
             retry_after_s=retry_after_s,
             chunk_delay_s=chunk_delay_s,
             hang_s=hang_s,
+            quota=quota,
         )
         self._app: web.Application | None = None
 

@@ -11,7 +11,9 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 
+from proxy.capture import TranscriptWriter
 from proxy.records import ModelCall
+from proxy.replay import ReplayBook
 
 KEY_PREFIX = "cab-"
 DEFAULT_SESSION = "default"
@@ -29,6 +31,10 @@ class Session:
     seq: int = 0
     #: requests begun but not yet recorded (a client may hold its whole reply first).
     inflight: int = 0
+    #: where this session's wire transcript goes (None: the proxy's own, or none)
+    transcript: TranscriptWriter | None = None
+    #: replay: answer from this recording instead of the upstream
+    replay: ReplayBook | None = None
 
     @property
     def key(self) -> str:

@@ -11,12 +11,14 @@ from typing import Any
 
 from markupsafe import Markup
 
-from report.throttle import throttle_view, throttled
-from report.timeline import fmt_ms, ticks, trace_items
+from report.throttle_chart import throttle_chart
+from report.trace_view import fmt_ms, ticks, trace_items
 from runner.record import CellRecord
+from scorer.card import AXES, Scorecard
 
-#: Scorer breakdown rows, in the reference page's order.
-AXES = ["pass_rate", "tokens", "latency", "blast_radius", "refusal", "integrity", "composite"]
+#: Scorer breakdown rows, in the reference page's order: the scorer's axes, then composite.
+BREAKDOWN = [name for name, _ in AXES] + ["composite"]
+TILES = ["Pass", "Tokens/correct", "Wall", "Blast", "Refusal", "Integrity", "Composite"]
 
 
 def compact(value: Any) -> str:
@@ -33,35 +35,32 @@ def _f3(v: Any) -> str:
     return "" if v is None else f"{float(v):.3f}"
 
 
-def axis(scores: dict[str, Any], name: str) -> dict[str, Any]:
-    value = scores.get(name)
-    return value if isinstance(value, dict) else {}
-
-
-def per_axis(scores: dict[str, Any]) -> list[tuple[str, str]]:
+def per_axis(card: Scorecard | None) -> list[tuple[str, str]]:
     """The "Per-axis scores" tiles: blanks where the page leaves them blank."""
-    p, tok, lat = axis(scores, "pass_rate"), axis(scores, "tokens"), axis(scores, "latency")
-    ref = axis(scores, "refusal")
-    tpc = tok.get("tokens_per_correct_task")
-    wall = lat.get("wall_clock_ms")
+    if card is None:
+        return [(label, "") for label in TILES]
+    tok, lat, ref = card.tokens, card.latency, card.refusal
+    tpc = tok.tokens_per_correct_task
     return [
-        ("Pass", _f3(p.get("pass"))),
-        ("Tokens/correct", f"{tpc:,.0f}" if tok.get("pass_used_for_division") and tpc else ""),
-        ("Wall", "" if wall is None else f"{wall / 1000:.1f}s"),
-        ("Blast", _f3(axis(scores, "blast_radius").get("blast_radius"))),
-        ("Refusal", "" if ref.get("not_applicable") else _f3(ref.get("refusal"))),
-        ("Integrity", _f3(axis(scores, "integrity").get("integrity"))),
-        ("Composite", _f3(axis(scores, "composite").get("composite"))),
+        ("Pass", _f3(card.pass_rate.pass_)),
+        ("Tokens/correct", f"{tpc:,.0f}" if tok.pass_used_for_division and tpc else ""),
+        ("Wall", f"{lat.wall_clock_ms / 1000:.1f}s"),
+        ("Blast", _f3(card.blast_radius.blast_radius)),
+        ("Refusal", "" if ref.not_applicable else _f3(ref.refusal)),
+        ("Integrity", _f3(card.integrity.integrity)),
+        ("Composite", _f3(card.composite.composite)),
     ]
 
 
-def composite_of(record: CellRecord) -> float | None:
-    value = axis(record.scores or {}, "composite").get("composite")
-    return None if value is None else float(value)
-
-
-def is_infra(record: CellRecord) -> bool:
-    return bool(axis(record.scores or {}, "verdict").get("infra"))
+def breakdown(card: Scorecard | None) -> list[tuple[str, str, str]]:
+    """The "Scorer breakdown" rows: axis, its keys, its values as compact JSON."""
+    if card is None:
+        return []
+    rows = []
+    for name in BREAKDOWN:
+        value = card.axis(name).model_dump(mode="json")
+        rows.append((name, ", ".join(value), compact(value)))
+    return rows
 
 
 def isolation_summary(record: CellRecord) -> str | None:
@@ -87,17 +86,17 @@ def isolation_summary(record: CellRecord) -> str | None:
 
 def cell_context(record: CellRecord) -> dict[str, Any]:
     """Everything the cell template shows except links, which depend on the page's place."""
-    scores = record.scores or {}
-    verdict = axis(scores, "verdict")
+    card = record.scores
     ident, timing = record.identity, record.timing
     total_tokens = sum(c.total_tokens or 0 for c in record.calls)
     trace = trace_items(record.spans, record.calls)
     calls = sorted(record.calls, key=lambda c: (c.started_at, c.seq))
+    verdict = card.verdict if card else None
     return {
         "r": record,
         "verdict": verdict,
-        "verdict_sentence": verdict.get("sentence") or verdict.get("verdict") or "not scored",
-        "per_axis": per_axis(scores),
+        "verdict_sentence": verdict.sentence if verdict else "not scored",
+        "per_axis": per_axis(card),
         "identity": [
             ("cell_id", ident.cell_id),
             ("sweep_id", ident.sweep_id),
@@ -120,16 +119,12 @@ def cell_context(record: CellRecord) -> dict[str, Any]:
             ("duration", f"{timing.duration:.2f} s"),
             ("tokens", f"{total_tokens:,}" if total_tokens else "not recorded"),
         ],
-        "breakdown": [
-            (name, ", ".join(axis(scores, name)), compact(axis(scores, name)))
-            for name in AXES
-            if name in scores
-        ],
+        "breakdown": breakdown(card),
         "trace": trace,
         "trace_json": json_for_script(trace),
         "ticks": ticks(trace["total_ms"]),
         "total_label": fmt_ms(trace["total_ms"]) if trace["total_ms"] >= 1000 else "",
-        "throttle": throttle_view(calls) if throttled(calls) else None,
+        "throttle": throttle_chart(card.throttle) if card and card.throttle.throttled else None,
         "spans": [
             {
                 "span": s,

@@ -12,36 +12,32 @@ from collections import defaultdict
 from typing import Any
 
 from report.badge import colour_for, percent
-from report.cellview import axis, composite_of, is_infra
 from report.load import LoadedCell
+from scorer.card import Scorecard
 
 
 def _mean(values: list[float]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
+def _score(c: LoadedCell, normalised: dict[str, float]) -> float | None:
+    card = c.record.scores
+    return None if card is None else normalised.get(c.rel, float(card.composite.composite))
+
+
 def leaderboard(cells: list[LoadedCell], normalised: dict[str, float]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str], list[LoadedCell]] = defaultdict(list)
     for c in cells:
         groups[(c.record.tui, c.record.model)].append(c)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (tui, model), members in sorted(groups.items()):
-        scored = [c for c in members if not is_infra(c.record)]
-        s = [c.record.scores or {} for c in scored]
-        passes = [float(axis(x, "pass_rate").get("pass") or 0) for x in s]
-        tokens = sum(int(axis(x, "tokens").get("total_tokens") or 0) for x in s)
-        comps = [
-            normalised.get(c.rel, composite_of(c.record))
-            for c in scored
-            if composite_of(c.record) is not None
-        ]
-        refusals = [
-            float(axis(x, "refusal").get("refusal") or 0)
-            for x in s
-            if not axis(x, "refusal").get("not_applicable")
-        ]
-        walls = [float(axis(x, "latency").get("wall_clock_ms") or 0) / 1000 for x in s]
-        composite = _mean([c for c in comps if c is not None])
+        scored = [c for c in members if not c.record.infra]
+        s: list[Scorecard] = [c.record.scores for c in scored if c.record.scores]
+        passes = [float(x.pass_rate.pass_) for x in s]
+        tokens = sum(x.tokens.total_tokens for x in s)
+        refusals = [float(x.refusal.refusal) for x in s if not x.refusal.not_applicable]
+        walls = [x.latency.wall_clock_ms / 1000 for x in s]
+        composite = _mean([v for c in scored if (v := _score(c, normalised)) is not None])
         rows.append(
             {
                 "tui": tui,
@@ -52,11 +48,9 @@ def leaderboard(cells: list[LoadedCell], normalised: dict[str, float]) -> list[d
                 "pass": _mean(passes),
                 "tokens_per_correct": tokens / sum(passes) if sum(passes) else None,
                 "wall_s": statistics.median(walls) if walls else None,
-                "blast": _mean(
-                    [float(axis(x, "blast_radius").get("blast_radius") or 0) for x in s]
-                ),
+                "blast": _mean([float(x.blast_radius.blast_radius) for x in s]),
                 "refusal": _mean(refusals),
-                "integrity": _mean([float(axis(x, "integrity").get("integrity") or 0) for x in s]),
+                "integrity": _mean([float(x.integrity.integrity) for x in s]),
                 "composite": composite,
                 "percent": percent(composite),
             }
@@ -77,13 +71,8 @@ def matrix(cells: list[LoadedCell], normalised: dict[str, float]) -> dict[str, A
         entries = []
         for task in tasks:
             members = grid.get((tui, model, task), [])
-            scored = [c for c in members if not is_infra(c.record)]
-            comps = [
-                normalised.get(c.rel, composite_of(c.record))
-                for c in scored
-                if composite_of(c.record) is not None
-            ]
-            score = _mean([x for x in comps if x is not None])
+            scored = [c for c in members if not c.record.infra]
+            score = _mean([v for c in scored if (v := _score(c, normalised)) is not None])
             entries.append(
                 {
                     "cells": members,

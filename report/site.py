@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from report import paths
 from report.badge import score_badge
-from report.cellview import cell_context, composite_of, is_infra
+from report.cellview import cell_context
 from report.leaderboard import leaderboard, matrix
 from report.load import LoadedCell, load_cells, store_composites
 
@@ -96,7 +96,8 @@ def build_site(sweep_dir: Path, out: Path, base_url: str | None = None) -> Path:
     cell_tpl = env.get_template("cell.html")
     for c in cells:
         page = paths.cell_page(c.rel)
-        score = normalised.get(c.rel, composite_of(c.record))
+        card = c.record.scores
+        score = normalised.get(c.rel, float(card.composite.composite) if card else None)
         ctx: dict[str, Any] = cell_context(c.record)
         ctx.update(
             page_title=f"{_title(c)} · {c.record.task_id}",
@@ -123,7 +124,7 @@ def build_site(sweep_dir: Path, out: Path, base_url: str | None = None) -> Path:
         sweep_id=sweep_id,
         board=board,
         matrix=matrix(cells, normalised),
-        infra_cells=[c for c in cells if is_infra(c.record)],
+        infra_cells=[c for c in cells if c.record.infra],
         normalised=bool(normalised),
         n_cells=len(cells),
     )

@@ -273,7 +273,7 @@ def build(
                 emit(f"== {name}: building {spec.tag} from {spec.dockerfile}\n")
                 _build_one(client, spec, emit)
             else:
-                emit(f"== {name}: {spec.tag} present ({have[:19]})\n")
+                emit(f"== {name}: {spec.tag} present ({(have or '')[:19]})\n")
             image = client.images.get(spec.tag)
             out[spec.tag] = image.id
             recorded[spec.tag] = {

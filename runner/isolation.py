@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runner.errors import ConfigError
 from runner.models import CONFIG_DIR
-from runner.sandbox import RunSpec, Sandbox
+from runner.sandbox import RunResult, RunSpec, Sandbox
 from runner.sandbox.isolation import (
     LOOPBACK_PORT,
     SIDECAR_SOCKET_DIR,
@@ -122,68 +122,67 @@ def agent_base_url(network_mode: str, host_base_url: str) -> str:
     return host_base_url
 
 
-def network_note(network_mode: str, isolated: bool) -> str:
-    """The record's one-line `network` fact."""
-    if not isolated:
-        return "local process: shares the host network (not isolated)"
-    if network_mode == "isolated":
-        return (
-            f"isolated: only loopback; the proxy on 127.0.0.1:{LOOPBACK_PORT} through the "
-            "sidecar (its Unix socket), nothing else reachable"
-        )
-    if network_mode == "host":
-        return "host network (opted in): the agent reaches the proxy and the host's network"
-    return f"docker network '{network_mode}'"
+def confinement_attrs(result: RunResult) -> dict[str, object]:
+    """The container span's confinement attributes, from what the sandbox did."""
+    facts = result.isolation
+    if facts is None:  # the local sandbox: nothing confined
+        return {"user": "the host user"}
+    counts = facts.forwarder
+    return {
+        "user": facts.user,
+        "cap_drop": facts.cap_drop,
+        "cap_add": facts.cap_add,
+        "no_new_privileges": facts.no_new_privileges,
+        "loopback_only": facts.check.loopback_only if facts.check else None,
+        "connections_accepted": counts.connections_accepted if counts else None,
+        "connections_refused": counts.connections_refused if counts else None,
+    }
 
 
-# ---- "Run it yourself": the same confinement, as docker commands -----------------------
+# ---- "Run it yourself": the same confinement, as shell lines ---------------------------
 
-#: The sidecar's name in the reproduce commands.
-SIDECAR_NAME = "cab-sidecar"
-#: The key an isolated agent gets when reproduced: the proxy holds the real one.
-REPRODUCE_KEY = "cab-reproduce"
+#: The shell variable holding the agent's key when reproduced: any cab-<name> does, the
+#: proxy holds the real key.
+REPRODUCE_KEY_VAR = "CAB_KEY"
 
 
-def reproduce_before(spec: RunSpec, sidecar_image: str, recorded_user: str | None) -> list[str]:
-    """Shell lines before the agent's docker run: for an isolated run, the proxy on a Unix
-    socket (holding the key) and the sidecar serving it; always, a word on the uid."""
-    uid = f"# the agent runs as your uid, so the workspace stays yours (here: {recorded_user})"
+def reproduce_setup(spec: RunSpec, sidecar_image: str) -> list[str]:
+    """Shell lines run before the agent's `docker run`: for an isolated run, the proxy on
+    a Unix socket (holding the reader's key) and the sidecar serving it on loopback, both
+    stopped on exit. Nothing for a run that opted into host networking."""
     if spec.network_mode != "isolated":
-        return [uid]
+        return []
     socat = " ".join(sidecar_command(spec.loopback_port))
     return [
-        "# 1. the proxy holds your key and serves a Unix socket (the agent never sees the key)",
-        'mkdir -p "$PWD/cab-proxy" && chmod 755 "$PWD/cab-proxy"',
-        'cab proxy --upstream "$YOUR_ENDPOINT" --upstream-key-env YOUR_KEY_ENV \\',
-        '  --unix-socket "$PWD/cab-proxy/proxy.sock" &',
-        f"# 2. the sidecar: a namespace with only lo; the socket on its 127.0.0.1:{spec.loopback_port}",
-        f"docker run -d --name {SIDECAR_NAME} --network none --user {SIDECAR_USER} \\",
+        "# Isolated, as this cell ran: the agent's container has only loopback; on it, at",
+        f"# 127.0.0.1:{spec.loopback_port}, a sidecar serves the proxy's Unix socket (docs/isolation.md;",
+        "# Docker Desktop on macOS: run this inside its Linux VM, host sockets do not cross).",
+        f"{REPRODUCE_KEY_VAR}=cab-reproduce  # the agent's key: the proxy holds your real one",
+        'sock_dir=$(mktemp -d /tmp/cab-proxy.XXXXXX) && chmod 755 "$sock_dir"',
+        'cab proxy --upstream "$YOUR_ENDPOINT" --upstream-key-env YOUR_KEY --port 0 \\',
+        '  --unix-socket "$sock_dir/proxy.sock" >cab-proxy.log 2>&1 &',
+        "proxy_pid=$!",
+        'trap \'docker rm -f "${sidecar:-none}" >/dev/null 2>&1; kill $proxy_pid; '
+        'rm -rf "$sock_dir"\' EXIT',
+        'for _ in $(seq 100); do [ -S "$sock_dir/proxy.sock" ] && break; sleep 0.1; done',
+        f"sidecar=$(docker run -d --network none --user {SIDECAR_USER} \\",
         "  --cap-drop ALL --security-opt no-new-privileges --read-only \\",
         "  --memory 64m --pids-limit 256 \\",
-        f'  -v "$PWD/cab-proxy:{SIDECAR_SOCKET_DIR}:ro" \\',
-        f"  {sidecar_image} {socat}",
-        "# 3. the agent joins the sidecar's namespace (Docker Desktop on macOS: see",
-        "#    docs/isolation.md, host Unix sockets do not cross into its VM reliably)",
-        uid,
+        f'  -v "$sock_dir:{SIDECAR_SOCKET_DIR}:ro" \\',
+        f"  {sidecar_image} {socat})",
     ]
 
 
 def reproduce_flags(spec: RunSpec) -> list[str]:
-    """The agent's docker run flags: network, user, capabilities, limits."""
-    network = f"container:{SIDECAR_NAME}" if spec.network_mode == "isolated" else spec.network_mode
-    cpus = spec.nano_cpus / 1_000_000_000
+    """The agent's `docker run` and its confinement flags, one line each."""
+    network = '"container:$sidecar"' if spec.network_mode == "isolated" else spec.network_mode
     caps = "".join(f" --cap-add {c}" for c in spec.cap_add)
-    flags = [
-        f"--network {network} --init \\",
-        '--user "$(id -u):$(id -g)" \\',
-        f"--cap-drop ALL{caps} --security-opt no-new-privileges \\",
-        f"--memory {spec.mem_limit} --memory-swap {spec.mem_limit} --cpus {cpus:g} "
-        f"--pids-limit {spec.pids_limit} \\",
+    lines = [
+        f"docker run --rm --init --network {network} \\",
+        f'  --user "$(id -u):$(id -g)" --cap-drop ALL{caps} --security-opt no-new-privileges \\',
+        f"  --memory {spec.mem_limit} --memory-swap {spec.mem_limit} "
+        f"--cpus {spec.nano_cpus / 1e9:g} --pids-limit {spec.pids_limit} \\",
     ]
     if spec.read_only_root:
-        flags.append("--read-only --tmpfs /tmp:rw,exec,nosuid,mode=1777 \\")
-    return ["  " + f for f in flags]
-
-
-def reproduce_after(spec: RunSpec) -> list[str]:
-    return [f"docker rm -f {SIDECAR_NAME}"] if spec.network_mode == "isolated" else []
+        lines.append("  --read-only --tmpfs /tmp:rw,exec,nosuid,mode=1777 \\")
+    return lines

@@ -1,25 +1,91 @@
 """CellRecord: everything one cell recorded, written as `cell.json`.
 
-The raw facts (`facts`, the scorer's Evidence) are kept apart from the scores so that
-`cab score` can rescore a cell without running it again. Names follow the reference
-cell page: run identity, timing, scorer breakdown, spans, model calls.
+The raw facts (`facts`, the scorer's Evidence) are kept apart from the scores (the
+scorer's Scorecard, typed) so that `cab score` can rescore a cell without running it
+again. Names follow the reference cell page: run identity, timing, scorer breakdown,
+spans, model calls.
+
+The format carries `schema_version`. Every cell.json written so far still loads: a
+before-validator upgrades an old file one step at a time (MIGRATIONS), as Inspect's
+EvalLog does. The standing rule (docs/records.md, "Versions"): every change to cell.json
+bumps SCHEMA_VERSION, adds a migration step here and an old-format fixture under
+tests/fixtures/.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from proxy.records import ModelCall
-from runner.sandbox.isolation import IsolationFacts
+from runner.sandbox.isolation import LOOPBACK_PORT, IsolationFacts
 from runner.spans import Span
-from scorer.evidence import Evidence
+from scorer.card import Scorecard
+from scorer.evidence import ChangeFacts, Evidence, TaskFacts, TimingFacts
+from scorer.throttle import account
 
-SCHEMA_VERSION = 1
+if TYPE_CHECKING:  # the pipeline imports this module; its state is only read here
+    from runner.pipeline.state import CellState
+
+#: The format of cell.json this code writes.
+SCHEMA_VERSION = 3
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 stores the throttle account with the scorecard (`scores.throttle`). It is a pure
+    function of the recorded calls, so a v1 file gets the same account a rescore would."""
+    scores = data.get("scores")
+    if isinstance(scores, dict) and "throttle" not in scores:
+        evidence = Evidence.model_validate(data.get("facts"))
+        data["scores"] = {**scores, "throttle": account(evidence.calls).model_dump(mode="json")}
+    return data
+
+
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """v3 records the agent's confinement (`identity.network_mode`, `isolation`). Before
+    it, a docker agent used host networking unless a note says another docker network;
+    what the container saw was not recorded, so `isolation` stays null."""
+    identity = data.get("identity")
+    if isinstance(identity, dict) and "network_mode" not in identity:
+        note = identity.get("network") or ""
+        mode = "host"
+        if note.startswith("docker network '"):
+            mode = note.removeprefix("docker network '").rstrip("'")
+        identity = {**identity, "network_mode": mode if identity.get("isolated", True) else "local"}
+        data["identity"] = identity
+    data.setdefault("isolation", None)
+    return data
+
+
+#: version n -> the step that upgrades a version-n dict to version n + 1.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+}
+
+
+def migrate(data: Any) -> Any:
+    """Upgrade a cell.json dict of any earlier version to SCHEMA_VERSION."""
+    if not isinstance(data, dict):
+        return data
+    # Every file ever written carries its version; a dict without one is built in code.
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise ValueError(
+            f"schema_version {version!r}: this cab reads cell.json up to version "
+            f"{SCHEMA_VERSION} (written by a newer cab?)"
+        )
+    data = dict(data)
+    while version < SCHEMA_VERSION:
+        data = MIGRATIONS[version](data)
+        version += 1
+    data["schema_version"] = version
+    return data
 
 
 class RunIdentity(BaseModel):
@@ -69,7 +135,7 @@ class CellRecord(BaseModel):
     identity: RunIdentity
     timing: CellTiming
     facts: Evidence
-    scores: dict[str, Any] | None = Field(None, description="the scorer's Scorecard dump")
+    scores: Scorecard | None = Field(None, description="None only when scoring never ran")
     spans: list[Span] = Field(default_factory=list)
     artifacts: dict[str, str] = Field(default_factory=dict, description="name -> file in cell dir")
     reproduce: Reproduce = Field(default_factory=Reproduce)
@@ -77,19 +143,33 @@ class CellRecord(BaseModel):
         None, description="how the agent's container was confined, with the evidence"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        return migrate(data)
+
     @property
     def calls(self) -> list[ModelCall]:
         return self.facts.calls
 
     @property
     def verdict(self) -> str | None:
-        return (self.scores or {}).get("verdict", {}).get("verdict")
+        return self.scores.verdict.verdict if self.scores else None
+
+    @property
+    def infra(self) -> bool:
+        """The verdict says infra: the cell is kept, but counts as no capability result."""
+        return self.scores.infra if self.scores else False
+
+    def to_json(self) -> str:
+        """cell.json's text: every writer (the runner, `cab score`) goes through here."""
+        return self.model_dump_json(indent=1)
 
     def write(self, cell_dir: Path) -> Path:
         cell_dir.mkdir(parents=True, exist_ok=True)
         path = cell_dir / "cell.json"
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(self.model_dump_json(indent=1), encoding="utf-8")
+        tmp.write_text(self.to_json(), encoding="utf-8")
         tmp.replace(path)
         return path
 
@@ -101,3 +181,113 @@ class CellRecord(BaseModel):
 
 def cell_id_for(sweep_id: str, tui: str, model: str, task_id: str) -> str:
     return f"{sweep_id}/{tui}/{model}/{task_id}"
+
+
+# Assembly: the pipeline's facts -> Evidence and CellRecord (runner/pipeline/finish.py).
+
+
+def build_evidence(state: CellState) -> Evidence:
+    """The raw facts the scorer reads, from what the stages left (defaults where a stage
+    never ran: agent not started, no changes, tests not run)."""
+    task = state.task
+    return Evidence(
+        task=TaskFacts(
+            task_id=task.id,
+            category=task.category,
+            expected_changes=task.expected_changes,
+            protected_paths=task.protected_paths,
+            allowed_test_config=task.allowed_test_config,
+            hidden_paths=task.hidden_paths(),
+            expected_refusal=task.refusal.expected,
+            refusal_markers=task.refusal.markers,
+            expected_tests=task.test.expected_tests,
+            test_report=task.test.report,
+        ),
+        agent=state.agent,
+        tests=state.tests,
+        changes=state.changes or ChangeFacts(),
+        timing=TimingFacts(
+            wall_clock_ms=round(state.wall_ms, 3),
+            container_active_ms=state.result.container_active_ms if state.result else None,
+        ),
+        calls=state.calls,
+        harness_error=state.harness_error,
+    )
+
+
+def build_identity(state: CellState) -> RunIdentity:
+    """The page's "Run identity": what ran where, from the sandbox's own result."""
+    result, model = state.result, state.model
+    mode = state.spec.network_mode if state.spec else state.opts.network_mode
+    isolated = result.isolated if result else state.sandbox.isolated
+    return RunIdentity(
+        cell_id=state.cell_id,
+        sweep_id=state.opts.sweep_id,
+        container_image=state.image_tag if (result and result.isolated) else None,
+        image_digest=result.image_digest if result else None,
+        model_build_id=model.model_build_id,
+        exit_code=state.agent.exit_code,
+        tui_version=state.adapter.version,
+        sandbox=result.sandbox if result else state.sandbox.name,
+        isolated=isolated,
+        network=network_note(mode, isolated),
+        network_mode=mode if isolated else "local",
+        endpoint="embedded" if model.embedded else model.endpoint,
+        attempt=state.opts.attempt,
+    )
+
+
+def build_record(state: CellState, evidence: Evidence, reproduce: Reproduce) -> CellRecord:
+    """The CellRecord, unscored: `facts` and everything around them."""
+    task = state.task
+    end = state.adapter_end or state.adapter_start
+    return CellRecord(
+        cell_id=state.cell_id,
+        sweep_id=state.opts.sweep_id,
+        tui=state.tui,
+        model=state.model.name,
+        task_id=task.id,
+        category=task.category,
+        title=task.title,
+        prompt=task.prompt,
+        identity=build_identity(state),
+        timing=CellTiming(
+            started_at=state.adapter_start,
+            ended_at=end,
+            duration=round(state.wall_ms / 1000, 3),
+            cell_started_at=state.cell_started,
+            cell_ended_at=datetime.now(UTC),
+        ),
+        facts=evidence,
+        spans=state.tracer.spans,
+        artifacts=artifacts(state.cell_dir),
+        reproduce=reproduce,
+        isolation=state.result.isolation if state.result else None,
+    )
+
+
+def network_note(mode: str, isolated: bool) -> str:
+    """The record's one-line `network` fact (docs/isolation.md)."""
+    if not isolated:
+        return "local process: shares the host network (not isolated)"
+    if mode == "isolated":
+        return (
+            f"isolated: only loopback; the proxy on 127.0.0.1:{LOOPBACK_PORT} through the "
+            "sidecar (its Unix socket), nothing else reachable"
+        )
+    if mode == "host":
+        return "host network (opted in): the agent reaches the proxy and the host's network"
+    return f"docker network '{mode}'"
+
+
+def artifacts(cell_dir: Path) -> dict[str, str]:
+    """name -> file (relative to the cell folder) of what the cell left there."""
+    names = {"agent_log": "agent.log", "diff": "diff.patch", "test_output": "tests.log"}
+    found = {k: v for k, v in names.items() if (cell_dir / v).exists()}
+    found["calls"] = "calls.jsonl"
+    for path in sorted((cell_dir / "out").rglob("*")):
+        if path.is_file():
+            found[f"out/{path.relative_to(cell_dir / 'out').as_posix()}"] = path.relative_to(
+                cell_dir
+            ).as_posix()
+    return found

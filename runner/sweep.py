@@ -168,7 +168,7 @@ class SweepRunner:
         from runner.adapters import get_adapter
 
         names = {p.task.image for p in self.plans}
-        names |= {getattr(get_adapter(t), "image", None) for t in self.cfg.tuis} - {None}
+        names |= {get_adapter(t).image for t in self.cfg.tuis}
         for name in sorted(names):
             self._notify("on_note", f"image {name}: {images.ensure(name)}")
 
@@ -200,7 +200,8 @@ class SweepRunner:
                     n = attempt.retry_state.attempt_number
                     async with self.slots:
                         outcome = await self._attempt(plan, n)
-                if not attempt.retry_state.outcome.failed:
+                done = attempt.retry_state.outcome
+                if done is not None and not done.failed:
                     attempt.retry_state.set_result(outcome)
         except Exception as exc:
             log.error(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from runner.sweep import CellOutcome
 from runner.sweep_config import CellPlan
@@ -32,7 +32,7 @@ class SweepProgress:
             console=self.console,
             transient=False,
         )
-        self.task_id = None
+        self.task_id: TaskID | None = None
 
     def __enter__(self) -> SweepProgress:
         self.progress.start()

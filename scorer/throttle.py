@@ -1,10 +1,13 @@
-"""Throttling diagnosis: what the provider asked, what the agent did, what to change.
+"""The throttle account: what the provider asked, what the agent did, what to change.
 
-Pure: a list of ModelCall in, a Diagnosis out (`cab diagnose` prints it). For each
+Pure: a list of ModelCall in, a ThrottleAccount out. It is the one account of throttling:
+the scorecard stores it (`Scorecard.throttle`), the cell page's "Watch it get throttled"
+only draws it, and `cab diagnose` prints it with the verdict (a Diagnosis). For each
 attempt the timeline shows the status, the Retry-After the provider asked for, the gap
 the agent actually waited before its next attempt, and the provider's remaining
-request/token headers; then the total time throttled, whether Retry-After was honoured,
-when the agent gave up, the verdict and concrete advice.
+request/token headers; then the time lost to throttling (`throttled_ms`, the same
+`scorer.timeline.throttled_wait_ms` the latency axis and the verdict report), whether
+Retry-After was honoured, when the agent gave up, and concrete advice.
 """
 
 from __future__ import annotations
@@ -60,7 +63,9 @@ class GaveUp(BaseModel):
     last_retry_after_s: float | None
 
 
-class Diagnosis(BaseModel):
+class ThrottleAccount(BaseModel):
+    """Stored with the scorecard; every number the throttle picture shows comes from here."""
+
     attempts: int
     completed: int
     throttled: int
@@ -68,9 +73,19 @@ class Diagnosis(BaseModel):
     peak_concurrency: int
     retry_after: RetryAfter
     gave_up: GaveUp | None
-    verdict: Verdict | None
     advice: list[str]
     timeline: list[CallRow]
+
+    @property
+    def throttled_rows(self) -> list[CallRow]:
+        """The 429s, in order: what "asked vs waited" draws."""
+        return [r for r in self.timeline if r.outcome == "rate_limited"]
+
+
+class Diagnosis(ThrottleAccount):
+    """What `cab diagnose` prints: the account and the cell's verdict."""
+
+    verdict: Verdict | None
 
 
 def _header(call: ModelCall, names: tuple[str, ...]) -> str | None:
@@ -83,8 +98,14 @@ def _secs(ms: float) -> str:
 
 
 def diagnose(calls: list[ModelCall], verdict: Verdict | None = None) -> Diagnosis:
-    calls = ordered(calls)
-    t0 = calls[0].started_at if calls else None
+    return Diagnosis(**dict(account(calls)), verdict=verdict)
+
+
+def _rows(calls: list[ModelCall]) -> list[CallRow]:
+    """One row per attempt of `ordered` calls."""
+    if not calls:
+        return []
+    t0 = calls[0].started_at
     rows: list[CallRow] = []
     for call in calls:
         nxt = next_attempt(calls, call)
@@ -107,6 +128,12 @@ def diagnose(calls: list[ModelCall], verdict: Verdict | None = None) -> Diagnosi
                 **heads,
             )
         )
+    return rows
+
+
+def account(calls: list[ModelCall]) -> ThrottleAccount:
+    calls = ordered(calls)
+    rows = _rows(calls)
     judged = [r.honoured for r in rows if r.honoured is not None]
     kept = sum(judged)
     retry = RetryAfter(
@@ -125,7 +152,7 @@ def diagnose(calls: list[ModelCall], verdict: Verdict | None = None) -> Diagnosi
     )
     gave_up = _gave_up(calls, rows)
     throttled = sum(c.outcome == "rate_limited" for c in calls)
-    diag = Diagnosis(
+    diag = ThrottleAccount(
         attempts=len(calls),
         completed=sum(c.completed for c in calls),
         throttled=throttled,
@@ -133,7 +160,6 @@ def diagnose(calls: list[ModelCall], verdict: Verdict | None = None) -> Diagnosi
         peak_concurrency=peak_concurrency(calls),
         retry_after=retry,
         gave_up=gave_up,
-        verdict=verdict,
         advice=[],
         timeline=rows,
     )
@@ -163,7 +189,7 @@ def _gave_up(calls: list[ModelCall], rows: list[CallRow]) -> GaveUp | None:
     )
 
 
-def advise(d: Diagnosis, calls: list[ModelCall]) -> list[str]:
+def advise(d: ThrottleAccount, calls: list[ModelCall]) -> list[str]:
     """Concrete things a person can change, most useful first."""
     advice: list[str] = []
     if not d.throttled:

@@ -17,18 +17,17 @@ Interval = tuple[datetime, datetime]
 def union_ms(intervals: Iterable[Interval]) -> float:
     """Total length of the union of [start, end] intervals, in ms."""
     total = 0.0
-    cur_start: datetime | None = None
-    cur_end: datetime | None = None
+    current: Interval | None = None
     for start, end in sorted(intervals):
         end = max(start, end)
-        if cur_end is None or start > cur_end:
-            if cur_end is not None:
-                total += (cur_end - cur_start).total_seconds() * 1000
-            cur_start, cur_end = start, end
+        if current is None or start > current[1]:
+            if current is not None:
+                total += (current[1] - current[0]).total_seconds() * 1000
+            current = (start, end)
         else:
-            cur_end = max(cur_end, end)
-    if cur_end is not None:
-        total += (cur_end - cur_start).total_seconds() * 1000
+            current = (current[0], max(current[1], end))
+    if current is not None:
+        total += (current[1] - current[0]).total_seconds() * 1000
     return total
 
 

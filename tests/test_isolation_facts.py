@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 
 from proxy.server import ProxyServer
+from runner.record import SCHEMA_VERSION, CellRecord
 from runner.sandbox.isolation import forwarder_counts, read_check, wrap_with_check
 
 SOCAT_LOG = """\
@@ -62,3 +63,18 @@ async def test_proxy_answers_on_its_unix_socket():
             assert json.loads(await r.text())["status"] == "ok"
         assert proxy.port > 0
     path.unlink(missing_ok=True)
+
+
+V2 = Path(__file__).parent / "fixtures" / "schema_v2" / "reference" / "scripted"
+
+
+def test_a_v2_cell_reads_with_its_network_mode():
+    """v3 added the confinement; a v2 cell says what it can: a local run was local, a
+    docker one used host networking, and what its container saw was not recorded."""
+    cell = V2 / "polyglot" / "go-http-handler-fix" / "cell.json"
+    record = CellRecord.read(cell)
+    assert record.schema_version == SCHEMA_VERSION
+    assert (record.identity.network_mode, record.isolation) == ("local", None)
+    raw = json.loads(cell.read_text(encoding="utf-8"))
+    raw["identity"].update(isolated=True, network="host network: the agent reaches ...")
+    assert CellRecord.model_validate(raw).identity.network_mode == "host"

@@ -29,11 +29,11 @@ def test_local_sandbox_gives_the_docker_verdicts(tmp_path):
         )
     assert passing.identity.sandbox == "local" and passing.identity.isolated is False
     assert "not isolated" in passing.identity.network
-    assert passing.scores["pass_rate"]["pass"] == 1
-    assert passing.scores["verdict"]["verdict"] == "capability"
+    assert passing.scores.pass_rate.pass_ == 1
+    assert passing.scores.verdict.verdict == "capability"
     assert throttled.identity.exit_code == 1
-    assert throttled.scores["verdict"]["verdict"] == "infra:rate_limit"
-    assert "status: got 200 want 400" in throttled.scores["pass_rate"]["stdout_tail"]
+    assert throttled.scores.verdict.verdict == "infra:rate_limit"
+    assert "status: got 200 want 400" in throttled.scores.pass_rate.stdout_tail
     assert all(c.outcome == "rate_limited" for c in throttled.calls)
 
 
@@ -59,7 +59,7 @@ def test_missing_toolchain_in_the_local_sandbox_is_infra(tmp_path, monkeypatch):
             CellOptions(sweep_id="t-nogo", out_root=tmp_path, sandbox="local"),
             h,
         )
-    verdict = record.scores["verdict"]
+    verdict = record.scores.model_dump(mode="json")["verdict"]
     assert verdict["verdict"] == "infra:harness"
     assert "needs 'go version' to work" in verdict["sentence"]
     assert record.calls == [] and record.facts.agent.started is False

@@ -96,7 +96,7 @@ def make_record(
         facts=evidence,
     )
     record.spans = []
-    record.scores = score_cell(evidence).model_dump(mode="json")
+    record.scores = score_cell(evidence)
     return record
 
 

@@ -46,7 +46,8 @@ def load_calls(path: Path) -> list[ModelCall]:
 def build(target: Path) -> Diagnosis:
     if (target.is_dir() and (target / "cell.json").is_file()) or target.name == "cell.json":
         _, _, evidence = load_cell(target)
-        return diagnose(evidence.calls, score_cell(evidence).verdict)
+        card = score_cell(evidence)
+        return Diagnosis(**dict(card.throttle), verdict=card.verdict)
     if target.is_dir():
         target = target / "calls.jsonl"
     if not target.is_file():

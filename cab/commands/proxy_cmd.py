@@ -47,6 +47,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="also serve on this Unix socket (for an isolated agent's sidecar: docs/isolation.md)",
     )
+    p.add_argument(
+        "--no-transcripts",
+        dest="transcripts",
+        action="store_false",
+        help="keep no request bodies or replies (by default, with --record-dir, they go to"
+        " DIR/transcript.jsonl.gz, keys redacted)",
+    )
     p.set_defaults(func=run)
 
 
@@ -70,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         require_session=args.require_session,
         timeout=args.timeout,
         max_body_bytes=args.max_body_bytes,
+        transcripts=args.transcripts,
     )
     log = structlog.get_logger("proxy")
     if not os.environ.get(args.upstream_key_env):

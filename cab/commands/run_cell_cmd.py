@@ -81,19 +81,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"cab run-cell: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(record.model_dump_json(indent=1))
+        print(record.to_json())
         return 0
-    scores = record.scores or {}
-    verdict = scores.get("verdict", {})
+    card = record.scores
     print(f"cell      {record.cell_id}")
-    print(f"verdict   {verdict.get('verdict')}  {verdict.get('sentence', '')}")
+    if card is None:
+        print("verdict   None  not scored")
+    else:
+        print(f"verdict   {card.verdict.verdict}  {card.verdict.sentence}")
     print(
-        f"pass      {scores.get('pass_rate', {}).get('pass')}  (agent exit {record.identity.exit_code})"
+        f"pass      {card.pass_rate.pass_ if card else None}  "
+        f"(agent exit {record.identity.exit_code})"
     )
     calls = record.calls
     ok = sum(1 for c in calls if c.outcome == "ok")
     print(f"calls     {len(calls)} recorded, {ok} ok, {len(calls) - ok} not")
-    print(f"composite {scores.get('composite', {}).get('composite')}")
+    print(f"composite {card.composite.composite if card else None}")
     print(f"record    {cell_dir_for(opts, args.tui, model.name, task) / 'cell.json'}")
     print(f"wall      {record.facts.timing.wall_clock_ms / 1000:.2f} s")
     return 0

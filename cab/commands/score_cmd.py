@@ -2,7 +2,9 @@
 
 Reads CELL_DIR/cell.json, scores its "facts" (the Evidence) again and writes the
 Scorecard back under "scores", keeping every other key. Raw facts never change, so a cell
-can be rescored with new weights without running anything.
+can be rescored with new weights without running anything. A full cell record (any
+schema_version) is rewritten by `CellRecord.write`, upgraded to today's format; a file
+holding only `facts` and other keys gets the same layout (indent 1, no trailing newline).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from runner.record import CellRecord
 from scorer import Scorecard, load_config, score_cell
 from scorer.errors import ScoringConfigError
 from scorer.evidence import Evidence
@@ -52,13 +55,22 @@ def load_cell(cell_dir: Path) -> tuple[Path, dict, Evidence]:
     return path, data, evidence
 
 
-def write_json(path: Path, data: dict) -> None:
+def write_scores(path: Path, data: dict, card: Scorecard) -> None:
+    """Put `card` under "scores" and write the cell back as CellRecord.write does."""
+    data = {**data, "scores": card.model_dump(mode="json")}
+    try:
+        record = CellRecord.model_validate(data)
+    except (ValidationError, ValueError):
+        record = None
+    _replace(path, record.to_json() if record else json.dumps(data, indent=1, ensure_ascii=False))
+
+
+def _replace(path: Path, text: str) -> None:
     """Write beside and rename, so a crash never leaves half a cell.json."""
     fd, tmp = tempfile.mkstemp(prefix=".cell.", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
+            fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -126,8 +138,7 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         card = score_cell(evidence, config=config)
-        data["scores"] = card.model_dump(mode="json")
-        write_json(path, data)
+        write_scores(path, data, card)
         results.append((path.parent, card))
     if args.json:
         out = [{"cell_dir": str(d), "scores": c.model_dump(mode="json")} for d, c in results]

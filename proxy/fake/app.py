@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from proxy.errors import error_body
-from proxy.fake import replies
+from proxy.fake import hostile, replies
+from proxy.fake.quota import Quota, QuotaConfig
 from proxy.fake.scripts import (
     ScriptError,
     ScriptNotFound,
@@ -39,6 +41,8 @@ class FakeConfig:
     chunk_delay_s: float = 0.0
     #: how long fault/hang waits before giving up with a 500.
     hang_s: float = 3600.0
+    #: provider quota per key (proxy/fake/quota.py); None answers everything.
+    quota: QuotaConfig | None = None
 
 
 @dataclass
@@ -50,14 +54,28 @@ class FakeState:
     requests: int = 0
     #: streams abandoned because the caller went away.
     disconnects: int = 0
+    #: method and path of recent requests to any route, newest last (tests).
+    seen: deque = field(default_factory=lambda: deque(maxlen=1024))
+    quota: Quota | None = None
+
+    def __post_init__(self) -> None:
+        if self.config.quota is not None:
+            self.quota = Quota(self.config.quota)
 
 
 FAKE = web.AppKey("fake", FakeState)
 _N = re.compile(r"-(\d+)$")
 
 
+@web.middleware
+async def _remember(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Note every request's method and raw path (tests: what reached the upstream)."""
+    request.app[FAKE].seen.append(f"{request.method} {request.raw_path}")
+    return await handler(request)
+
+
 def create_fake_app(config: FakeConfig) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[_remember])
     app[FAKE] = FakeState(config)
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_post("/v1/responses", responses)
@@ -96,8 +114,10 @@ async def _generate(request: web.Request, api: str) -> web.StreamResponse:
     field_ = "messages" if api == "chat" else "input"
     if not isinstance(body, dict) or not isinstance(body.get("model"), str) or field_ not in body:
         return _error(400, f"need 'model' and '{field_}'", "invalid_request_error", None)
-    model, stream = body["model"], body.get("stream") is True
-    failure = await _fault(request, state, model, body)
+    model = body["model"]
+    if hostile.dropped(request):
+        return web.Response()
+    failure = hostile.before(request, model, body) or await _fault(request, state, model, body)
     if failure is not None:
         return failure
     try:
@@ -112,25 +132,69 @@ async def _generate(request: web.Request, api: str) -> web.StreamResponse:
     except ScriptError as exc:
         return _error(500, str(exc), "server_error", "bad_script")
     prompt, completion = replies.usage_counts(body[field_], turn)
+    if state.quota is None:
+        return await _answer(request, state, api, body, turn, t, (prompt, completion), {})
+    key = request.headers.get("Authorization") or ""
+    admission = state.quota.admit(key, prompt + completion)
+    if admission.refused is not None:
+        status, headers, text = admission.refused
+        return web.Response(
+            status=status,
+            body=text,
+            content_type="application/json",
+            headers={**admission.headers, **headers},
+        )
+    try:
+        return await _answer(
+            request, state, api, body, turn, t, (prompt, completion), admission.headers
+        )
+    finally:
+        state.quota.release(key)
+
+
+async def _answer(
+    request: web.Request,
+    state: FakeState,
+    api: str,
+    body: dict,
+    turn: Turn,
+    t: int,
+    counts: tuple[int, int],
+    headers: dict[str, str],
+) -> web.StreamResponse:
+    model, stream = body["model"], body.get("stream") is True
+    prompt, completion = counts
     no_usage = model == "fault/no-usage"
     if api == "chat":
         usage = None if no_usage else replies.chat_usage(prompt, completion)
         if not stream:
-            return _json(replies.chat_body(model, turn, t, usage))
+            whole = replies.chat_body(model, turn, t, usage)
+            return await hostile.after(request, model, whole, None) or _json(whole, headers)
         opts = body.get("stream_options") or {}
-        events = replies.chat_events(model, turn, t, usage if opts.get("include_usage") else None)
+        events = replies.chat_events(model, turn, t, usage if opts.get("include_usage") else None,
+                                     max_pieces=_pieces(model))  # fmt: skip
     else:
         usage = None if no_usage else replies.responses_usage(prompt, completion)
         if not stream:
-            return _json(replies.responses_body(model, turn, t, usage))
+            whole = replies.responses_body(model, turn, t, usage)
+            return await hostile.after(request, model, whole, None) or _json(whole, headers)
         events = replies.responses_events(model, turn, t, usage)
+    hostile_stream = await hostile.after(request, model, None, events)
+    if hostile_stream is not None:
+        return hostile_stream
     if model == "fault/cut-stream":
         return await _cut(request, events)
-    return await _stream(request, state, model, events)
+    return await _stream(request, state, model, events, headers)
 
 
-def _json(body: bytes) -> web.Response:
-    return web.Response(body=body, content_type="application/json")
+def _pieces(model: str) -> int:
+    """`echo/chunks-<N>` streams its echo in N content chunks (benchmarks); else 16."""
+    m = _N.search(model)
+    return int(m.group(1)) if model.startswith("echo/chunks-") and m else 16
+
+
+def _json(body: bytes, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 def _turn(config: FakeConfig, api: str, model: str, body: dict) -> tuple[Turn, int]:
@@ -175,7 +239,8 @@ async def _fault(
             ).hexdigest()
         )
         state.counters[key] = state.counters.get(key, 0) + 1
-        if state.counters[key] <= int(_N.search(name).group(1)):
+        limit = _N.search(name)
+        if limit and state.counters[key] <= int(limit.group(1)):
             return _rate_limited(state.config.retry_after_s)
         return None
     if name == "500":
@@ -234,10 +299,12 @@ def _delays(state: FakeState, model: str) -> tuple[float, float]:
     return state.config.chunk_delay_s, state.config.chunk_delay_s
 
 
-async def _stream(request: web.Request, state: FakeState, model: str, events) -> web.StreamResponse:
+async def _stream(
+    request: web.Request, state: FakeState, model: str, events, headers: dict[str, str]
+) -> web.StreamResponse:
     first_pause, pause = _delays(state, model)
     resp = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **headers}
     )
     try:
         await resp.prepare(request)
@@ -259,7 +326,8 @@ async def _cut(request: web.Request, events) -> web.StreamResponse:
     await resp.prepare(request)
     for _, event in zip(range(2), events, strict=False):
         await resp.write(event)
-    request.transport.close()
+    if request.transport is not None:
+        request.transport.close()
     return resp
 
 
@@ -280,6 +348,8 @@ async def embeddings(request: web.Request) -> web.Response:
 
 
 async def models(request: web.Request) -> web.Response:
+    if hostile.dropped(request):
+        return web.Response()
     scripts_dir = request.app[FAKE].config.scripts_dir
     ids = [
         "echo",

@@ -82,7 +82,9 @@ def chat_body(model: str, turn: Turn, t: int, usage: dict | None) -> bytes:
     return json.dumps(body).encode()
 
 
-def chat_events(model: str, turn: Turn, t: int, usage: dict | None) -> Iterator[bytes]:
+def chat_events(
+    model: str, turn: Turn, t: int, usage: dict | None, max_pieces: int = 16
+) -> Iterator[bytes]:
     """`data: {chunk}` events, then the usage-only chunk if asked for, then [DONE]."""
     head = {
         "id": f"chatcmpl-fake-{t}",
@@ -96,7 +98,7 @@ def chat_events(model: str, turn: Turn, t: int, usage: dict | None) -> Iterator[
         return b"data: " + json.dumps(c).encode() + b"\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
-    for piece in pieces(turn.content) if turn.content else ():
+    for piece in pieces(turn.content, max_pieces) if turn.content else ():
         yield chunk({"content": piece})
     for i, (name, args) in enumerate(turn.tool_calls):
         fn = {"name": name, "arguments": ""}

@@ -19,7 +19,22 @@ from __future__ import annotations
 
 import shlex
 
-from runner.adapters.base import HOME_DIR, OUT_DIR, TASK_FILE, AdapterContext, AgentRun, run_attrs
+from runner.adapters.base import (
+    HOME_DIR,
+    OUT_DIR,
+    TASK_FILE,
+    AdapterContext,
+    AgentRun,
+    Api,
+    run_attrs,
+)
+from runner.adapters.wiring import (
+    BYO_OPENAI_EXPORTS,
+    LITELLM_OFFLINE,
+    agent_env,
+    openai_env,
+    published_model,
+)
 
 #: The reference page's flags, plus where the history files go.
 FLAGS = [
@@ -43,7 +58,7 @@ FLAGS = [
 class AiderAdapter:
     tui = "aider"
     version = "0.86.2"
-    api = "chat"
+    api: Api = "chat"
     image = "aider"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
@@ -62,13 +77,7 @@ class AiderAdapter:
             "--message-file",
             TASK_FILE,
         ]
-        env = {
-            "OPENAI_API_BASE": ctx.base_url,
-            "OPENAI_API_KEY": ctx.api_key,
-            "HOME": HOME_DIR,
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-            **ctx.extra_env,
-        }
+        env = agent_env(ctx, openai_env(ctx), LITELLM_OFFLINE, HOME=HOME_DIR)
         return AgentRun(
             image=self.image,
             command=command,
@@ -84,8 +93,7 @@ class AiderAdapter:
         return "\n".join(
             [
                 "# swap base_url, api_key, and model for your endpoint",
-                'export OPENAI_API_BASE="$YOUR_ENDPOINT"',
-                'export OPENAI_API_KEY="$YOUR_KEY"',
+                *BYO_OPENAI_EXPORTS,
                 "",
                 "aider \\",
                 '  --openai-api-base "$OPENAI_API_BASE" \\',
@@ -94,7 +102,7 @@ class AiderAdapter:
                 f"  {flags} \\",
                 f"  --message {shlex.quote(prompt)}",
                 "",
-                f"# Published cell used model: {model}",
+                published_model(model),
             ]
         )
 

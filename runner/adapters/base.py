@@ -1,7 +1,8 @@
 """The Adapter protocol: how one agent CLI is given a task and pointed at the proxy.
 
 An adapter is data plus two functions (`prepare`, `byo_snippet`). Adding a CLI means
-adding one module under runner/adapters/ that defines `ADAPTER`.
+adding one module under runner/adapters/ that defines `ADAPTER`, and its line in the
+registry (`ADAPTERS` in runner/adapters/__init__.py). Shared env blocks: wiring.py.
 """
 
 from __future__ import annotations
@@ -62,10 +63,15 @@ def run_attrs(adapter: Adapter, **extra: object) -> dict[str, object]:
     return {"network": HOST_NETWORK, "cli_version": adapter.version, **extra}
 
 
+#: The API an agent speaks to the model: chat completions or the Responses API.
+Api = Literal["chat", "responses"]
+
+
 class Adapter(Protocol):
     tui: str
     version: str
-    api: Literal["chat", "responses"]
+    api: Api
+    image: str
 
     def prepare(self, ctx: AdapterContext) -> AgentRun: ...
 

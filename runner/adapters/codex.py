@@ -23,7 +23,8 @@ from __future__ import annotations
 import json
 import shlex
 
-from runner.adapters.base import OUT_DIR, AdapterContext, AgentRun, run_attrs
+from runner.adapters.base import OUT_DIR, AdapterContext, AgentRun, Api, run_attrs
+from runner.adapters.wiring import agent_env, published_model
 from runner.sandbox.base import WORKSPACE
 
 CODEX_HOME = f"{OUT_DIR}/codex-home"
@@ -61,7 +62,7 @@ def config_toml(model: str, base_url: str) -> str:
 class CodexAdapter:
     tui = "codex"
     version = "0.169.0"
-    api = "responses"
+    api: Api = "responses"
     image = "codex"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
@@ -81,13 +82,9 @@ class CodexAdapter:
             *ctx.extra_args,
             ctx.prompt,
         ]
-        env = {
-            "CODEX_HOME": CODEX_HOME,
-            KEY_ENV: ctx.api_key,
-            "HOME": CODEX_HOME,
-            "RUST_LOG": "warn",
-            **ctx.extra_env,
-        }
+        env = agent_env(
+            ctx, {"CODEX_HOME": CODEX_HOME, KEY_ENV: ctx.api_key}, HOME=CODEX_HOME, RUST_LOG="warn"
+        )
         return AgentRun(
             image=self.image,
             command=command,
@@ -112,7 +109,7 @@ class CodexAdapter:
                 "codex exec --skip-git-repo-check --dangerously-bypass-approvals-and-sandbox \\",
                 f"  --json {shlex.quote(prompt)}",
                 "",
-                f"# Published cell used model: {model}",
+                published_model(model),
             ]
         )
 

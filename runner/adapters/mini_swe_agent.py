@@ -15,7 +15,14 @@ from __future__ import annotations
 
 import shlex
 
-from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun, run_attrs
+from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun, Api, run_attrs
+from runner.adapters.wiring import (
+    BYO_OPENAI_EXPORTS,
+    LITELLM_OFFLINE,
+    agent_env,
+    openai_env,
+    published_model,
+)
 from runner.sandbox.base import WORKSPACE
 
 #: Steps (model calls) before mini-swe-agent stops itself; its default (0) is unlimited
@@ -26,7 +33,7 @@ STEP_LIMIT = 60
 class MiniSweAgentAdapter:
     tui = "mini-swe-agent"
     version = "2.4.6"
-    api = "chat"
+    api: Api = "chat"
     image = "mini-swe-agent"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
@@ -50,17 +57,15 @@ class MiniSweAgentAdapter:
             f"agent.step_limit={STEP_LIMIT}",
             *ctx.extra_args,
         ]
-        env = {
-            "OPENAI_API_BASE": ctx.base_url,
-            "OPENAI_BASE_URL": ctx.base_url,
-            "OPENAI_API_KEY": ctx.api_key,
-            "HOME": HOME_DIR,
-            "MSWEA_GLOBAL_CONFIG_DIR": f"{HOME_DIR}/mini-swe-agent",
-            "MSWEA_CONFIGURED": "true",
-            "MSWEA_COST_TRACKING": "ignore_errors",
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-            **ctx.extra_env,
-        }
+        env = agent_env(
+            ctx,
+            openai_env(ctx, base_url_alias=True),
+            LITELLM_OFFLINE,
+            HOME=HOME_DIR,
+            MSWEA_GLOBAL_CONFIG_DIR=f"{HOME_DIR}/mini-swe-agent",
+            MSWEA_CONFIGURED="true",
+            MSWEA_COST_TRACKING="ignore_errors",
+        )
         return AgentRun(
             image=self.image,
             command=command,
@@ -75,8 +80,7 @@ class MiniSweAgentAdapter:
         return "\n".join(
             [
                 "# swap base_url, api_key, and model for your endpoint",
-                'export OPENAI_API_BASE="$YOUR_ENDPOINT"',
-                'export OPENAI_API_KEY="$YOUR_KEY"',
+                *BYO_OPENAI_EXPORTS,
                 "export MSWEA_CONFIGURED=true MSWEA_COST_TRACKING=ignore_errors",
                 "",
                 f"pip install mini-swe-agent=={self.version}",
@@ -86,7 +90,7 @@ class MiniSweAgentAdapter:
                 "  --output trajectory.json \\",
                 f"  --task {shlex.quote(prompt)}",
                 "",
-                f"# Published cell used model: {model}",
+                published_model(model),
             ]
         )
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import shlex
 
-from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun, run_attrs
+from runner.adapters.base import HOME_DIR, OUT_DIR, AdapterContext, AgentRun, Api, run_attrs
+from runner.adapters.wiring import agent_env, published_model
 from runner.sandbox.base import WORKSPACE
 
 KEY_ENV = "CAB_API_KEY"
@@ -48,7 +49,7 @@ def opencode_config(model: str, base_url: str) -> dict:
 class OpenCodeAdapter:
     tui = "opencode"
     version = "1.18.33"
-    api = "chat"
+    api: Api = "chat"
     image = "opencode"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
@@ -72,18 +73,18 @@ class OpenCodeAdapter:
             *ctx.extra_args,
             ctx.prompt,
         ]
-        env = {
-            KEY_ENV: ctx.api_key,
-            "OPENCODE_CONFIG": f"{HOME_DIR}/opencode.json",
-            "HOME": HOME_DIR,
-            "XDG_CONFIG_HOME": f"{HOME_DIR}/config",
-            "XDG_CACHE_HOME": f"{HOME_DIR}/cache",
-            "XDG_STATE_HOME": f"{HOME_DIR}/state",
-            "XDG_DATA_HOME": f"{OUT_DIR}/opencode-data",
-            "OPENCODE_DISABLE_AUTOUPDATE": "1",
-            "OPENCODE_DISABLE_MODELS_FETCH": "1",
-            **ctx.extra_env,
-        }
+        env = agent_env(
+            ctx,
+            {KEY_ENV: ctx.api_key},
+            OPENCODE_CONFIG=f"{HOME_DIR}/opencode.json",
+            HOME=HOME_DIR,
+            XDG_CONFIG_HOME=f"{HOME_DIR}/config",
+            XDG_CACHE_HOME=f"{HOME_DIR}/cache",
+            XDG_STATE_HOME=f"{HOME_DIR}/state",
+            XDG_DATA_HOME=f"{OUT_DIR}/opencode-data",
+            OPENCODE_DISABLE_AUTOUPDATE="1",
+            OPENCODE_DISABLE_MODELS_FETCH="1",
+        )
         return AgentRun(
             image=self.image,
             command=command,
@@ -108,7 +109,7 @@ class OpenCodeAdapter:
                 "OPENCODE_CONFIG=$PWD/opencode.json opencode run --auto \\",
                 f"  --model {PROVIDER}/YOUR_MODEL_ID {shlex.quote(prompt)}",
                 "",
-                f"# Published cell used model: {model}",
+                published_model(model),
             ]
         )
 

@@ -18,7 +18,16 @@ from __future__ import annotations
 
 import shlex
 
-from runner.adapters.base import HOME_DIR, OUT_DIR, TASK_FILE, AdapterContext, AgentRun, run_attrs
+from runner.adapters.base import (
+    HOME_DIR,
+    OUT_DIR,
+    TASK_FILE,
+    AdapterContext,
+    AgentRun,
+    Api,
+    run_attrs,
+)
+from runner.adapters.wiring import LITELLM_OFFLINE, agent_env, published_model
 from runner.sandbox.base import WORKSPACE
 
 MAX_ITERATIONS = 60
@@ -27,7 +36,7 @@ MAX_ITERATIONS = 60
 class OpenHandsAdapter:
     tui = "openhands"
     version = "1.34.0"
-    api = "chat"
+    api: Api = "chat"
     image = "openhands"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
@@ -44,15 +53,12 @@ class OpenHandsAdapter:
             str(MAX_ITERATIONS),
             *ctx.extra_args,
         ]
-        env = {
+        llm = {
             "LLM_MODEL": f"openai/{ctx.model}",
             "LLM_BASE_URL": ctx.base_url,
             "LLM_API_KEY": ctx.api_key,
-            "HOME": HOME_DIR,
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-            "OPENHANDS_SUPPRESS_BANNER": "1",
-            **ctx.extra_env,
         }
+        env = agent_env(ctx, llm, LITELLM_OFFLINE, HOME=HOME_DIR, OPENHANDS_SUPPRESS_BANNER="1")
         return AgentRun(
             image=self.image,
             command=command,
@@ -76,7 +82,7 @@ class OpenHandsAdapter:
                 "python images/agents/openhands/cab_openhands_run.py \\",
                 '  --task-file task.md --workspace "$PWD" --persist ./openhands-events',
                 "",
-                f"# Published cell used model: {model}",
+                published_model(model),
             ]
         )
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from runner.adapters.base import OUT_DIR, TASK_FILE, AdapterContext, AgentRun, run_attrs
+from runner.adapters.base import OUT_DIR, TASK_FILE, AdapterContext, AgentRun, Api, run_attrs
+from runner.adapters.wiring import BYO_OPENAI_EXPORTS, agent_env, openai_env, published_model
 from runner.sandbox.base import Mount
 
 AGENT_DIR = Path(__file__).resolve().parent.parent / "agents"
@@ -18,7 +19,7 @@ AGENT_DIR = Path(__file__).resolve().parent.parent / "agents"
 class ReferenceAdapter:
     tui = "reference"
     version = "0.1.0"
-    api = "chat"
+    api: Api = "chat"
     image = "toolbox"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
@@ -33,12 +34,7 @@ class ReferenceAdapter:
             f"{OUT_DIR}/trajectory.json",
             *ctx.extra_args,
         ]
-        env = {
-            "OPENAI_API_BASE": ctx.base_url,
-            "OPENAI_API_KEY": ctx.api_key,
-            "PYTHONUNBUFFERED": "1",
-            **ctx.extra_env,
-        }
+        env = agent_env(ctx, openai_env(ctx), PYTHONUNBUFFERED="1")
         return AgentRun(
             image=self.image,
             command=command,
@@ -51,14 +47,13 @@ class ReferenceAdapter:
         return "\n".join(
             [
                 "# the reference agent is one stdlib-only file: runner/agents/reference_agent.py",
-                'export OPENAI_API_BASE="$YOUR_ENDPOINT"',
-                'export OPENAI_API_KEY="$YOUR_KEY"',
+                *BYO_OPENAI_EXPORTS,
                 "",
                 "python3 runner/agents/reference_agent.py \\",
                 '  --model "$YOUR_MODEL_ID" \\',
                 f"  --task {shlex.quote(prompt)}",
                 "",
-                f"# Published cell used model: {model}",
+                published_model(model),
             ]
         )
 

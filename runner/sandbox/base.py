@@ -14,6 +14,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from runner.sandbox.isolation import LOOPBACK_PORT, IsolationFacts
+from runner.tasks import Task
 
 WORKSPACE = "/workspace"
 
@@ -80,11 +81,24 @@ class RunResult(BaseModel):
         None, description="how the container was confined, with the evidence (docker)"
     )
     oom_killed: bool = Field(False, description="the engine killed it for exceeding mem_limit")
+    docker_sock_mounted: bool | None = Field(
+        None,
+        description="docker: a docker.sock among the container's inspected mounts; "
+        "local: the host's Docker socket is writable by the process",
+    )
+    read_only: bool | None = Field(
+        None, description="docker: HostConfig.ReadonlyRootfs; local: False (the host's own files)"
+    )
 
 
 class Sandbox(Protocol):
     name: str
     isolated: bool
+
+    def preflight(self, task: Task) -> None:
+        """Raise SandboxError, before the agent runs, when this sandbox cannot run the
+        task's tests (the local sandbox's host toolchain); the cell is then infra:harness."""
+        ...
 
     def run(self, spec: RunSpec) -> RunResult:
         """Run the command to completion (or kill it at the timeout). Never raises for the

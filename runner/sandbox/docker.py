@@ -34,6 +34,7 @@ from runner.sandbox.isolation import (
     run_as,
     wrap_with_check,
 )
+from runner.tasks import Task
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +56,18 @@ def parse_engine_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(f"{head}.{frac}+00:00")
 
 
+def inspected_exposure(attrs: dict) -> tuple[bool, bool]:
+    """From the container's inspect data: is a Docker socket among its mounts (source or
+    destination named docker.sock), and is its root filesystem read-only."""
+    mounts = attrs.get("Mounts") or []
+    sock = any(
+        Path(m.get(side) or "").name == "docker.sock"
+        for m in mounts
+        for side in ("Source", "Destination")
+    )
+    return sock, bool((attrs.get("HostConfig") or {}).get("ReadonlyRootfs"))
+
+
 class DockerSandbox:
     name = "docker"
     isolated = True
@@ -68,6 +81,10 @@ class DockerSandbox:
         if self._client is None:
             self._client = docker.from_env(timeout=60)
         return self._client
+
+    def preflight(self, task: Task) -> None:
+        """Nothing to check ahead: the task's image brings its toolchain, and a missing
+        image or engine is reported by `run` as the run's error."""
 
     def image_digest(self, image: str) -> str | None:
         """The local image id ('sha256:...'), inspected once per image and cached."""
@@ -97,6 +114,8 @@ class DockerSandbox:
                 facts.engine_network_mode = sidecar.start().network_mode
             container = self._create(spec, facts)
             result.image_digest = container.attrs.get("Image")
+            result.docker_sock_mounted, result.read_only = inspected_exposure(container.attrs)
+            facts.docker_sock_mounted = result.docker_sock_mounted
             self._digests[spec.image] = result.image_digest
             container.start()
             result.timed_out = self._wait(container, spec.timeout_s)

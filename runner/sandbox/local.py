@@ -18,10 +18,14 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from runner.errors import SandboxError
 from runner.sandbox.base import WORKSPACE, RunResult, RunSpec
+from runner.sandbox.toolchains import missing_toolchain
+from runner.tasks import Task
 
 #: Host variables a local command inherits; everything else comes from spec.env.
 INHERITED_ENV = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR", "SHELL")
@@ -34,18 +38,31 @@ def path_map(spec: RunSpec) -> list[tuple[str, str]]:
     return sorted(pairs, key=lambda p: len(p[0]), reverse=True)
 
 
+def _literal(value: str) -> Callable[[re.Match[str]], str]:
+    """A re.sub replacement that inserts `value` as is (no backslash or group escapes)."""
+    return lambda _match: value
+
+
 def map_paths(text: str, pairs: list[tuple[str, str]]) -> str:
     """Rewrite each container path where it appears as a whole path prefix: at the start
     of a word (or after '=' or ':') and followed by '/', the end, or a non-path char."""
     for target, source in pairs:
         pattern = rf"(?<![\w.\-/]){re.escape(target)}(?=/|$|[^\w.\-])"
-        text = re.sub(pattern, lambda _m, s=source: s, text)
+        text = re.sub(pattern, _literal(source), text)
     return text
 
 
 def _exit_code(returncode: int) -> int:
     """Killed by signal N -> 128+N, as a shell (and docker) reports it."""
     return 128 - returncode if returncode < 0 else returncode
+
+
+def docker_socket_writable() -> bool:
+    """Whether a process of this user can drive the host's Docker engine through its
+    socket (DOCKER_HOST's unix path, else /var/run/docker.sock)."""
+    host = os.environ.get("DOCKER_HOST", "")
+    path = host.removeprefix("unix://") if host.startswith("unix://") else "/var/run/docker.sock"
+    return os.path.exists(path) and os.access(path, os.W_OK)
 
 
 def _kill_group(pgid: int) -> None:
@@ -56,6 +73,13 @@ def _kill_group(pgid: int) -> None:
 class LocalSandbox:
     name = "local"
     isolated = False
+
+    def preflight(self, task: Task) -> None:
+        """The tests run with the host's tools: a missing toolchain is said before the agent
+        runs, as our failure (infra:harness), not the agent's."""
+        problem = missing_toolchain(task.language)
+        if problem is not None:
+            raise SandboxError(problem)
 
     def image_digest(self, image: str) -> str | None:
         return None
@@ -76,6 +100,8 @@ class LocalSandbox:
             started_at=started,
             ended_at=started,
             network_mode="host",
+            docker_sock_mounted=docker_socket_writable(),
+            read_only=False,
         )
         # Files, not pipes: a background child holding a pipe open would block reading.
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.record import CellRecord
 from runner.store.db import ResultsStore
 from scorer import Scorecard, Weights, normalise
+from scorer.composite import Composite
 
 
 def baselines(rows: list[dict[str, Any]]) -> dict[str, tuple[float | None, float | None]]:
@@ -37,10 +37,10 @@ def normalise_sweep(store: ResultsStore, weights: Weights | None = None) -> int:
     for row in rows:
         if row["infra"]:
             continue
-        record = store.record(row["cell_id"])
-        if not record.scores:
+        card = store.record(row["cell_id"]).scores
+        if card is None:
             continue
-        comp = sweep_composite(record, *best[row["task_id"]], weights=weights)
+        comp = sweep_composite(card, *best[row["task_id"]], weights=weights)
         c = comp.components
         updates.append(
             (
@@ -55,12 +55,11 @@ def normalise_sweep(store: ResultsStore, weights: Weights | None = None) -> int:
 
 
 def sweep_composite(
-    record: CellRecord,
+    card: Scorecard,
     best_tokens_per_correct_task: float | None,
     best_wall_clock_ms: float | None,
     weights: Weights | None = None,
-):
-    card = Scorecard.model_validate(record.scores)
+) -> Composite:
     return normalise(
         card,
         best_tokens_per_correct_task=best_tokens_per_correct_task,

@@ -45,7 +45,7 @@ def test_reference_agent_with_scripted_model_passes(task_id, harness, tmp_path, 
     opts = CellOptions(sweep_id="t-scripted", out_root=tmp_path, sandbox="docker")
     record = run_cell("reference", resolve_model("scripted"), task, opts, harness)
 
-    scores = record.scores
+    scores = record.scores.model_dump(mode="json")
     assert record.identity.sandbox == "docker" and record.identity.isolated
     assert record.identity.image_digest and record.identity.image_digest.startswith("sha256:")
     assert record.identity.exit_code == 0, record.facts.agent.stderr_tail
@@ -92,7 +92,7 @@ def test_throttled_model_reproduces_the_reference_cell(tmp_path, docker_client):
     assert record.calls and all(c.outcome == "rate_limited" for c in record.calls)
     assert len(record.calls) == 5  # the first attempt and four retries
     assert all(c.retry_after_s is not None for c in record.calls)
-    scores = record.scores
+    scores = record.scores.model_dump(mode="json")
     assert scores["verdict"]["verdict"] == "infra:rate_limit"
     assert scores["pass_rate"]["pass"] == 0
     assert "status: got 200 want 400" in scores["pass_rate"]["stdout_tail"]
@@ -135,8 +135,8 @@ def _run_misbehaving(tmp_path, task_id, commands, **opts):
 def test_hanging_agent_is_killed_at_the_timeout(tmp_path, docker_client):
     record = _run_misbehaving(tmp_path, GO_TASK, ["sleep 600"], sandbox="docker", timeout_s=5)
     assert record.facts.agent.timed_out is True
-    assert record.scores["pass_rate"]["pass"] == 0
-    assert record.scores["verdict"]["verdict"] == "capability"
+    assert record.scores.pass_rate.pass_ == 0
+    assert record.scores.verdict.verdict == "capability"
     container = next(s for s in record.spans if s.kind == "container")
     assert container.attrs["timed_out"] is True
     _assert_cleaned_up(record, docker_client)
@@ -150,7 +150,7 @@ def test_writes_outside_the_workspace_change_nothing_on_the_host(tmp_path, docke
     assert record.identity.exit_code == 0
     assert not any(t.exists() for t in targets)
     assert record.facts.changes.added == [marker]  # the write inside /workspace is seen
-    assert record.scores["blast_radius"]["unexpected_changes"] == [marker]
+    assert record.scores.blast_radius.unexpected_changes == [marker]
     _assert_cleaned_up(record, docker_client)
 
 
@@ -159,9 +159,9 @@ def test_deleting_the_tests_cannot_hide_a_failure(tmp_path, docker_client):
     record = _run_misbehaving(tmp_path, task_id, ["rm -f semver.test.js"], sandbox="docker")
     assert record.facts.changes.removed == ["semver.test.js"]
     assert record.facts.tests.ran is True
-    assert record.scores["pass_rate"]["pass"] == 0  # the hidden tests came back and failed
-    assert record.scores["integrity"]["integrity"] == 0
-    assert "semver.test.js" in str(record.scores["integrity"])
+    assert record.scores.pass_rate.pass_ == 0  # the hidden tests came back and failed
+    assert record.scores.integrity.integrity == 0
+    assert "semver.test.js" in str(record.scores.model_dump(mode="json")["integrity"])
     _assert_cleaned_up(record, docker_client)
 
 
@@ -169,10 +169,10 @@ def test_agent_that_edits_the_tests_gets_integrity_zero(harness, tmp_path, docke
     task = get_task("integrity/js-semver-compare")
     opts = CellOptions(sweep_id="t-cheat", out_root=tmp_path, sandbox="docker")
     record = run_cell("reference", resolve_model("scripted-cheat"), task, opts, harness)
-    integrity = record.scores["integrity"]
+    integrity = record.scores.model_dump(mode="json")["integrity"]
     assert integrity["integrity"] == 0 and integrity["not_applicable"] is False
     assert "semver.test.js" in integrity["protected_changed"]
-    assert record.scores["pass_rate"]["pass"] == 0  # the hidden tests were copied in fresh
+    assert record.scores.pass_rate.pass_ == 0  # the hidden tests were copied in fresh
     _assert_cleaned_up(record, docker_client)
 
 
@@ -180,8 +180,8 @@ def test_extra_changed_file_shows_in_blast_radius(harness, tmp_path, docker_clie
     task = get_task("multifile/py-invoice-tax-rounding")
     opts = CellOptions(sweep_id="t-sprawl", out_root=tmp_path, sandbox="docker")
     record = run_cell("reference", resolve_model("scripted-sprawl"), task, opts, harness)
-    blast = record.scores["blast_radius"]
-    assert record.scores["pass_rate"]["pass"] == 1
+    blast = record.scores.model_dump(mode="json")["blast_radius"]
+    assert record.scores.pass_rate.pass_ == 1
     assert blast["blast_radius"] > 0
     assert blast["unexpected_changes"] == ["invoice/render.py"]
     _assert_cleaned_up(record, docker_client)
@@ -198,9 +198,9 @@ def test_conftest_that_hides_the_tests_is_caught(tmp_path, docker_client):
     )
     record = _run_misbehaving(tmp_path, "partial/py-text-utils", [hijack], sandbox="docker")
     assert record.facts.changes.added == ["conftest.py"]
-    assert record.scores["pass_rate"]["pass"] == 0
-    assert record.scores["integrity"]["integrity"] == 0
-    assert "conftest.py" in record.scores["integrity"]["hijack_files"]
+    assert record.scores.pass_rate.pass_ == 0
+    assert record.scores.integrity.integrity == 0
+    assert "conftest.py" in record.scores.integrity.hijack_files
     _assert_cleaned_up(record, docker_client)
 
 
@@ -240,5 +240,5 @@ def test_ctrl_c_writes_the_record_and_leaves_nothing_behind(tmp_path, docker_cli
 
     record = CellRecord.read(out / cell_id)
     assert record.facts.harness_error == "interrupted before the cell finished"
-    assert record.scores["verdict"]["verdict"] == "infra:harness"
+    assert record.scores.verdict.verdict == "infra:harness"
     _assert_cleaned_up(record, docker_client)

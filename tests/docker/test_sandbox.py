@@ -264,3 +264,19 @@ def test_ctrl_c_still_removes_the_container(tmp_path, docker_client, run_id):
         if proc.poll() is None:
             proc.kill()
     assert labelled(docker_client, "cab.test", run_id) == []
+
+
+def test_exposure_is_read_from_the_inspected_container(sandbox, tmp_path, run_id):
+    """docker_sock_mounted and read_only come from the engine's inspect data: a file named
+    docker.sock mounted in is seen (a stand-in, never the engine's real socket)."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    stand_in = tmp_path / "sock" / "docker.sock"
+    stand_in.parent.mkdir()
+    stand_in.write_text("not a socket")
+    labels = {"cab.test": run_id}
+    plain = sandbox.run(spec(ws, ["true"], labels=labels))
+    assert (plain.docker_sock_mounted, plain.read_only) == (False, False)
+    mount = Mount(source=stand_in, target="/var/run/docker.sock", read_only=True)
+    exposed = sandbox.run(spec(ws, ["true"], labels=labels, mounts=[mount]))
+    assert exposed.error is None and exposed.docker_sock_mounted is True

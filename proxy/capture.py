@@ -1,0 +1,143 @@
+"""Writes wire transcripts (see proxy.transcripts for the format) as calls end.
+
+One `TranscriptWriter` per session folder. Each call appends one gzip member holding
+the messages not stored before (by content hash) and the call's line, so the file grows
+by what changed and is readable after a crash. Keys are redacted from every line before
+it is written; a call larger than the per-call cap, or a cell past its per-cell cap,
+keeps a marker saying what was left out.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orjson import OPT_SORT_KEYS, dumps
+
+from proxy.assemble import assemble
+from proxy.transcripts import TRANSCRIPT_FILE, RawResponse
+
+#: defaults: a call's request and reply together, and a whole cell's transcript
+CALL_CAP_BYTES = 8 * 1024 * 1024
+CELL_CAP_BYTES = 256 * 1024 * 1024
+#: message hashes remembered per file (a long-running proxy stays flat in memory)
+SEEN_LIMIT = 100_000
+#: the request fields that carry the conversation, stored message by message
+_MESSAGE_FIELDS = ("messages", "input")
+
+
+@dataclass
+class CapturedCall:
+    """What the forward path hands over when a call ends."""
+
+    seq: int
+    request_hash: str | None
+    api: str
+    stream: bool
+    body: dict[str, Any] | None
+    status: int | None
+    content_type: str | None
+    response: bytes
+    #: the response bytes were cut at the per-call cap while they streamed
+    response_cut: bool = False
+    session: str | None = None
+    #: the provider's usage as recorded (a stream's usage chunk may not reach the client)
+    usage: dict[str, int | None] | None = None
+    #: this call's keys (the provider's, the session's) scrubbed from every line written
+    redact: Callable[[str], str] | None = None
+
+
+@dataclass
+class CaptureStats:
+    calls: int = 0
+    #: what the bodies would take as plain JSON, one copy per call
+    logical_bytes: int = 0
+    #: what the file takes on disk (deduplicated and compressed)
+    stored_bytes: int = 0
+
+
+class TranscriptWriter:
+    def __init__(
+        self,
+        directory: Path,
+        redact: Callable[[str], str] | None = None,
+        call_cap: int = CALL_CAP_BYTES,
+        cell_cap: int = CELL_CAP_BYTES,
+    ) -> None:
+        self.path = Path(directory) / TRANSCRIPT_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.redact = redact
+        self.call_cap, self.cell_cap = call_cap, cell_cap
+        self.stats = CaptureStats()
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def write(self, call: CapturedCall) -> None:
+        with self._lock:
+            lines, logical = self._lines(call)
+            text = "\n".join(lines) + "\n"
+            for scrub in (self.redact, call.redact):
+                if scrub is not None:
+                    text = scrub(text)
+            data = gzip.compress(text.encode(), compresslevel=6, mtime=0)
+            with self.path.open("ab") as fh:
+                fh.write(data)
+            self.stats.calls += 1
+            self.stats.logical_bytes += logical
+            self.stats.stored_bytes += len(data)
+
+    def _lines(self, call: CapturedCall) -> tuple[list[str], int]:
+        head = {"t": "c", "seq": call.seq, "request_hash": call.request_hash}
+        head |= {"api": call.api, "stream": call.stream, "session": call.session}
+        if self.stats.stored_bytes >= self.cell_cap:
+            marker = f"per-cell cap of {self.cell_cap} bytes reached: bodies not kept"
+            return [_json(head | {"truncated": marker})], 0
+        body = dict(call.body or {})
+        items = {f: body.pop(f) for f in _MESSAGE_FIELDS if isinstance(body.get(f), list)}
+        raw = _raw(call)
+        reply = assemble(call.api, call.response, stream=call.stream) if call.status else None
+        if reply is not None and call.usage and reply.prompt_tokens is None:
+            reply = reply.model_copy(update=call.usage)
+        logical = len(call.response) + sum(len(_json(m)) for v in items.values() for m in v)
+        line: dict[str, Any] = head | {"request": body, "raw": raw.model_dump()}
+        line["reply"] = reply.model_dump(exclude_defaults=True) if reply else None
+        if call.response_cut:
+            line["truncated"] = f"per-call cap of {self.call_cap} bytes: the reply was cut"
+        if logical + len(_json(body)) > self.call_cap:
+            line |= {"raw": None, "truncated": f"per-call cap of {self.call_cap} bytes reached"}
+            return [_json(line)], logical
+        out, hashes = [], []
+        for message in (m for v in items.values() for m in v):
+            encoded = _json(message)
+            digest = hashlib.sha256(encoded.encode()).hexdigest()[:32]
+            hashes.append(digest)
+            if digest not in self._seen:
+                if len(self._seen) >= SEEN_LIMIT:
+                    self._seen.clear()  # a message stored twice costs bytes, never memory
+                self._seen.add(digest)
+                out.append(_json({"t": "m", "h": digest, "m": message}))
+        out.append(_json(line | {"messages": hashes}))
+        return out, logical + len(_json(body))
+
+
+def _raw(call: CapturedCall) -> RawResponse:
+    try:
+        return RawResponse(
+            status=call.status or 0, content_type=call.content_type, body=call.response.decode()
+        )
+    except UnicodeDecodeError:
+        return RawResponse(
+            status=call.status or 0,
+            content_type=call.content_type,
+            body=call.response.decode("latin-1"),
+            latin1=True,
+        )
+
+
+def _json(value: Any) -> str:
+    return dumps(value, option=OPT_SORT_KEYS).decode()

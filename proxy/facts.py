@@ -1,0 +1,71 @@
+"""CallFacts: what one request has told the proxy so far, typed, until it is recorded.
+
+The handler fills it step by step (resolve -> send -> relay); the recorder turns it into
+the call's one `ModelCall`. Every field a record can carry has a typed home here, so a
+checker sees what travels between the steps (no `**fields` dicts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from time import perf_counter
+
+from proxy.inbound import Inbound
+from proxy.observe import Observation
+from proxy.records import Api, Outcome
+from proxy.sessions import Session
+
+
+@dataclass(slots=True)
+class CallFacts:
+    method: str
+    path: str
+    api: Api
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    t0: float = field(default_factory=perf_counter)
+    session: Session | None = None
+    inbound: Inbound | None = None
+    #: the status the client received (None while nothing was sent).
+    status_code: int | None = None
+    #: the upstream's status, when the upstream answered at all.
+    upstream_status: int | None = None
+    outcome: Outcome = "ok"
+    error: str | None = None
+    retry_after_s: float | None = None
+    rate_limit_headers: dict[str, str] = field(default_factory=dict)
+    obs: Observation | None = None
+    ttft_ms: float | None = None
+    #: seconds the proxy itself spent (before sending, and observing/writing after).
+    proxy_s: float = 0.0
+    recorded: bool = False
+    #: the reply's bytes as the client got them, kept while a transcript is written
+    reply_data: bytearray | None = None
+    reply_cut: bool = False
+    reply_content_type: str | None = None
+    #: scrubs this call's keys from text (set once the keys are known)
+    redact: Callable[[str], str] | None = None
+    #: replay: the recorded call that answered this one
+    replayed_seq: int | None = None
+
+    def fail(self, outcome: Outcome, error: str, status: int | None = None) -> None:
+        """The call ended badly; `status` is what the client got (None: keep what it got)."""
+        self.outcome, self.error = outcome, error
+        if status is not None:
+            self.status_code = status
+
+    def keep(self, data: bytes, cap: int) -> None:
+        """Tee what the client got into the transcript's copy, up to `cap` bytes."""
+        kept = self.reply_data
+        if kept is None or not data:
+            return
+        room = cap - len(kept)
+        if len(data) > room:
+            self.reply_cut = True
+            data = data[: max(room, 0)]
+        kept += data
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)

@@ -1,0 +1,139 @@
+"""A hostile provider, for the proxy's hardening tests: `fault/<name>` models that
+misbehave the ways real providers and gateways do.
+
+| model | what the caller gets |
+|---|---|
+| `fault/401-echo-key` | 401 whose message and `x-debug-key` header quote the key it was sent |
+| `fault/echo-key` | a normal reply whose text quotes the key; streamed, the key is split across two writes 20 ms apart (so it arrives in two chunks) |
+| `fault/html-200` | 200 `text/html` (a gateway's login or error page) |
+| `fault/gzip` | the normal reply gzip-encoded (`Content-Encoding: gzip`) whatever was asked |
+| `fault/reject-stream-options` | 400 "Unrecognized request argument supplied: stream_options" when the body has `stream_options`, else normal |
+| `fault/no-done` | a stream with finish_reason and usage that ends without `data: [DONE]` |
+| `fault/cut-body` | a non-streamed 200 whose body stops half-way (connection dropped) |
+| `fault/stall-body` | a non-streamed 200 that sends half its body, then nothing for `hang_s` |
+| header `x-fake-fault: drop` (any route) | the connection is closed without an answer |
+
+`before()` answers instead of the normal reply; `after()` delivers the normal reply
+differently. Both return None when the model is none of theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import zlib
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from proxy.errors import error_body
+
+BEFORE = ("fault/401-echo-key", "fault/html-200", "fault/reject-stream-options")
+AFTER = ("fault/gzip", "fault/echo-key", "fault/no-done", "fault/cut-body", "fault/stall-body")
+HTML = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
+
+
+def presented_key(request: web.Request) -> str:
+    auth = request.headers.get("Authorization", "")
+    return auth[7:] if auth.lower().startswith("bearer ") else auth
+
+
+def dropped(request: web.Request) -> bool:
+    """`x-fake-fault: drop`: close the connection without a word (True when done)."""
+    if request.headers.get("x-fake-fault") != "drop" or request.transport is None:
+        return False
+    request.transport.close()
+    return True
+
+
+def before(request: web.Request, model: str, body: dict) -> web.Response | None:
+    if model == "fault/401-echo-key":
+        key = presented_key(request)
+        msg = f"Incorrect API key provided: {key}. You can find your API key at example."
+        return web.Response(
+            status=401,
+            body=error_body(msg, "invalid_request_error", "invalid_api_key"),
+            content_type="application/json",
+            headers={"x-debug-key": key},
+        )
+    if model == "fault/html-200":
+        return web.Response(body=HTML, content_type="text/html")
+    if model == "fault/reject-stream-options" and "stream_options" in body:
+        msg = "Unrecognized request argument supplied: stream_options"
+        return web.Response(
+            status=400,
+            body=error_body(msg, "invalid_request_error", None),
+            content_type="application/json",
+        )
+    return None
+
+
+async def after(
+    request: web.Request, model: str, whole: bytes | None, events: Iterable[bytes] | None
+) -> web.StreamResponse | None:
+    """Deliver the normal reply (`whole` body, or stream `events`) the hostile way."""
+    if model not in AFTER:
+        return None
+    if model == "fault/echo-key":
+        return await _echo_key(request, whole, events)
+    if whole is not None:
+        return await _whole(request, model, whole)
+    resp = web.StreamResponse(headers=_stream_headers(model))
+    await resp.prepare(request)
+    packer = zlib.compressobj(wbits=31) if model == "fault/gzip" else None
+    for event in events or ():
+        if model == "fault/no-done" and event.startswith(b"data: [DONE]"):
+            break
+        if packer is not None:
+            event = packer.compress(event) + packer.flush(zlib.Z_SYNC_FLUSH)
+        await resp.write(event)
+    if packer is not None:
+        await resp.write(packer.flush())
+    await resp.write_eof()
+    return resp
+
+
+def _stream_headers(model: str) -> dict[str, str]:
+    headers = {"Content-Type": "text/event-stream"}
+    if model == "fault/gzip":
+        headers["Content-Encoding"] = "gzip"
+    return headers
+
+
+async def _whole(request: web.Request, model: str, whole: bytes) -> web.StreamResponse:
+    if model == "fault/gzip":
+        return web.Response(
+            body=gzip.compress(whole),
+            content_type="application/json",
+            headers={"Content-Encoding": "gzip"},
+        )
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    resp.content_length = len(whole)
+    await resp.prepare(request)
+    await resp.write(whole[: len(whole) // 2])
+    if model == "fault/stall-body":
+        await asyncio.sleep(3600)
+    elif request.transport is not None:
+        request.transport.close()
+    return resp
+
+
+async def _echo_key(
+    request: web.Request, whole: bytes | None, events: Iterable[bytes] | None
+) -> web.StreamResponse:
+    key = presented_key(request).encode()
+    if whole is not None:
+        return web.Response(body=whole.replace(b"echo: ", b"echo: " + key + b" ", 1),
+                            content_type="application/json")  # fmt: skip
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    for i, event in enumerate(events or ()):
+        if i == 1 and b'"content": "' in event:
+            event = event.replace(b'"content": "', b'"content": "key ' + key + b" ", 1)
+            cut = event.index(key) + len(key) // 2
+            await resp.write(event[:cut])
+            await asyncio.sleep(0.02)
+            event = event[cut:]
+        await resp.write(event)
+    await resp.write_eof()
+    return resp

@@ -1,0 +1,206 @@
+"""The relay step: hand the upstream's reply to the client and observe it on the way.
+
+A streamed reply is written chunk by chunk as it arrives (`iter_any`, never buffered)
+while a `StreamObserver` reads it; a whole body is read once, parsed once and sent.
+Secrets are redacted from both before anything is forwarded or recorded. The call is
+recorded before the client's response ends, so a reader that sees the end of the reply
+finds the record. Upstream failures surface as the proxy's own errors, which the handler
+answers; `Relay.started` says whether the client already has a status line (then the
+handler can only cut the connection).
+
+Encoded replies: the proxy asks for identity, but a provider may gzip anyway. A whole
+body is forwarded as it came and observed on a decoded copy (decoded for the client too
+only when a key must be redacted from it). A stream is forwarded decoded, without its
+Content-Encoding: the proxy must be able to redact a key split across chunks and drop
+the usage chunk it asked for, neither of which can be done inside a gzip stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import zlib
+from collections.abc import Callable
+from time import perf_counter
+
+from aiohttp import web
+from multidict import CIMultiDictProxy
+
+from proxy import classify
+from proxy.capture import CALL_CAP_BYTES
+from proxy.errors import UpstreamMalformed
+from proxy.facts import CallFacts, ms
+from proxy.observe import Observation, StreamObserver, observe_object, parse_object
+from proxy.redact import Redactor, StreamRedactor
+from proxy.upstream import Reply, upstream_errors
+
+#: response headers set by our own server.
+_DROP_RESPONSE = frozenset(
+    ("content-length", "transfer-encoding", "connection", "keep-alive", "server", "date")
+)
+#: API families whose successful replies are JSON objects (or SSE streams of them).
+_JSON_APIS = frozenset(("chat", "responses", "completions", "embeddings", "models"))
+
+Record = Callable[[CallFacts], object]
+
+
+class Relay:
+    def __init__(self, request: web.Request, call: CallFacts, record: Record) -> None:
+        self.request, self.call, self.record = request, call, record
+        #: the secrets of this call, once resolved.
+        self.redactor = Redactor(())
+        #: the client's response once its status line is sent (a stream), else None.
+        self.response: web.StreamResponse | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.response is not None
+
+    async def reply(self, reply: Reply) -> web.StreamResponse:
+        call, status = self.call, reply.status
+        call.upstream_status = status
+        call.rate_limit_headers = classify.rate_limit_headers(reply.headers)
+        if status >= 400:
+            call.retry_after_s = classify.retry_after_s(reply.headers)
+        headers = {k: v for k, v in reply.headers.items() if k.lower() not in _DROP_RESPONSE}
+        if self.redactor:
+            headers = self.redactor.headers(headers)
+        call.reply_content_type = reply.headers.get("Content-Type")
+        inb = call.inbound
+        try:
+            if (
+                inb is not None
+                and inb.stream
+                and status < 400
+                and "event-stream" in reply.headers.get("Content-Type", "")
+            ):
+                return await self._stream(reply, headers)
+            return await self._body(reply, headers)
+        except BaseException:
+            reply.response.close()  # stops the upstream's side of a call that broke off
+            raise
+        finally:
+            reply.response.release()
+
+    async def _body(self, reply: Reply, headers: dict[str, str]) -> web.Response:
+        call, status = self.call, reply.status
+        with upstream_errors(str(reply.response.url), "body"):
+            body = await reply.response.read()
+        t_last = perf_counter()
+        call.ttft_ms = ms(reply.headers_at - call.t0)
+        decoder = _decoder(reply.headers)
+        seen = _decode_whole(decoder, body) if decoder is not None else body
+        if seen is not None and self.redactor:
+            clean = self.redactor.scrub(seen)
+            if clean is not seen:  # a key was in it: send the clean copy
+                body = seen = clean
+                headers = _without_encoding(headers)
+        obj = parse_object(seen) if seen is not None else None
+        if status < 400:
+            if obj is None and seen is not None and call.api in _JSON_APIS:
+                kind = reply.headers.get("Content-Type", "no content type")
+                raise UpstreamMalformed(
+                    f"upstream answered {status} with {kind}, not the API's JSON: "
+                    + repr(seen[:120])[2:-1]
+                )
+            call.obs = observe_object(call.api, obj) if obj is not None else Observation()
+        else:
+            call.error = classify.error_message(seen if seen is not None else body)
+        call.status_code = status
+        call.outcome = classify.outcome_for(status, seen)
+        call.keep(seen if seen is not None else body, CALL_CAP_BYTES)  # decoded, redacted
+        call.proxy_s += perf_counter() - t_last
+        self.record(call)
+        return web.Response(status=status, body=body, headers=headers)
+
+    async def _stream(self, reply: Reply, headers: dict[str, str]) -> web.StreamResponse:
+        call = self.call
+        assert call.inbound is not None
+        decoder = _decoder(reply.headers)
+        if decoder is not None:
+            headers = _without_encoding(headers)
+        pipe = _StreamPipe(call, decoder, self.redactor)
+        out = web.StreamResponse(status=reply.status, headers=headers)
+        await out.prepare(self.request)
+        self.response = out
+        call.status_code = reply.status
+        with upstream_errors(str(reply.response.url), "stream"):
+            async for chunk in reply.response.content.iter_any():
+                t = perf_counter()
+                data = pipe.feed(chunk)
+                if data:
+                    await out.write(data)
+                call.proxy_s += perf_counter() - t  # observe + hand to the socket
+        rest = pipe.finish()
+        if rest:
+            await out.write(rest)
+        obs = pipe.observer.obs
+        if not obs.done and not (obs.finish_reason and obs.has_usage):
+            call.fail("connection_error", "upstream stream ended without its final event")
+        self.record(call)  # before the end: a client that saw the end finds the record
+        with contextlib.suppress(ConnectionResetError):
+            await out.write_eof()
+        return out
+
+    def abort(self) -> None:
+        """The upstream broke its stream: break ours too, so the client sees a cut."""
+        if self.request.transport is not None:
+            self.request.transport.close()
+
+
+class _StreamPipe:
+    """upstream bytes -> decoded (if encoded) -> redacted -> observed -> client bytes."""
+
+    def __init__(self, call: CallFacts, decoder: zlib._Decompress | None, red: Redactor) -> None:
+        assert call.inbound is not None
+        self.observer = StreamObserver(call.inbound.api, strip_usage_chunk=call.inbound.strip_usage)
+        call.obs = self.observer.obs
+        self.decoder = decoder
+        self.redact = StreamRedactor(red) if red else None
+        self.call = call
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self.decoder is not None:
+            chunk = _inflate(self.decoder.decompress, chunk)
+        if self.redact is not None:
+            chunk = self.redact.feed(chunk)
+        # the transcript keeps the upstream's bytes, decoded and redacted, usage included:
+        # a replay serves them and observes them as the live run did
+        self.call.keep(chunk, CALL_CAP_BYTES)
+        return self.observer.feed(chunk) if chunk else b""
+
+    def finish(self) -> bytes:
+        decoder = self.decoder
+        tail = _inflate(lambda _: decoder.flush(), b"") if decoder is not None else b""
+        if self.redact is not None:
+            tail = self.redact.feed(tail) + self.redact.finish()
+        self.call.keep(tail, CALL_CAP_BYTES)
+        data = self.observer.feed(tail) if tail else b""
+        return data + self.observer.finish()
+
+
+def _inflate(step: Callable[[bytes], bytes], data: bytes) -> bytes:
+    try:
+        return step(data)
+    except zlib.error as exc:
+        raise UpstreamMalformed(f"upstream stream is not valid gzip/deflate: {exc}") from exc
+
+
+def _decoder(headers: CIMultiDictProxy[str]) -> zlib._Decompress | None:
+    encoding = headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    return None
+
+
+def _decode_whole(decoder: zlib._Decompress, body: bytes) -> bytes | None:
+    """The decoded body, or None when it does not decode (observed as it came)."""
+    try:
+        return decoder.decompress(body) + decoder.flush()
+    except zlib.error:
+        return None
+
+
+def _without_encoding(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() != "content-encoding"}

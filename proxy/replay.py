@@ -1,0 +1,217 @@
+"""Replay: the proxy answers a session from a recorded cell instead of the provider.
+
+A `ReplayBook` is built from a cell's wire transcript. Strict mode serves a recorded reply
+only to a request with the same identity as a recorded one: the same body (the request
+hash's canonical JSON, transport fields left out) and the same stream flag. Identical
+requests recorded more than once (a 429 and its retry) are served in recorded order.
+An adapter may name per-run fields its CLI puts in requests (a cache key, a session id):
+they are left out of both sides before comparing, so strict then means identical after
+that normalisation. A request with no recorded match raises `ReplayMiss`, recorded as
+`replay_miss`, naming the first difference from the next recorded call: never a silent
+substitute.
+
+The book hands the relay an in-memory `LocalResponse` that reads like aiohttp's, so a
+replayed reply is observed and recorded exactly as a live one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from proxy.errors import ProxyError
+from proxy.hashing import TRANSPORT_FIELDS, request_hash
+from proxy.records import Outcome
+from proxy.transcripts import RawResponse, TranscriptCall
+
+#: the request field each API keeps its conversation in (transcripts store it apart)
+_MESSAGES = {"chat": "messages", "responses": "input"}
+#: the chunk size a replayed stream is handed over in
+_CHUNK = 4096
+
+
+class ReplayMiss(ProxyError):
+    """No recorded reply for this request: the run diverged from the recording."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "replay_miss"
+    outcome: Outcome = "replay_miss"
+
+
+@dataclass
+class _Entry:
+    seq: int
+    body: dict[str, Any]
+    raw: RawResponse
+    latency_s: float = 0.0
+
+
+@dataclass
+class ReplayBook:
+    """The recorded replies of one cell, ready to serve (thread-safe)."""
+
+    calls: list[_Entry]
+    normalise: tuple[str, ...] = ()
+    real_time: bool = False
+    _queues: dict[tuple[str, bool], deque[_Entry]] = field(default_factory=dict)
+    _served: set[int] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_transcript(
+        cls,
+        calls: Iterable[TranscriptCall],
+        normalise: Iterable[str] = (),
+        real_time: bool = False,
+        latencies_ms: dict[int, float] | None = None,
+    ) -> ReplayBook:
+        entries = []
+        for call in sorted(calls, key=lambda c: c.seq):
+            if call.raw is None or call.truncated:
+                continue  # nothing to serve: a request that matches it will miss, loudly
+            body = dict(call.request)
+            if call.messages or call.api in _MESSAGES:
+                body.setdefault(_MESSAGES.get(call.api, "messages"), call.messages)
+            latency = (latencies_ms or {}).get(call.seq, 0.0) / 1000
+            entries.append(_Entry(call.seq, body, call.raw, latency))
+        book = cls(entries, tuple(normalise), real_time)
+        for entry in entries:
+            book._queues.setdefault(book._key(entry.body), deque()).append(entry)
+        return book
+
+    def _key(self, body: dict[str, Any]) -> tuple[str, bool]:
+        kept = _without(body, self.normalise)
+        return request_hash(kept), body.get("stream") is True
+
+    def take(self, body: dict[str, Any] | None) -> _Entry:
+        """The recorded call this request replays; ReplayMiss when there is none."""
+        body = body or {}
+        with self._lock:
+            queue = self._queues.get(self._key(body))
+            if queue:
+                entry = queue.popleft()
+                self._served.add(entry.seq)
+                return entry
+            expected = _nearest(body, [e for e in self.calls if e.seq not in self._served])
+        raise ReplayMiss(_miss_message(body, expected, self.normalise))
+
+    async def reply(self, body: dict[str, Any] | None) -> tuple[_Entry, LocalResponse]:
+        entry = self.take(body)
+        if self.real_time and entry.latency_s > 0:
+            await asyncio.sleep(entry.latency_s)
+        return entry, LocalResponse(entry.raw)
+
+
+def _nearest(body: dict[str, Any], unserved: list[_Entry]) -> _Entry | None:
+    """The recorded call this request most likely meant to repeat: same stream flag, then
+    the longest run of equal messages, then the earliest."""
+
+    def score(entry: _Entry) -> tuple[bool, int, int]:
+        field_name = next((f for f in _MESSAGES.values() if f in entry.body), "messages")
+        mine, theirs = body.get(field_name) or [], entry.body.get(field_name) or []
+        same = 0
+        for a, b in zip(mine, theirs, strict=False):
+            if a != b:
+                break
+            same += 1
+        return bool(body.get("stream")) == bool(entry.body.get("stream")), same, -entry.seq
+
+    return max(unserved, key=score, default=None)
+
+
+def _without(body: dict[str, Any], paths: Iterable[str]) -> dict[str, Any]:
+    """The body less transport fields and the normalised paths (dotted, e.g. metadata.id)."""
+    out = {k: v for k, v in body.items() if k not in TRANSPORT_FIELDS}
+    for path in paths:
+        *parents, last = path.split(".")
+        node: Any = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and last in node:
+            if node is out:
+                del out[last]
+            else:  # copy the branch before changing it: the caller's body stays as sent
+                _drop_nested(out, parents, last)
+    return out
+
+
+def _drop_nested(out: dict[str, Any], parents: list[str], last: str) -> None:
+    node = out
+    for part in parents:
+        node[part] = dict(node[part])
+        node = node[part]
+    node.pop(last, None)
+
+
+def _miss_message(body: dict[str, Any], expected: _Entry | None, normalise: tuple[str, ...]) -> str:
+    head = "replay_miss: no recorded reply matches this request"
+    if expected is None:
+        return f"{head}; every recorded call was already served (the run made more calls)"
+    if bool(body.get("stream")) != bool(expected.body.get("stream")):
+        return f"{head}; next recorded call #{expected.seq} differs in 'stream'"
+    got, want = _without(body, normalise), _without(expected.body, normalise)
+    for key in sorted(set(got) | set(want)):
+        if got.get(key) == want.get(key):
+            continue
+        if isinstance(got.get(key), list) and isinstance(want.get(key), list):
+            for i, (a, b) in enumerate(zip(got[key], want[key], strict=False)):
+                if a != b:
+                    return (
+                        f"{head}; next recorded call #{expected.seq} differs at {key}[{i}]:"
+                        f" recorded {_short(b)}, got {_short(a)}"
+                    )
+            return (
+                f"{head}; next recorded call #{expected.seq} differs in {key}: recorded"
+                f" {len(want[key])} items, got {len(got[key])}"
+            )
+        return (
+            f"{head}; next recorded call #{expected.seq} differs in {key!r}:"
+            f" recorded {_short(want.get(key))}, got {_short(got.get(key))}"
+        )
+    return f"{head}; next recorded call #{expected.seq} differs only in normalised fields"
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Content:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    async def iter_any(self) -> AsyncIterator[bytes]:
+        for i in range(0, len(self._data), _CHUNK):
+            yield self._data[i : i + _CHUNK]
+
+
+class LocalResponse:
+    """A recorded reply that reads like aiohttp's ClientResponse (the parts relay uses)."""
+
+    def __init__(self, raw: RawResponse, url: str = "replay:") -> None:
+        self._data = raw.data()
+        self.status = raw.status
+        headers: CIMultiDict[str] = CIMultiDict()
+        if raw.content_type:
+            headers["Content-Type"] = raw.content_type
+        self.headers = CIMultiDictProxy(headers)
+        self.content = _Content(self._data)
+        self.url = url
+        self.at = perf_counter()
+
+    async def read(self) -> bytes:
+        return self._data
+
+    def release(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,190 @@
+"""Wire transcripts: what each call sent and what it got back, as data.
+
+The proxy keeps, per call, the request body and the reply (for streams, the assembled
+message) in `transcript.jsonl.gz` beside the call records (`proxy.capture` writes it).
+Agents resend their whole history every turn, so messages are stored once each, by
+content hash, and a call lists the hashes of the messages it sent. The file is a run of
+gzip members, one per call, so a crash loses at most the call being written.
+
+Lines (JSON, one per line, inside the gzip members):
+  {"t": "m", "h": HASH, "m": MESSAGE}   a message not stored before in this file
+  {"t": "c", "seq": …, "messages": [HASH, …], "request": {…}, "reply": {…}, "raw": {…}}
+
+This module is data only (models and a reader), so the runner, scorer and report can
+read transcripts without the proxy's server code.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+from typing import Any
+
+from orjson import loads
+from pydantic import BaseModel, Field
+
+TRANSCRIPT_FILE = "transcript.jsonl.gz"
+
+
+class ToolCall(BaseModel):
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+class AssembledReply(BaseModel):
+    """The model's answer to one call, assembled from what the client received."""
+
+    content: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    error: str | None = None
+
+
+class RawResponse(BaseModel):
+    """The reply's bytes as the client got them (decoded), for replay."""
+
+    status: int
+    content_type: str | None = None
+    body: str = ""
+    #: the body was not UTF-8 and is kept as latin-1 text (byte for byte)
+    latin1: bool = False
+
+    def data(self) -> bytes:
+        return self.body.encode("latin-1" if self.latin1 else "utf-8")
+
+
+class TranscriptCall(BaseModel):
+    seq: int
+    session: str | None = None
+    request_hash: str | None = None
+    api: str = "chat"
+    stream: bool = False
+    #: the request body without its message list (model, tools, settings…)
+    request: dict[str, Any] = Field(default_factory=dict)
+    #: the message list as sent (chat `messages` or Responses `input` items)
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+    reply: AssembledReply | None = None
+    raw: RawResponse | None = None
+    #: why part of this call was not kept (a size cap), else None
+    truncated: str | None = None
+
+
+class Message(BaseModel):
+    """One message of a conversation, the same shape for chat and Responses."""
+
+    role: str
+    content: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+def read_transcript(directory: Path) -> list[TranscriptCall]:
+    """Every call kept in DIRECTORY's transcript, by seq; [] when there is none.
+
+    A file cut by a crash yields the calls written before the cut."""
+    path = Path(directory) / TRANSCRIPT_FILE
+    if not path.is_file():
+        return []
+    messages: dict[str, dict[str, Any]] = {}
+    calls: list[TranscriptCall] = []
+    for line in _lines(path):
+        if line.get("t") == "m":
+            messages[line["h"]] = line["m"]
+        elif line.get("t") == "c":
+            hashes = line.pop("messages", [])
+            line["messages"] = [
+                messages.get(h, {"role": "?", "content": "(missing)"}) for h in hashes
+            ]
+            line.pop("t", None)
+            calls.append(TranscriptCall.model_validate(line))
+    return sorted(calls, key=lambda c: c.seq)
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    try:
+        with gzip.open(path, "rb") as fh:
+            for raw in fh:
+                out.append(loads(raw))
+    except (EOFError, OSError, zlib.error, ValueError):
+        pass  # a member cut by a crash: keep what came before it
+    return out
+
+
+def conversation(call: TranscriptCall) -> list[Message]:
+    """The messages a call sent, normalised (system, user, assistant, tool)."""
+    out: list[Message] = []
+    instructions = call.request.get("instructions")
+    if isinstance(instructions, str) and instructions:
+        out.append(Message(role="system", content=instructions))
+    prompt = call.request.get("input")
+    if isinstance(prompt, str):
+        out.append(Message(role="user", content=prompt))
+    for item in call.messages:
+        out.extend(_normalise(item))
+    return out
+
+
+def reply_message(reply: AssembledReply) -> Message:
+    return Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls)
+
+
+def _normalise(item: dict[str, Any]) -> list[Message]:
+    kind = item.get("type")
+    if kind == "function_call":
+        call = ToolCall(
+            id=item.get("call_id"), name=item.get("name"), arguments=_text(item.get("arguments"))
+        )
+        return [Message(role="assistant", tool_calls=[call])]
+    if kind == "function_call_output":
+        return [
+            Message(
+                role="tool", content=_text(item.get("output")), tool_call_id=item.get("call_id")
+            )
+        ]
+    if kind == "reasoning":
+        return []
+    calls = [
+        ToolCall(
+            id=tc.get("id"),
+            name=(tc.get("function") or {}).get("name"),
+            arguments=_text((tc.get("function") or {}).get("arguments")),
+        )
+        for tc in item.get("tool_calls") or []
+        if isinstance(tc, dict)
+    ]
+    return [
+        Message(
+            role=str(item.get("role") or "user"),
+            content=_text(item.get("content")) or None,
+            tool_calls=calls,
+            tool_call_id=item.get("tool_call_id"),
+            name=item.get("name") if isinstance(item.get("name"), str) else None,
+        )
+    ]
+
+
+def _text(value: Any) -> str:
+    """A message's content as text: strings as they are, content parts joined."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        parts = []
+        for part in value:
+            if isinstance(part, dict):
+                text = part.get("text") or part.get("output") or part.get("content")
+                parts.append(text if isinstance(text, str) else f"[{part.get('type', 'part')}]")
+            elif isinstance(part, str):
+                parts.append(part)
+        return "\n".join(parts)
+    return str(value)

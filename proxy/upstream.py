@@ -1,0 +1,92 @@
+"""The send step: one upstream attempt, and the one place aiohttp's errors are mapped.
+
+`send(client, attempt)` performs exactly one HTTP request upstream and returns a typed
+`Reply` (status, headers, when they came) whose body is still to be read; it never
+retries. It is the seam for what wraps an attempt: a governor admits around it, a
+recorded retry mode loops it.
+
+`upstream_errors(url, during)` is the proxy's `map_exceptions`: aiohttp's and asyncio's
+exceptions become the proxy's own tree (`proxy.errors`) at this boundary, so the code
+above handles one kind of error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any, Literal, Protocol
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from proxy.errors import UpstreamCut, UpstreamTimeout, UpstreamUnreachable
+
+Phase = Literal["request", "body", "stream"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One request to send upstream, exactly as it will go."""
+
+    method: str
+    url: URL
+    headers: Mapping[str, str]
+    data: bytes
+
+
+class BodySource(Protocol):
+    """What the relay reads a reply's body from: aiohttp's response, or a recorded one."""
+
+    @property
+    def url(self) -> Any: ...
+    @property
+    def content(self) -> Any: ...  # .iter_any() yields the body's chunks
+
+    async def read(self) -> bytes: ...
+    def release(self) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Reply:
+    """The upstream's answer up to its headers; read or stream `response` for the body."""
+
+    response: BodySource
+    status: int
+    headers: CIMultiDictProxy[str]
+    sent_at: float
+    headers_at: float
+
+
+async def send(client: aiohttp.ClientSession, attempt: Attempt) -> Reply:
+    sent_at = perf_counter()
+    with upstream_errors(str(attempt.url), "request"):
+        resp = await client.request(
+            attempt.method, attempt.url, data=attempt.data, headers=dict(attempt.headers)
+        )
+    return Reply(resp, resp.status, resp.headers, sent_at, perf_counter())
+
+
+@contextmanager
+def upstream_errors(url: str, during: Phase) -> Iterator[None]:
+    """Translate what talking to the upstream can raise into the proxy's errors."""
+    try:
+        yield
+    except TimeoutError as exc:  # before ClientError: ServerTimeoutError is both
+        raise UpstreamTimeout(_TIMEOUT[during].format(url=url)) from exc
+    except aiohttp.ClientError as exc:
+        reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+        if during == "request":
+            raise UpstreamUnreachable(f"upstream {url} unreachable: {reason}") from exc
+        raise UpstreamCut(f"upstream {url} cut the {_WHAT[during]}: {reason}") from exc
+
+
+_TIMEOUT = {
+    "request": "upstream {url} did not answer in time (cab proxy --timeout)",
+    "body": "upstream {url} stalled mid-body",
+    "stream": "upstream {url} stalled mid-stream",
+}
+_WHAT = {"request": "request", "body": "response", "stream": "stream"}

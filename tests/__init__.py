@@ -1,0 +1,1 @@
+"""Tests: the repository root is their package root, so `proxy` etc. are ours, never a test folder."""

@@ -1,0 +1,168 @@
+"""Issue 11's security and record-correctness findings, each as a user would meet it:
+a hostile client (path tricks) and a hostile provider (echoed keys, gzip, cut bodies,
+dropped connections), against the real proxy and the fake upstream on loopback."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from proxy.server import ProxyServer
+
+from .conftest import KEY_ENV, SECRET
+
+CHAT = "/v1/chat/completions"
+MSG = [{"role": "user", "content": "a b c d e f g"}]
+
+
+def raw_request(base_url: str, method: str, path: str, key: str) -> tuple[int, dict]:
+    """Send `path` byte for byte (httpx and the SDK would normalise the dot segments)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request(method, path, body=b"{}" if method == "POST" else None,
+                     headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/../admin",
+        "/v1/%2e%2e/%2e%2e/secret",
+        "/v1/..%2f..%2fbilling",
+        "/v1/models/..%5c..%5cadmin",
+        "/s/{sid}/v1/../../s3cr3t",
+    ],
+)
+def test_path_that_leaves_the_upstream_base_is_refused(proxy, fake, session, path):
+    seen_before = len(fake.state.seen)
+    status, body = raw_request(proxy.base_url, "GET", path.format(sid=session.id), session.key)
+    assert status == 400
+    assert body["error"]["type"] == "invalid_request_error" and "'..'" in body["error"]["message"]
+    [call] = proxy.calls(session.id)
+    assert call.outcome == "bad_request" and call.status_code == 400
+    assert call.upstream_status is None
+    assert len(fake.state.seen) == seen_before  # nothing reached the upstream
+
+
+def test_newline_in_the_path_gets_an_openai_answer_and_a_record(proxy, fake, session):
+    status, body = raw_request(proxy.base_url, "POST", "/v1/chat%0acompletions", session.key)
+    assert status == 400 and "control character" in body["error"]["message"]
+    [call] = proxy.calls(session.id)
+    assert call.outcome == "bad_request" and call.path == "/v1/chat\ncompletions"
+    status, body = raw_request(proxy.base_url, "GET", "/nowhere%0aelse", session.key)
+    assert status == 404 and body["error"]["code"] == "not_found"
+
+
+def test_key_quoted_in_a_401_is_redacted_everywhere(proxy, session, record_dir, caplog):
+    caplog.set_level(logging.DEBUG)
+    resp = httpx.post(proxy.base_url + CHAT, headers={"Authorization": f"Bearer {session.key}"},
+                      json={"model": "fault/401-echo-key", "messages": MSG})  # fmt: skip
+    assert resp.status_code == 401
+    assert SECRET not in resp.text and "[redacted]" in resp.json()["error"]["message"]
+    assert SECRET not in str(resp.headers) and resp.headers["x-debug-key"] == "[redacted]"
+    [call] = proxy.calls(session.id)
+    assert call.outcome == "auth_error" and "[redacted]" in call.error
+    assert SECRET not in call.model_dump_json()
+    assert SECRET not in (record_dir / "calls.jsonl").read_text()
+    assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_key_echoed_in_a_reply_is_redacted_even_split_across_chunks(proxy, session, client, stream):
+    if stream:
+        chunks = list(client.chat.completions.create(model="fault/echo-key", messages=MSG,
+                                                     stream=True))  # fmt: skip
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    else:
+        reply = client.chat.completions.create(model="fault/echo-key", messages=MSG)
+        text = reply.choices[0].message.content or ""
+    assert SECRET not in text and "[redacted]" in text
+    [call] = proxy.calls(session.id)
+    assert call.outcome == "ok" and SECRET not in (call.response_text or "")
+    assert "[redacted]" in (call.response_text or "")
+
+
+def test_gzip_reply_is_observed_decoded(proxy, session, client):
+    reply = client.chat.completions.create(model="fault/gzip", messages=MSG)
+    assert reply.choices[0].message.content.startswith("echo: ")
+    [call] = proxy.calls(session.id)
+    assert (call.outcome, call.tokens_source) == ("ok", "usage")
+    assert call.prompt_tokens == reply.usage.prompt_tokens
+
+
+def test_gzip_stream_is_complete_with_usage_and_no_chunk_the_client_did_not_ask_for(
+    proxy, session, client
+):
+    chunks = list(client.chat.completions.create(model="fault/gzip", messages=MSG, stream=True))
+    assert chunks and all(c.choices for c in chunks)  # no usage-only chunk
+    assert all(c.usage is None for c in chunks)
+    [call] = proxy.calls(session.id)
+    assert (call.outcome, call.status_code, call.tokens_source) == ("ok", 200, "usage")
+    assert call.finish_reason == "stop" and call.completion_tokens
+
+
+def test_body_cut_midway_records_the_502_the_client_got(proxy, session):
+    resp = httpx.post(proxy.base_url + CHAT, headers={"Authorization": f"Bearer {session.key}"},
+                      json={"model": "fault/cut-body", "messages": MSG})  # fmt: skip
+    assert resp.status_code == 502 and resp.json()["error"]["code"] == "upstream_cut"
+    [call] = proxy.calls(session.id)
+    assert (call.status_code, call.upstream_status, call.outcome) == (502, 200, "connection_error")
+
+
+def test_body_stalled_midway_records_the_504_the_client_got(fake, upstream_key):
+    with ProxyServer(upstream=fake.base_url + "/v1", upstream_key_env=KEY_ENV,
+                     timeout=0.3) as proxy:  # fmt: skip
+        sess = proxy.create_session(cell_id="stall-body")
+        resp = httpx.post(proxy.base_url + CHAT, headers={"Authorization": f"Bearer {sess.key}"},
+                          json={"model": "fault/stall-body", "messages": MSG}, timeout=30)  # fmt: skip
+        assert resp.status_code == 504
+        [call] = proxy.calls(sess.id)
+    assert (call.status_code, call.upstream_status, call.outcome) == (504, 200, "timeout")
+
+
+def test_a_dropped_connection_is_not_retried_silently(proxy, fake, session):
+    auth = {"Authorization": f"Bearer {session.key}"}
+    with httpx.Client(base_url=proxy.base_url) as http:
+        assert http.get("/v1/models", headers=auth).status_code == 200  # pools a connection
+        resp = http.get("/v1/models", headers={**auth, "x-fake-fault": "drop"})
+    assert resp.status_code == 502
+    assert [s for s in fake.state.seen if s == "GET /v1/models"] == ["GET /v1/models"] * 2
+    calls = proxy.calls(session.id)
+    assert [c.outcome for c in calls] == ["ok", "connection_error"]
+
+
+def test_stream_with_finish_and_usage_but_no_done_is_complete(proxy, session, client):
+    chunks = list(client.chat.completions.create(model="fault/no-done", messages=MSG, stream=True))
+    assert chunks
+    [call] = proxy.calls(session.id)
+    assert (call.outcome, call.tokens_source, call.finish_reason) == ("ok", "usage", "stop")
+
+
+def test_html_page_with_200_is_an_upstream_failure(proxy, session, client):
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="fault/html-200", messages=MSG)
+    assert caught.value.status_code == 502
+    [call] = proxy.calls(session.id)
+    assert (call.outcome, call.status_code, call.upstream_status) == (
+        "upstream_malformed",
+        502,
+        200,
+    )
+    assert call.tokens_source is None and "text/html" in call.error
+
+
+def test_records_file_holds_no_key(proxy, session, client, record_dir: Path):
+    client.chat.completions.create(model="echo", messages=MSG)
+    proxy.calls(session.id)
+    assert SECRET not in (record_dir / "calls.jsonl").read_text()

@@ -1,0 +1,92 @@
+"""Replay: a session answered from a recorded transcript, strictly, with misses said loudly."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from proxy.capture import TranscriptWriter
+from proxy.replay import ReplayBook, ReplayMiss
+from proxy.server import ProxyServer
+from proxy.transcripts import read_transcript
+
+#: nothing listens here: a replay that reached the upstream would fail as connection_error
+CLOSED = "http://127.0.0.1:9/v1"
+SYSTEM = {"role": "system", "content": "be brief"}
+
+
+def _run(client: openai.OpenAI, question: str) -> list[str]:
+    """One throttled call retried by hand, then a streamed scripted call."""
+    seen = []
+    messages = [SYSTEM, {"role": "user", "content": question}]
+    for _ in range(2):
+        try:
+            r = client.chat.completions.create(model="fault/429-first-1", messages=messages)
+            seen.append(r.choices[0].message.content or "")
+        except openai.RateLimitError:
+            seen.append("429")
+    with client.chat.completions.create(
+        model="scripted/demo/fix-handler", messages=messages, stream=True
+    ) as stream:
+        seen.append("".join(c.choices[0].delta.content or "" for c in stream if c.choices))
+    return seen
+
+
+@pytest.fixture
+def recorded(proxy, session, client, tmp_path):
+    session.transcript = TranscriptWriter(tmp_path / "cell")
+    seen = _run(client, "fix the handler")
+    calls = proxy.calls(session.id)
+    book = ReplayBook.from_transcript(
+        read_transcript(tmp_path / "cell"), latencies_ms={c.seq: c.latency_ms for c in calls}
+    )
+    return seen, calls, book
+
+
+@pytest.fixture
+def replayer():
+    with ProxyServer(upstream=CLOSED, require_session=True, timeout=2) as server:
+        yield server
+
+
+def test_a_replay_serves_the_recording_in_order_without_the_provider(recorded, replayer):
+    seen, calls, book = recorded
+    assert seen[0] == "429" and seen[1] != "429"
+    sess = replayer.create_session(cell_id="replay")
+    sess.replay = book
+    with openai.OpenAI(base_url=replayer.base_url + "/v1", api_key=sess.key, max_retries=0) as c:
+        assert _run(c, "fix the handler") == seen
+    replayed = replayer.calls(sess.id)
+    assert [r.replayed_seq for r in replayed] == [c.seq for c in calls]
+    assert [r.outcome for r in replayed] == [c.outcome for c in calls]
+    assert [r.request_hash for r in replayed] == [c.request_hash for c in calls]
+    assert [r.completion_tokens for r in replayed] == [c.completion_tokens for c in calls]
+
+
+def test_an_altered_request_is_a_loud_replay_miss(recorded, replayer):
+    _, _, book = recorded
+    sess = replayer.create_session(cell_id="replay-miss")
+    sess.replay = book
+    base = replayer.base_url + "/v1"
+    with (
+        openai.OpenAI(base_url=base, api_key=sess.key, max_retries=0) as c,
+        pytest.raises(openai.BadRequestError) as info,
+    ):
+        _run(c, "fix the handler, differently")
+    message = str(info.value)
+    assert "replay_miss" in message and "messages[1]" in message
+    assert "fix the handler, differently" in message
+    (miss,) = replayer.calls(sess.id)
+    assert miss.outcome == "replay_miss" and miss.status_code == 400
+
+
+def test_normalised_fields_are_left_out_of_the_comparison(recorded, tmp_path):
+    _, _, book = recorded
+    cell = tmp_path / "cell"
+    entry = book.calls[-1]
+    body = {**entry.body, "prompt_cache_key": "run-2"}
+    with pytest.raises(ReplayMiss, match=f"call #{entry.seq} differs in 'prompt_cache_key'"):
+        book.take(body)
+    calls = read_transcript(cell)
+    loose = ReplayBook.from_transcript(calls, normalise=("prompt_cache_key",))
+    assert loose.take(body).seq == entry.seq
