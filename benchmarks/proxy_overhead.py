@@ -1,6 +1,9 @@
 """How much does the proxy add? Direct-to-upstream vs through-the-proxy, in one run.
 
-    python benchmarks/proxy_overhead.py [--requests-c1 400] [--requests-c32 3000]
+    python benchmarks/proxy_overhead.py [--requests-c1 400] [--requests-c32 3000] [--repeats 3]
+
+The workload of issue 11: a fake upstream that answers at once, streams of 20 content
+chunks plus a usage chunk, a request of ~1 KB of messages, concurrency 1 and 32.
 
 Starts `cab fake-upstream`, `cab proxy` and, as the peer, a bare aiohttp pass-through
 (benchmarks/bare_passthrough.py: the floor for any aiohttp-based proxy, recording nothing)
@@ -29,8 +32,12 @@ from pathlib import Path
 
 import aiohttp
 
-PROMPT = " ".join(f"word{i}" for i in range(40))  # echo replies in 16 stream chunks
-BODY = {"model": "echo", "messages": [{"role": "user", "content": PROMPT}]}
+PROMPT = " ".join(f"w{i}" for i in range(39))  # "echo: " + 39 words: 20 content chunks
+SYSTEM = "You are a careful coding agent. " * 30  # with the prompt, ~1 KB of messages
+BODY = {
+    "model": "echo/chunks-20",
+    "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}],
+}
 MAX_SECONDS_PER_CASE = 60.0
 
 
@@ -71,7 +78,10 @@ async def one(
     session: aiohttp.ClientSession, url: str, body: dict, stream: bool
 ) -> tuple[float, float]:
     t0 = time.perf_counter()
-    async with session.post(url, json={**body, "stream": stream}, headers=HEADERS) as resp:
+    payload = (
+        {**body, "stream": True, "stream_options": {"include_usage": True}} if stream else body
+    )
+    async with session.post(url, json=payload, headers=HEADERS) as resp:
         first = await resp.content.readany()
         t_first = time.perf_counter()
         assert resp.status == 200 and first, resp.status
@@ -115,10 +125,29 @@ async def run_case(base: str, stream: bool, concurrency: int, total: int) -> dic
     }
 
 
+def measure(base: str, pid: int | None, stream: bool, conc: int, n: int) -> dict:
+    """One case against one target; with `pid`, that process's CPU per call too."""
+    before = cpu_s(pid) if pid else 0.0
+    row = asyncio.run(run_case(base, stream, conc, n))
+    if pid:
+        row["cpu_us"] = (cpu_s(pid) - before) / (row["n"] + min(50, n)) * 1e6
+    return row
+
+
+def median_row(rows: list[dict]) -> dict:
+    return {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests-c1", type=int, default=400)
     ap.add_argument("--requests-c32", type=int, default=3000)
+    ap.add_argument("--repeats", type=int, default=3, help="medians of this many runs")
+    ap.add_argument(
+        "--transcripts",
+        action="store_true",
+        help="keep the proxy's wire transcripts on too (off: calls.jsonl, the record, only)",
+    )
     args = ap.parse_args()
     ncpu = os.cpu_count() or 1
     pin = ncpu >= 2 and not os.environ.get("CAB_BENCH_NO_PIN")
@@ -126,8 +155,18 @@ def main() -> int:
         os.sched_setaffinity(0, {0})
     record_dir = tempfile.mkdtemp(prefix="cab-bench-")
     fake, fake_url = start(["fake-upstream", "--port", "0"], 0 if pin else None)
+    flags = [] if args.transcripts else ["--no-transcripts"]
     proxy, proxy_url = start(
-        ["proxy", "--port", "0", "--upstream", fake_url + "/v1", "--record-dir", record_dir],
+        [
+            "proxy",
+            "--port",
+            "0",
+            "--upstream",
+            fake_url + "/v1",
+            "--record-dir",
+            record_dir,
+            *flags,
+        ],
         1 if pin else None,
     )
     bare, bare_url = start([str(BARE), "--upstream", fake_url + "/v1"], 1 if pin else None)
@@ -135,39 +174,59 @@ def main() -> int:
     try:
         for stream in (False, True):
             for conc, n in ((1, args.requests_c1), (32, args.requests_c32)):
-                direct = asyncio.run(run_case(fake_url, stream, conc, n))
-                before = cpu_s(proxy.pid)
-                proxied = asyncio.run(run_case(proxy_url, stream, conc, n))
-                proxied["cpu_us"] = (cpu_s(proxy.pid) - before) / (proxied["n"] + min(50, n)) * 1e6
-                before = cpu_s(bare.pid)
-                peer = asyncio.run(run_case(bare_url, stream, conc, n))
-                peer["cpu_us"] = (cpu_s(bare.pid) - before) / (peer["n"] + min(50, n)) * 1e6
-                rows.append((stream, conc, direct, proxied, peer))
+                runs: dict[str, list[dict]] = {"direct": [], "ours": [], "bare": []}
+                for _ in range(args.repeats):  # interleaved, so drift hits all three alike
+                    runs["direct"].append(measure(fake_url, None, stream, conc, n))
+                    runs["ours"].append(measure(proxy_url, proxy.pid, stream, conc, n))
+                    runs["bare"].append(measure(bare_url, bare.pid, stream, conc, n))
+                rows.append((stream, conc, *(median_row(runs[k]) for k in runs)))
     finally:
         for p in (proxy, bare, fake):
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=20)
-    cpu = _cpu_model()
-    print(f"# proxy overhead — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc={ncpu}, CPU: {cpu},"
-          f" python {platform.python_version()}, pinned={'yes' if pin else 'no'},"
+    print_table(rows, ncpu, pin, args.repeats)
+    print_redaction_cost()
+    return 0
+
+
+def print_table(rows: list, ncpu: int, pin: bool, repeats: int) -> None:
+    print(f"# proxy overhead — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc={ncpu},"
+          f" CPU: {_cpu_model()}, python {platform.python_version()},"
+          f" pinned={'yes' if pin else 'no'}, medians of {repeats},"
           f" load average {os.getloadavg()[0]:.2f}")  # fmt: skip
-    head = ("mode", "conc", "n", "direct p50", "proxy p50", "added p50", "peer added p50",
-            "direct p99", "proxy p99", "direct 1st", "proxy 1st", "direct rps", "proxy rps",
-            "rps ratio", "peer rps ratio", "proxy CPU/req", "peer CPU/req")  # fmt: skip
+    head = ("mode", "conc", "n", "CPU/call ours", "CPU/call bare", "ours/bare",
+            "rps direct", "rps % ours", "rps % bare", "added p50 ours", "added p50 bare",
+            "p99 ours", "p99 bare")  # fmt: skip
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for stream, conc, d, p, b in rows:
-        cells = ("stream" if stream else "non-stream", conc, p["n"], f"{d['p50']:.2f} ms", f"{p['p50']:.2f} ms",
+        cells = ("stream" if stream else "non-stream", conc, int(p["n"]),
+                 f"{p['cpu_us']:.0f} µs", f"{b['cpu_us']:.0f} µs", f"{p['cpu_us'] / b['cpu_us']:.2f}×",
+                 f"{d['rps']:.0f}", f"{p['rps'] / d['rps']:.0%}", f"{b['rps'] / d['rps']:.0%}",
                  f"{p['p50'] - d['p50']:+.2f} ms", f"{b['p50'] - d['p50']:+.2f} ms",
-                 f"{d['p99']:.2f} ms", f"{p['p99']:.2f} ms",
-                 f"{d['first_p50']:.2f} ms", f"{p['first_p50']:.2f} ms", f"{d['rps']:.0f}", f"{p['rps']:.0f}",
-                 f"{p['rps'] / d['rps']:.0%}", f"{b['rps'] / d['rps']:.0%}",
-                 f"{p['cpu_us']:.0f} µs", f"{b['cpu_us']:.0f} µs")  # fmt: skip
+                 f"{p['p99']:.2f} ms", f"{b['p99']:.2f} ms")  # fmt: skip
         print("| " + " | ".join(str(c) for c in cells) + " |")
-    print(
-        "peer = a bare aiohttp pass-through that records nothing (benchmarks/bare_passthrough.py)"
-    )
-    return 0
+    print("bare = a pass-through that records nothing (benchmarks/bare_passthrough.py);"
+          " CPU/call = the server process's user+system CPU over the case / calls")  # fmt: skip
+
+
+def print_redaction_cost() -> None:
+    """Key redaction's share: the rolling window over one streamed reply of this workload."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from proxy.redact import Redactor, StreamRedactor
+
+    event = b'data: {"id":"chatcmpl-fake-0","object":"chat.completion.chunk","choices":[' \
+            b'{"index":0,"delta":{"content":"w12 "},"finish_reason":null}]}\n\n'  # fmt: skip
+    red = Redactor(("sk-proj-" + "x" * 40, "cab-0123456789abcdef"))
+    calls = 2000
+    t0 = time.process_time()
+    for _ in range(calls):
+        window = StreamRedactor(red)
+        for _ in range(22):
+            window.feed(event)
+        window.finish()
+    per_call = (time.process_time() - t0) / calls * 1e6
+    print(f"key redaction: {per_call:.1f} µs CPU per streamed call (22 chunks, 2 secrets)")
 
 
 def _cpu_model() -> str:

@@ -21,7 +21,9 @@ COMMANDS = {
     "results": "results_cmd",
     "report": "report_cmd",
     "demo": "demo_cmd",
+    "doctor": "doctor_cmd",
     "export": "export_cmd",
+    "replay": "replay_cmd",
 }
 
 

@@ -12,12 +12,15 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from proxy import upstream
 from proxy.capture import TranscriptWriter
 from proxy.config import ProxyConfig
 from proxy.errors import NotFound
 from proxy.facts import CallFacts
 from proxy.forward import error_response, forward
-from proxy.keys import APP_CLIENT, APP_CONFIG, APP_METRICS, APP_RECORDER, APP_STORE
+from proxy.governor import LocalGovernor
+from proxy.governor_send import Gate
+from proxy.keys import APP_CLIENT, APP_CONFIG, APP_GATE, APP_METRICS, APP_RECORDER, APP_STORE
 from proxy.metrics import Metrics
 from proxy.recorder import Recorder
 from proxy.sessions import SessionStore
@@ -27,13 +30,19 @@ from proxy.sink import RecordSink
 def create_app(config: ProxyConfig, store: SessionStore | None = None) -> web.Application:
     app = web.Application(client_max_size=config.max_body_bytes)
     app[APP_CONFIG] = config
-    app[APP_STORE] = store if store is not None else SessionStore()
+    # standalone (no store given): nobody reads sessions from memory; calls.jsonl has them
+    app[APP_STORE] = store if store is not None else SessionStore(implicit_reader=False)
     app[APP_METRICS] = Metrics()
     sink = RecordSink(config.record_dir)
     transcript = (
         TranscriptWriter(config.record_dir) if config.record_dir and config.transcripts else None
     )
     app[APP_RECORDER] = Recorder(app[APP_STORE], sink, app[APP_METRICS], transcript)
+    app[APP_GATE] = Gate(
+        LocalGovernor() if config.governor else None,
+        lambda attempt: upstream.send(app[APP_CLIENT], attempt),
+        app[APP_STORE],
+    )
     app.cleanup_ctx.append(_upstream_client)
     app.on_cleanup.append(lambda _app: _close(sink))
     app.router.add_get("/healthz", healthz)

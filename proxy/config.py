@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from proxy.governor import Policy
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 
@@ -22,6 +24,10 @@ class ProxyConfig:
     #: Seconds to wait for the upstream to connect / send its next bytes.
     timeout: float = 600.0
     max_body_bytes: int = 32 * 1024 * 1024
+    #: the rate-limit governor (docs/proxy.md); off forwards every call at once.
+    governor: bool = True
+    #: quota, absorb and injection for sessions that bring no policy of their own.
+    policy: Policy = field(default_factory=Policy)
     #: keep wire transcripts (request bodies and replies) beside calls.jsonl
     transcripts: bool = True
 

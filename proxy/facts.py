@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import perf_counter
 
+from proxy.governor import Ticket
 from proxy.inbound import Inbound
 from proxy.observe import Observation
 from proxy.records import Api, Outcome
@@ -40,6 +41,17 @@ class CallFacts:
     #: seconds the proxy itself spent (before sending, and observing/writing after).
     proxy_s: float = 0.0
     recorded: bool = False
+    #: the governor's admission of this attempt, and how long it waited for it.
+    ticket: Ticket | None = None
+    queued_s: float = 0.0
+    #: seq of the first attempt this one retries (absorb mode, or the agent's own retry).
+    retry_of: int | None = None
+    #: the proxy retried after this attempt; the client never saw its answer.
+    absorbed: bool = False
+    #: the fault the proxy served instead of asking the upstream (`--inject`).
+    injected: str | None = None
+    #: the agent's `x-stainless-retry-count`.
+    client_retry: int | None = None
     #: the reply's bytes as the client got them, kept while a transcript is written
     reply_data: bytearray | None = None
     reply_cut: bool = False

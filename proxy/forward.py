@@ -25,11 +25,15 @@ from proxy import inbound
 from proxy.auth import presented_key, resolve_session
 from proxy.errors import BadRequest, BodyTooLarge, ProxyError
 from proxy.facts import CallFacts
-from proxy.keys import APP_CLIENT, APP_CONFIG, APP_RECORDER, APP_STORE
-from proxy.redact import Redactor
+from proxy.governor import Policy
+from proxy.governor_send import governed_send, link_client_retry, remember_first, settle
+from proxy.inject_serve import fault_for, serve_fault
+from proxy.keys import APP_CONFIG, APP_GATE, APP_RECORDER, APP_STORE
+from proxy.records import ModelCall
+from proxy.redact import redactor_for
 from proxy.relay import Relay
 from proxy.replay import ReplayBook
-from proxy.upstream import Attempt, Reply, send
+from proxy.upstream import Attempt, Reply
 
 #: request headers the proxy never forwards (hop-by-hop, credentials, encodings).
 _DROP_REQUEST = frozenset(
@@ -45,16 +49,30 @@ _DROP_REQUEST = frozenset(
 async def forward(request: web.Request) -> web.StreamResponse:
     tail = request.match_info["tail"]
     call = CallFacts(method=request.method, path="/v1/" + tail, api=inbound.api_for(tail))
-    record = request.app[APP_RECORDER].record
+    recorder, gate = request.app[APP_RECORDER], request.app[APP_GATE]
+
+    def record(c: CallFacts) -> ModelCall:
+        rec = recorder.record(c)
+        settle(gate, c, rec=rec)
+        remember_first(c, rec)
+        return rec
+
     relay = Relay(request, call, record)
     try:
         attempt = await resolve(request, call)
-        relay.redactor = Redactor((_sent_key(attempt), presented_key(request)))
+        policy = _policy(request, call)
+        link_client_retry(request, call)
+        relay.redactor = redactor_for(_sent_key(attempt), presented_key(request))
         call.redact = relay.redactor.scrub_text if relay.redactor else None
+        n = gate.store.next_request(call.session) if call.session is not None else 0
+        fault = fault_for(policy.inject, call, n)
+        if fault is not None:
+            timeout = request.app[APP_CONFIG].timeout
+            return await serve_fault(request, call, fault, relay, timeout)
         if call.session is not None and call.session.replay is not None:
             reply = await replayed(call.session.replay, call)
         else:
-            reply = await send(request.app[APP_CLIENT], attempt)
+            reply = await governed_send(call, attempt, gate, record, policy.limits, policy.absorb)
         return await relay.reply(reply)
     except ProxyError as err:
         err.message = relay.redactor.scrub_text(err.message)
@@ -77,6 +95,13 @@ async def forward(request: web.Request) -> web.StreamResponse:
             call.fail("connection_error", f"proxy internal error: {exc!r}"[:500], 500)
             record(call)
         raise
+    finally:
+        settle(gate, call)  # an admission never settled (the call broke off): free it
+
+
+def _policy(request: web.Request, call: CallFacts) -> Policy:
+    own = call.session.policy if call.session is not None else None
+    return own if own is not None else request.app[APP_CONFIG].policy
 
 
 async def resolve(request: web.Request, call: CallFacts) -> Attempt:
@@ -105,7 +130,9 @@ async def resolve(request: web.Request, call: CallFacts) -> Attempt:
     if key:
         headers["Authorization"] = "Bearer " + key
     call.proxy_s = perf_counter() - call.t0
-    return Attempt(request.method, URL(url, encoded=True), headers, inb.data)
+    return Attempt(
+        request.method, URL(url, encoded=True), headers, inb.data, sess.upstream_timeout_s
+    )
 
 
 #: a path segment that climbs (`..`, `.`), split on `/` and on `\` (which some servers
@@ -116,9 +143,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SAFE = "/:@!$&'()*+,;=-._~"
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_/-]*")
+
+
 def upstream_path(tail: str) -> str:
     """The path below the upstream base, checked (after the router decoded it) so that it
     cannot leave that base, and escaped again exactly once for the wire."""
+    if _PLAIN.fullmatch(tail):  # chat/completions, responses, models: nothing to check
+        return tail
     if _CONTROL.search(tail):
         raise BadRequest("request path contains a control character (e.g. %0a); refused")
     if _CLIMB.search(tail):

@@ -28,7 +28,10 @@ _MAY_DIFFER = re.compile(rb"[:,\[]-?(?:0\.0000|\d+(?:\.\d+)?e)")
 
 
 def canonical_json(body: dict[str, Any]) -> bytes:
-    kept = {k: v for k, v in body.items() if k not in TRANSPORT_FIELDS}
+    if "stream" in body or "stream_options" in body:
+        kept = {k: v for k, v in body.items() if k not in TRANSPORT_FIELDS}
+    else:
+        kept = body
     try:
         fast = orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
         if _MAY_DIFFER.search(fast) is None:

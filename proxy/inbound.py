@@ -7,11 +7,11 @@ and never reaches the upstream.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from orjson import loads as _loads  # faster parse of big prompts than json
+from orjson import dumps as _dumps  # the body is parsed once and, if changed, written once
+from orjson import loads as _loads
 
 from proxy.errors import BadRequest
 from proxy.hashing import request_hash
@@ -90,7 +90,7 @@ def prepare(api: Api, raw: bytes, model_override: str | None) -> Inbound:
             inbound.strip_usage = changed = True
     inbound.request_hash = request_hash(body)
     if changed:
-        inbound.data = json.dumps(body, ensure_ascii=False).encode()
+        inbound.data = _dumps(body)
     return inbound
 
 

@@ -6,6 +6,7 @@ import aiohttp
 from aiohttp import web
 
 from proxy.config import ProxyConfig
+from proxy.governor_send import Gate
 from proxy.metrics import Metrics
 from proxy.recorder import Recorder
 from proxy.sessions import SessionStore
@@ -15,3 +16,4 @@ APP_STORE = web.AppKey("store", SessionStore)
 APP_RECORDER = web.AppKey("recorder", Recorder)
 APP_METRICS = web.AppKey("metrics", Metrics)
 APP_CLIENT = web.AppKey("client", aiohttp.ClientSession)
+APP_GATE = web.AppKey("gate", Gate)

@@ -45,12 +45,17 @@ class Observation:
     tool_calls: list[str] = field(default_factory=list)
 
     def add_text(self, text: str) -> None:
-        self.out_chars += len(text)
+        n = len(text)
+        self.out_chars += n
+        if self.text_len + n <= TEXT_LIMIT:
+            if n:
+                self.text_parts.append(text)
+                self.text_len += n
+            return
         room = TEXT_LIMIT - self.text_len
         if text and room > 0:
-            piece = text[:room]
-            self.text_parts.append(piece)
-            self.text_len += len(piece)
+            self.text_parts.append(text[:room])
+            self.text_len += room
 
     @property
     def text(self) -> str | None:
@@ -107,6 +112,14 @@ class StreamObserver:
 
     def feed(self, chunk: bytes) -> bytes:
         data = self._buf + chunk if self._buf else chunk
+        if not self.strip and b"\r" not in data:  # the common case: observe, pass as is
+            pos, end = 0, data.find(b"\n\n")
+            while end >= 0:
+                self._event(data[pos:end])
+                pos = end + 2
+                end = data.find(b"\n\n", pos)
+            self._buf = data[pos:] if pos < len(data) else b""
+            return chunk
         pos = 0
         out: list[bytes] = []
         if b"\r" in data:
@@ -173,6 +186,26 @@ class StreamObserver:
             self.obs.first_output_at = self.clock()
 
     def _chat_chunk(self, obj: dict[str, Any]) -> bool:
+        choices = obj.get("choices")
+        if choices and len(choices) == 1 and obj.get("usage") is None and "error" not in obj:
+            # the common event, a content delta of one choice, read with fewer lookups
+            choice = choices[0]
+            delta = choice.get("delta")
+            if (
+                delta.__class__ is dict
+                and len(delta) <= 2
+                and not choice.get("finish_reason")
+                and (len(delta) == 1 or "role" in delta)
+            ):
+                content = delta.get("content")
+                if content and content.__class__ is str:
+                    if self.obs.first_output_at is None:
+                        self.obs.first_output_at = self.clock()
+                    self.obs.add_text(content)
+                    return True
+        return self._chat_chunk_any(obj)
+
+    def _chat_chunk_any(self, obj: dict[str, Any]) -> bool:
         obs = self.obs
         if "error" in obj:
             obs.error = _message_of(obj["error"])

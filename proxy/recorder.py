@@ -55,7 +55,9 @@ class Recorder:
         latency_s = perf_counter() - call.t0
         sess, inb, obs = call.session, call.inbound, call.obs
         tok = _tokens(call)
-        rec = ModelCall(
+        # model_construct: every field is built here from typed facts, so the hot path skips
+        # pydantic's validation (the record is still the same model, dumped the same way)
+        rec = ModelCall.model_construct(
             seq=self.store.next_seq(sess) if sess else 0,
             session=sess.id if sess else "unauthenticated",
             cell_id=sess.cell_id if sess else None,
@@ -83,6 +85,11 @@ class Recorder:
             finish_reason=obs.finish_reason if obs else None,
             retry_after_s=call.retry_after_s,
             rate_limit_headers=call.rate_limit_headers,
+            queued_ms=ms(call.queued_s) if call.ticket is not None else None,
+            retry_of=call.retry_of,
+            absorbed=call.absorbed,
+            injected=call.injected,
+            client_retry_count=call.client_retry,
             error=call.error or (obs.error if obs else None),
             response_text=obs.text if obs else None,
             tool_calls=obs.tool_calls if obs else [],

@@ -67,6 +67,13 @@ class ModelCall(BaseModel):
     finish_reason: str | None = None
     retry_after_s: float | None = None
     rate_limit_headers: dict[str, str] = Field(default_factory=dict)
+    queued_ms: float | None = Field(
+        None, description="time the governor held the call before it went upstream"
+    )
+    retry_of: int | None = Field(None, description="seq of the first attempt this one retries")
+    absorbed: bool = Field(False, description="the proxy retried; the client never saw this")
+    injected: str | None = Field(None, description="the fault the proxy served (--inject)")
+    client_retry_count: int | None = Field(None, description="the agent's x-stainless-retry-count")
     error: str | None = None
     response_text: str | None = Field(
         None, description="the assistant's reply text, truncated; feeds the refusal axis"

@@ -12,6 +12,7 @@ benchmarks/proxy_overhead.py.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 MARK = b"[redacted]"
 #: shorter strings are not treated as secrets (they would match ordinary text).
@@ -53,6 +54,15 @@ class Redactor:
                     break
                 i = data.find(secret[:1], i + 1)
         return longest
+
+
+@lru_cache(maxsize=1024)
+def redactor_for(*secrets: str | None) -> Redactor:
+    """The (immutable) Redactor of these secrets, built once per distinct set."""
+    return Redactor(secrets)
+
+
+NOTHING = Redactor(())
 
 
 class StreamRedactor:

@@ -30,7 +30,7 @@ from proxy.capture import CALL_CAP_BYTES
 from proxy.errors import UpstreamMalformed
 from proxy.facts import CallFacts, ms
 from proxy.observe import Observation, StreamObserver, observe_object, parse_object
-from proxy.redact import Redactor, StreamRedactor
+from proxy.redact import NOTHING, Redactor, StreamRedactor
 from proxy.upstream import Reply, upstream_errors
 
 #: response headers set by our own server.
@@ -47,7 +47,7 @@ class Relay:
     def __init__(self, request: web.Request, call: CallFacts, record: Record) -> None:
         self.request, self.call, self.record = request, call, record
         #: the secrets of this call, once resolved.
-        self.redactor = Redactor(())
+        self.redactor = NOTHING
         #: the client's response once its status line is sent (a stream), else None.
         self.response: web.StreamResponse | None = None
 

@@ -16,7 +16,9 @@ from aiohttp import web
 from proxy.config import DEFAULT_KEY_ENV, ProxyConfig
 from proxy.fake.app import FAKE, FakeConfig, FakeState, create_fake_app
 from proxy.fake.quota import QuotaConfig
-from proxy.keys import APP_RECORDER
+from proxy.governor import Policy
+from proxy.governor_lane import LaneStats
+from proxy.keys import APP_GATE, APP_RECORDER
 from proxy.records import ModelCall
 from proxy.sessions import Session, SessionStore
 
@@ -151,6 +153,8 @@ class ProxyServer(BackgroundServer):
         timeout: float = 600.0,
         max_body_bytes: int = 32 * 1024 * 1024,
         unix_path: Path | None = None,
+        governor: bool = True,
+        policy: Policy | None = None,
     ) -> None:
         super().__init__(host, port, unix_path)
         self.config = ProxyConfig(
@@ -162,6 +166,8 @@ class ProxyServer(BackgroundServer):
             require_session=require_session,
             timeout=timeout,
             max_body_bytes=max_body_bytes,
+            governor=governor,
+            policy=policy or Policy(),
         )
         self.store = SessionStore()
         self._app: web.Application | None = None
@@ -179,6 +185,8 @@ class ProxyServer(BackgroundServer):
         upstream_key_env: str | None = None,
         model_override: str | None = None,
         session_id: str | None = None,
+        upstream_timeout_s: float | None = None,
+        policy: Policy | None = None,
     ) -> Session:
         return self.store.create(
             cell_id=cell_id,
@@ -186,7 +194,14 @@ class ProxyServer(BackgroundServer):
             upstream_key_env=upstream_key_env,
             model_override=model_override,
             session_id=session_id,
+            upstream_timeout_s=upstream_timeout_s,
+            policy=policy,
         )
+
+    def governor_stats(self) -> dict[str, LaneStats]:
+        """Per lane (upstream + key): calls admitted, held back and for how long, 429s."""
+        governor = self._app[APP_GATE].governor if self._app is not None else None
+        return governor.stats() if governor is not None else {}
 
     def calls(self, session_id: str, settle_s: float = 5.0) -> list[ModelCall]:
         """The session's calls in order; waits up to settle_s for calls still in flight.

@@ -35,6 +35,9 @@ class Attempt:
     url: URL
     headers: Mapping[str, str]
     data: bytes
+    #: the session's own upstream timeout (shorter than its agent's client timeout), else
+    #: the proxy's.
+    timeout_s: float | None = None
 
 
 class BodySource(Protocol):
@@ -63,9 +66,17 @@ class Reply:
 
 async def send(client: aiohttp.ClientSession, attempt: Attempt) -> Reply:
     sent_at = perf_counter()
+    timeout = client.timeout
+    if attempt.timeout_s is not None:
+        t = attempt.timeout_s
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=t, sock_read=t)
     with upstream_errors(str(attempt.url), "request"):
         resp = await client.request(
-            attempt.method, attempt.url, data=attempt.data, headers=dict(attempt.headers)
+            attempt.method,
+            attempt.url,
+            data=attempt.data,
+            headers=dict(attempt.headers),
+            timeout=timeout,
         )
     return Reply(resp, resp.status, resp.headers, sent_at, perf_counter())
 

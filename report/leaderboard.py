@@ -1,65 +1,51 @@
 """The index's leaderboard (one row per agent CLI × model) and its tui × model × task matrix.
 
-Infra cells are kept apart: they are listed, counted, and never averaged into a row,
-because a throttled provider says nothing about what the agent can do. Composites come
-from the results store's sweep-normalised column when there is one.
+The rows and their order are the scorer's (`scorer.ranking.leaderboard`), from the same
+`CellResult`s `cab results` ranks: pass rate over capability cells, ties broken by the
+sweep-normalised composite. This module only adds what the page links to (each row's
+cells) and how numbers look. Infra cells are kept apart: listed, counted, never averaged.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from report.badge import colour_for, percent
 from report.load import LoadedCell
-from scorer.card import Scorecard
+from scorer.ranking import LeaderRow, leaderboard
 
 
-def _mean(values: list[float]) -> float | None:
-    return statistics.fmean(values) if values else None
+@dataclass(frozen=True)
+class BoardRow:
+    row: LeaderRow
+    cells: list[LoadedCell]
+
+    @property
+    def percent(self) -> str:
+        return percent(self.row.mean_composite)
 
 
-def _score(c: LoadedCell, normalised: dict[str, float]) -> float | None:
-    card = c.record.scores
-    return None if card is None else normalised.get(c.rel, float(card.composite.composite))
-
-
-def leaderboard(cells: list[LoadedCell], normalised: dict[str, float]) -> list[dict[str, Any]]:
-    groups: dict[tuple[str, str], list[LoadedCell]] = defaultdict(list)
+def board(cells: list[LoadedCell], sweep_composites: dict[str, float]) -> list[BoardRow]:
+    """The scorer's leaderboard rows, each with the cells it was made of."""
+    by_pair: dict[tuple[str, str], list[LoadedCell]] = defaultdict(list)
     for c in cells:
-        groups[(c.record.tui, c.record.model)].append(c)
-    rows: list[dict[str, Any]] = []
-    for (tui, model), members in sorted(groups.items()):
-        scored = [c for c in members if not c.record.infra]
-        s: list[Scorecard] = [c.record.scores for c in scored if c.record.scores]
-        passes = [float(x.pass_rate.pass_) for x in s]
-        tokens = sum(x.tokens.total_tokens for x in s)
-        refusals = [float(x.refusal.refusal) for x in s if not x.refusal.not_applicable]
-        walls = [x.latency.wall_clock_ms / 1000 for x in s]
-        composite = _mean([v for c in scored if (v := _score(c, normalised)) is not None])
-        rows.append(
-            {
-                "tui": tui,
-                "model": model,
-                "cells": members,
-                "scored": len(scored),
-                "infra": len(members) - len(scored),
-                "pass": _mean(passes),
-                "tokens_per_correct": tokens / sum(passes) if sum(passes) else None,
-                "wall_s": statistics.median(walls) if walls else None,
-                "blast": _mean([float(x.blast_radius.blast_radius) for x in s]),
-                "refusal": _mean(refusals),
-                "integrity": _mean([float(x.integrity.integrity) for x in s]),
-                "composite": composite,
-                "percent": percent(composite),
-            }
-        )
-    rows.sort(key=lambda r: -1 if r["composite"] is None else r["composite"], reverse=True)
-    return rows
+        by_pair[(c.record.tui, c.record.model)].append(c)
+    results = [c.record.result(sweep_composites.get(c.rel)) for c in cells]
+    return [BoardRow(row=r, cells=by_pair[(r.tui, r.model)]) for r in leaderboard(results)]
 
 
-def matrix(cells: list[LoadedCell], normalised: dict[str, float]) -> dict[str, Any]:
+def cell_score(c: LoadedCell, sweep_composites: dict[str, float]) -> float | None:
+    """The composite a cell's badge and matrix entry show: the sweep's when it has one."""
+    card = c.record.scores
+    if c.rel in sweep_composites:
+        return sweep_composites[c.rel]
+    return None if card is None else float(card.composite.composite)
+
+
+def matrix(cells: list[LoadedCell], sweep_composites: dict[str, float]) -> dict[str, Any]:
     """Rows (tui, model), columns task ids; each entry lists that pairing's cells."""
     tasks = sorted({c.record.task_id for c in cells})
     pairs = sorted({(c.record.tui, c.record.model) for c in cells})
@@ -72,7 +58,8 @@ def matrix(cells: list[LoadedCell], normalised: dict[str, float]) -> dict[str, A
         for task in tasks:
             members = grid.get((tui, model, task), [])
             scored = [c for c in members if not c.record.infra]
-            score = _mean([v for c in scored if (v := _score(c, normalised)) is not None])
+            values = [v for c in scored if (v := cell_score(c, sweep_composites)) is not None]
+            score = statistics.fmean(values) if values else None
             entries.append(
                 {
                     "cells": members,

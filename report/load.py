@@ -1,19 +1,19 @@
-"""Reading a sweep directory: its cells and, when present, the store's normalised composites.
+"""Reading a sweep directory: its cells and, when present, the sweep's normalised composites.
 
-Kept to these two functions so the report can move to the results store (runner/store.py)
-later without touching the pages. The store is read as data with sqlite3: report/ may not
-import runner code other than its data models.
+Both are data models of the stages below: `CellRecord` (cell.json) and the scorer's
+`SweepScores` (`sweep_scores.json`, written by the sweep when it normalises). The report
+imports nothing else of them (import-linter checks it).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from runner.record import CellRecord
+from scorer.normalisation import SWEEP_SCORES_FILE, SweepScores
 
 
 class SweepReadError(Exception):
@@ -56,29 +56,22 @@ def _fields(exc: ValidationError, limit: int = 6) -> str:
     return "; ".join(parts) + more
 
 
-def store_composites(sweep_dir: Path) -> dict[str, float]:
-    """Cell dir (relative, as LoadedCell.rel) -> sweep-normalised composite from results.db,
-    or {} without a usable store.
-
-    The store's schema is the sweep engineer's (runner/store/db.py: table `cells`, columns
-    `cell_dir` and `sweep_composite`); we read those two columns and nothing else.
-    """
-    db = sweep_dir / "results.db"
-    if not db.is_file():
+def sweep_composites(sweep_dir: Path, cells: list[LoadedCell]) -> dict[str, float]:
+    """Cell dir (relative, as LoadedCell.rel) -> sweep-normalised composite, from the
+    sweep's `sweep_scores.json`; {} without one (a folder of lone cells). An entry scored
+    from an earlier run of a cell (its started_at differs) is stale and left out, as the
+    store clears it when a cell is written again."""
+    path = sweep_dir / SWEEP_SCORES_FILE
+    if not path.is_file():
         return {}
     try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    except sqlite3.Error:
-        return {}
-    try:
-        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')]
-            if "cell_dir" in cols and "sweep_composite" in cols:
-                rows = con.execute(f'SELECT cell_dir, sweep_composite FROM "{table}"').fetchall()
-                return {Path(d).as_posix(): float(v) for d, v in rows if v is not None}
-    except sqlite3.Error:
-        return {}
-    finally:
-        con.close()
-    return {}
+        scores = SweepScores.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as exc:
+        raise SweepReadError(f"{path}: not valid sweep scores: {_fields(exc)}") from exc
+    by_dir = scores.by_dir()
+    out = {}
+    for c in cells:
+        s = by_dir.get(c.rel)
+        if s is not None and s.started_at == c.record.timing.started_at:
+            out[c.rel] = s.sweep_composite
+    return out

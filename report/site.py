@@ -17,8 +17,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from report import paths
 from report.badge import score_badge
 from report.cellview import cell_context
-from report.leaderboard import leaderboard, matrix
-from report.load import LoadedCell, load_cells, store_composites
+from report.leaderboard import board, cell_score, matrix
+from report.load import LoadedCell, load_cells, sweep_composites
 
 HERE = Path(__file__).parent
 
@@ -88,7 +88,7 @@ def build_site(sweep_dir: Path, out: Path, base_url: str | None = None) -> Path:
     """Write the site of the sweep in `sweep_dir` to `out`; return the index path."""
     sweep_dir, out = Path(sweep_dir), Path(out)
     cells = load_cells(sweep_dir)
-    normalised = store_composites(sweep_dir)
+    normalised = sweep_composites(sweep_dir, cells)
     env = _env()
     out.mkdir(parents=True, exist_ok=True)
     shutil.copytree(HERE / "static", out / "static", dirs_exist_ok=True)
@@ -96,8 +96,7 @@ def build_site(sweep_dir: Path, out: Path, base_url: str | None = None) -> Path:
     cell_tpl = env.get_template("cell.html")
     for c in cells:
         page = paths.cell_page(c.rel)
-        card = c.record.scores
-        score = normalised.get(c.rel, float(card.composite.composite) if card else None)
+        score = cell_score(c, normalised)
         ctx: dict[str, Any] = cell_context(c.record)
         ctx.update(
             page_title=f"{_title(c)} · {c.record.task_id}",
@@ -110,19 +109,18 @@ def build_site(sweep_dir: Path, out: Path, base_url: str | None = None) -> Path:
         )
         _write(out, page, cell_tpl.render(ctx))
         _write(out, paths.cell_badge(c.rel), score_badge(score, _embed(c, score, None)["alt"]))
-    board = leaderboard(cells, normalised)
-    for row in board:
-        title = f"CodingAgentBench: {row['tui']} × {row['model']} {row['percent']}"
-        _write(
-            out, paths.pair_badge(row["tui"], row["model"]), score_badge(row["composite"], title)
-        )
+    rows = board(cells, normalised)
+    for b in rows:
+        r = b.row
+        title = f"CodingAgentBench: {r.tui} × {r.model} {b.percent}"
+        _write(out, paths.pair_badge(r.tui, r.model), score_badge(r.mean_composite, title))
     index = "index.html"
     html = env.get_template("index.html").render(
         page_title=f"Sweep {sweep_id}",
         href=_hrefs(index),
         paths=paths,
         sweep_id=sweep_id,
-        board=board,
+        board=rows,
         matrix=matrix(cells, normalised),
         infra_cells=[c for c in cells if c.record.infra],
         normalised=bool(normalised),

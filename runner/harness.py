@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from proxy.fake import sequences
 from proxy.server import FakeUpstreamServer, ProxyServer
 from runner.models import CONFIG_DIR, ModelSpec
 from runner.sandbox.isolation import SOCKET_NAME
@@ -73,33 +74,51 @@ class Harness:
     ) -> None:
         self.stop()
 
-    def open_session(self, model: ModelSpec, cell_id: str, task_id: str, tui: str = "reference"):
-        """A proxy session for one cell, routed to the model's endpoint."""
+    def open_session(
+        self,
+        model: ModelSpec,
+        cell_id: str,
+        task_id: str,
+        tui: str = "reference",
+        upstream_timeout_s: float | None = None,
+    ):
+        """A proxy session for one cell, routed to the model's endpoint; its upstream
+        timeout is kept below the agent's client timeout (runner.adapters.base)."""
         assert self.proxy is not None, "harness not started"
         if model.embedded:
-            return self.proxy.create_session(
+            sess = self.proxy.create_session(
                 cell_id=cell_id,
                 upstream=None,
                 upstream_key_env=None,
                 model_override=self.scripted_model(model, task_id, tui),
+                upstream_timeout_s=upstream_timeout_s,
             )
+            if sess.model_override and sess.model_override.startswith(sequences.PREFIX):
+                # a scenario: its fault sequence starts afresh for this cell
+                sess.model_override = sequences.tagged(sess.model_override, sess.id)
+            return sess
         return self.proxy.create_session(
             cell_id=cell_id,
             upstream=model.endpoint,
             upstream_key_env=model.key_env,
             model_override=model.upstream_model(task_id),
+            upstream_timeout_s=upstream_timeout_s,
         )
 
     def scripted_model(self, model: ModelSpec, task_id: str, tui: str) -> str:
         """The fake's model name for an embedded model: an agent CLI's own script
         (config/scripts/clis/<tui>/...) when there is one, else the reference agent's."""
         name = model.upstream_model(task_id)
+        head = ""
+        if name.startswith(sequences.PREFIX):  # faults/<sequence>/<inner model>
+            seq, _, name = name[len(sequences.PREFIX) :].partition("/")
+            head = f"{sequences.PREFIX}{seq}/"
         prefix = "scripted/"
         if name.startswith(prefix):
             own = "clis/" + tui + "/" + name[len(prefix) :]
             if (self.scripts_dir / f"{own}.toml").is_file():
-                return prefix + own
-        return name
+                return head + prefix + own
+        return head + name
 
     @property
     def proxy_port(self) -> int:

@@ -23,17 +23,20 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, model_validator
 
 from proxy.records import ModelCall
-from runner.sandbox.isolation import LOOPBACK_PORT, IsolationFacts
+from proxy.transcripts import TRANSCRIPT_FILE
+from runner.confinement import LOOPBACK_PORT, IsolationFacts
 from runner.spans import Span
 from scorer.card import Scorecard
 from scorer.evidence import ChangeFacts, Evidence, TaskFacts, TimingFacts
+from scorer.ranking import CellResult
 from scorer.throttle import account
+from scorer.verdict import judge
 
 if TYPE_CHECKING:  # the pipeline imports this module; its state is only read here
     from runner.pipeline.state import CellState
 
 #: The format of cell.json this code writes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +50,29 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
-    """v3 records the agent's confinement (`identity.network_mode`, `isolation`). Before
+    """v3 says whether a cell is a replay (`identity.replay_of`): cells before were not."""
+    identity = data.get("identity")
+    if isinstance(identity, dict):
+        data["identity"] = {**identity, "replay_of": identity.get("replay_of")}
+    return data
+
+
+def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
+    """v4 records the sandbox's facts in `facts.agent` (signal, oom_killed,
+    killed_externally, start/end, budget_s, client_timeout_s, mem_limit; all optional) and
+    judges verdicts by the infra-streak rule. The verdict is a pure function of the facts,
+    so an older file gets the verdict a rescore would give (without the new facts, the
+    agent's window is rebuilt from its calls and wall clock)."""
+    scores = data.get("scores")
+    if isinstance(scores, dict) and isinstance(scores.get("verdict"), dict):
+        evidence = Evidence.model_validate(data.get("facts"))
+        passed = (scores.get("pass_rate") or {}).get("pass") == 1
+        data["scores"] = {**scores, "verdict": judge(evidence, passed).model_dump(mode="json")}
+    return data
+
+
+def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
+    """v5 records the agent's confinement (`identity.network_mode`, `isolation`). Before
     it, a docker agent used host networking unless a note says another docker network;
     what the container saw was not recorded, so `isolation` stays null."""
     identity = data.get("identity")
@@ -66,6 +91,8 @@ def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
 }
 
 
@@ -104,6 +131,9 @@ class RunIdentity(BaseModel):
     )
     endpoint: str = Field("embedded", description="'embedded' or the upstream base URL")
     attempt: int = 1
+    replay_of: str | None = Field(
+        None, description="a replay: the cell_id of the recorded cell whose replies it served"
+    )
 
 
 class CellTiming(BaseModel):
@@ -160,6 +190,39 @@ class CellRecord(BaseModel):
     def infra(self) -> bool:
         """The verdict says infra: the cell is kept, but counts as no capability result."""
         return self.scores.infra if self.scores else False
+
+    def result(self, sweep_composite: float | None = None) -> CellResult:
+        """What the leaderboard (scorer.ranking) reads of this cell. An unscored record
+        (scoring never ran) keeps its raw facts: tests passed or not, tokens, wall time."""
+        card, calls = self.scores, self.calls
+        common = {
+            "tui": self.tui,
+            "model": self.model,
+            "task_id": self.task_id,
+            "attempts": self.identity.attempt,
+            "sweep_composite": sweep_composite,
+        }
+        if card is None:
+            tests = self.facts.tests
+            return CellResult(
+                **common,
+                infra=False,
+                pass_=(1.0 if tests.exit_code == 0 else 0.0) if tests.ran else None,
+                composite=None,
+                total_tokens=sum(c.total_tokens or 0 for c in calls),
+                wall_clock_ms=self.facts.timing.wall_clock_ms,
+            )
+        return CellResult(
+            **common,
+            infra=card.infra,
+            pass_=float(card.pass_rate.pass_),
+            composite=float(card.composite.composite),
+            total_tokens=card.tokens.total_tokens,
+            wall_clock_ms=card.latency.wall_clock_ms,
+            blast_radius=card.blast_radius.blast_radius,
+            refusal=None if card.refusal.not_applicable else card.refusal.refusal,
+            integrity=card.integrity.integrity,
+        )
 
     def to_json(self) -> str:
         """cell.json's text: every writer (the runner, `cab score`) goes through here."""
@@ -234,6 +297,7 @@ def build_identity(state: CellState) -> RunIdentity:
         network_mode=mode if isolated else "local",
         endpoint="embedded" if model.embedded else model.endpoint,
         attempt=state.opts.attempt,
+        replay_of=state.opts.replay.cell_id if state.opts.replay else None,
     )
 
 
@@ -285,6 +349,8 @@ def artifacts(cell_dir: Path) -> dict[str, str]:
     names = {"agent_log": "agent.log", "diff": "diff.patch", "test_output": "tests.log"}
     found = {k: v for k, v in names.items() if (cell_dir / v).exists()}
     found["calls"] = "calls.jsonl"
+    if (cell_dir / TRANSCRIPT_FILE).exists():
+        found["transcript"] = TRANSCRIPT_FILE
     for path in sorted((cell_dir / "out").rglob("*")):
         if path.is_file():
             found[f"out/{path.relative_to(cell_dir / 'out').as_posix()}"] = path.relative_to(

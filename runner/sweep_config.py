@@ -34,7 +34,9 @@ class RetryConfig(BaseModel):
     backoff_max_s: float = Field(60.0, ge=0, description="cap on one wait")
 
 
-class ScoringConfig(BaseModel):
+class SweepScoring(BaseModel):
+    """A sweep file's [scoring]: only the weights (scorer.config.ScoringConfig is the rest)."""
+
     model_config = ConfigDict(extra="forbid")
 
     weights: Weights | None = Field(
@@ -76,7 +78,7 @@ class SweepConfig(BaseModel):
     )
     sandbox: str = Field("auto", pattern="^(auto|docker|local)$")
     plugins: list[Plugin] = Field(default_factory=list)
-    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    scoring: SweepScoring = Field(default_factory=SweepScoring)
     retry: RetryConfig = Field(default_factory=RetryConfig)
 
     # Filled in by the loader.

@@ -25,7 +25,7 @@ TAIL_BYTES = 16 * 1024
 REPORT_LIMIT = 8 * 1024 * 1024
 
 
-def tail(text: str, limit: int = TAIL_BYTES) -> str:
+def tail_bytes(text: str, limit: int = TAIL_BYTES) -> str:
     """The last `limit` bytes of `text` as UTF-8, never splitting a character."""
     data = text.encode("utf-8", "replace")
     if len(data) <= limit:
@@ -109,7 +109,7 @@ def run_hidden_tests(
     )
     result = sandbox.run(spec)
     if result.error is not None:
-        return TestFacts(ran=False, error=result.error, stderr=tail(result.stderr))
+        return TestFacts(ran=False, error=result.error, stderr=tail_bytes(result.stderr))
     report = read_report(task, workdir, result.stdout)
     stdout = go_text(result.stdout) if task.test.report == "go-json" else result.stdout
     error = None
@@ -120,8 +120,8 @@ def run_hidden_tests(
         ran=True,
         exit_code=result.exit_code,
         timed_out=result.timed_out,
-        stdout=tail(stdout),
-        stderr=tail(result.stderr),
+        stdout=tail_bytes(stdout),
+        stderr=tail_bytes(result.stderr),
         report=report,
         error=error,
     )

@@ -18,6 +18,7 @@ baselines through `normalise` (or cost_efficiency=/latency_efficiency= directly)
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -29,6 +30,9 @@ from scorer.pass_rate import PassRate
 from scorer.refusal import Refusal
 from scorer.timeline import tidy
 from scorer.tokens import Tokens
+
+if TYPE_CHECKING:  # scorer.card imports this module
+    from scorer.card import Scorecard
 
 __all__ = ["NOTE", "Composite", "Weights", "composite", "efficiency", "normalise"]
 
@@ -124,7 +128,7 @@ def composite(
 
 
 def normalise(
-    card,
+    card: Scorecard,
     *,
     best_tokens_per_correct_task: float | None,
     best_wall_clock_ms: float | None,

@@ -7,6 +7,8 @@ runs with new weights without running anything again.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field
 
 from proxy.records import ModelCall
@@ -32,11 +34,23 @@ class TaskFacts(BaseModel):
 
 
 class AgentFacts(BaseModel):
-    """How the agent's own run ended."""
+    """How the agent's own run ended: the sandbox's facts, which the verdict reads."""
 
     started: bool = Field(True, description="False when the sandbox failed before the agent ran")
     exit_code: int | None = None
-    timed_out: bool = False
+    timed_out: bool = Field(False, description="the harness killed it at its budget")
+    signal: int | None = Field(None, description="the signal that ended it (9: SIGKILL)")
+    oom_killed: bool = Field(False, description="killed for exceeding the cell's memory limit")
+    killed_externally: bool = Field(
+        False, description="ended by something other than the harness (docker kill, a reaper)"
+    )
+    started_at: datetime | None = Field(None, description="the agent's container/process start")
+    ended_at: datetime | None = Field(None, description="... and its end")
+    budget_s: float | None = Field(None, description="the cell's time budget (timeout_s)")
+    client_timeout_s: float | None = Field(
+        None, description="the agent CLI's own HTTP client timeout (its adapter declares it)"
+    )
+    mem_limit: str | None = Field(None, description="the cell's memory limit")
     stdout_tail: str = ""
     stderr_tail: str = ""
     error: str | None = Field(None, description="sandbox/engine failure, if any")

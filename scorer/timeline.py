@@ -43,22 +43,25 @@ def next_attempt(calls: list[ModelCall], call: ModelCall) -> ModelCall | None:
     return None
 
 
-def throttle_intervals(calls: Iterable[ModelCall]) -> list[Interval]:
-    """For each 429: from its start to the start of the next attempt after it ended
-    (or to its own end when none followed: the agent gave up)."""
+def throttle_intervals(calls: Iterable[ModelCall], until: datetime | None = None) -> list[Interval]:
+    """For each 429: from its start to the start of the next attempt after it ended; when
+    none followed, to `until` (the agent's end: it was still waiting) or its own end."""
     calls = ordered(calls)
     spans = []
     for call in calls:
         if call.outcome != "rate_limited":
             continue
         nxt = next_attempt(calls, call)
-        spans.append((call.started_at, nxt.started_at if nxt else call.ended_at))
+        if nxt is not None:
+            spans.append((call.started_at, nxt.started_at))
+        else:
+            spans.append((call.started_at, max(call.ended_at, until or call.ended_at)))
     return spans
 
 
-def throttled_wait_ms(calls: Iterable[ModelCall]) -> float:
+def throttled_wait_ms(calls: Iterable[ModelCall], until: datetime | None = None) -> float:
     """Wall time lost to throttling: the union of `throttle_intervals`."""
-    return union_ms(throttle_intervals(calls))
+    return union_ms(throttle_intervals(calls, until))
 
 
 def peak_concurrency(calls: Iterable[ModelCall]) -> int:

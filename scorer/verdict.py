@@ -1,42 +1,53 @@
 """The verdict: is this cell's result the agent's (capability) or the infrastructure's?
 
-Infra only when the agent never got a fair chance, in this order:
+In this order:
 - harness: our own failure (Evidence.harness_error);
-- container: the sandbox failed before the agent ran (agent.started False or agent.error);
-- auth: no call succeeded and the provider answered 401/403;
-- rate_limit: no call succeeded and the attempts were throttled (429);
-- provider_error: no call succeeded and the provider failed (5xx, unreachable, timeout).
-Everything else is capability — including an agent that made no calls and exited 1, or
-whose tests timed out, or that was throttled after doing real work (the sentence then
-says how much throttling it met). A cell whose tests pass although no model call ever
-succeeded (a refusal task's untouched workspace passes) measured nothing of the model:
-it is infra too, and its evidence says the tests passed without the model.
+- container: the sandbox failed before the agent ran, killed the agent from outside
+  (exit 137, not timed out, not OOM-killed), or the agent never reached the proxy
+  (no call recorded, connection errors in its log);
+- a pass stays capability when any model call completed (if none did, the pass says
+  nothing of the model, and the final streak below decides);
+- an OOM kill within the cell's own memory limit is the agent's;
+- the infra streak: a cell that did not pass is infra when its run ended inside an
+  unbroken final streak of infra-type failures (scorer.streak): the agent exited on its
+  own (any exit code), or it timed out and the streak, waits included, covers at least
+  half its budget, or its budget ran out while a streak call was in flight. The reason
+  is `auth` when the streak holds a 401/403, else the type of its last failure
+  (`rate_limit`, `provider_error`, `config`, `harness`), every type in the evidence.
+Everything else is capability, and its sentence says what the provider cost it.
+When in doubt (a call counted as hung because it was open far longer than any answer)
+the verdict leans to infra and says so: a false infra costs one retry, a false
+capability silently lowers a pass rate.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel
 
-from scorer.evidence import Evidence
-from scorer.timeline import throttled_wait_ms
+from scorer.evidence import AgentFacts, Evidence
+from scorer.streak import RunWindow, Streak, final_streak, recovered_ms, status_of
+from scorer.timeline import ordered, throttled_wait_ms
 
-Reason = Literal["rate_limit", "provider_error", "auth", "container", "harness"]
+Reason = Literal["rate_limit", "provider_error", "auth", "config", "container", "harness"]
+EndedBy = Literal["agent_exit", "timeout", "in_flight"]
 
-PROVIDER_FAILURES = {"upstream_error", "timeout", "connection_error"}
-
-SENTENCES: dict[str, str] = {
-    "rate_limit": "Provider rate limit (HTTP 429) — the agent exhausted its retries "
-    "before doing any work. Infra, not capability.",
-    "provider_error": "Provider failure ({detail}) — no model call succeeded, so the agent "
-    "never got to work. Infra, not capability.",
-    "auth": "Provider refused the credentials (HTTP {detail}) — no model call was "
-    "authorised. Infra, not capability: fix the key the proxy sends upstream.",
-    "container": "The sandbox failed before the agent ran ({detail}). Infra, not capability.",
-    "harness": "The benchmark harness failed ({detail}). Infra, not capability.",
-}
+#: Outcomes that are the provider failing (kept for callers that list them).
+PROVIDER_FAILURES = {"upstream_error", "timeout", "connection_error", "upstream_malformed"}
+#: The streak must cover this share of the budget when the agent timed out.
+TIMEOUT_SHARE = 0.5
+#: Lines of an agent's log that say it could not connect (to the proxy).
+_CONNECT_ERROR = re.compile(
+    r"connection refused|ECONNREFUSED|failed to establish a new connection|"
+    r"APIConnectionError|Connection error|urlopen error|Name or service not known|"
+    r"Could not connect|Connection reset",
+    re.IGNORECASE,
+)
+INFRA_TAIL = "Infra, not capability."
 
 
 class Verdict(BaseModel):
@@ -56,25 +67,56 @@ def _secs(ms: float) -> str:
     return f"{ms / 1000:.1f} s"
 
 
-def judge(evidence: Evidence, passed: bool = False) -> Verdict:
-    calls = evidence.calls
+def run_window(evidence: Evidence) -> RunWindow:
+    """The agent's start, end, budget and client timeout; old records lack the times, so
+    they are rebuilt from the calls and the wall clock."""
+    agent, calls = evidence.agent, ordered(evidence.calls)
+    wall = timedelta(milliseconds=evidence.timing.wall_clock_ms or 0)
+    start = agent.started_at or (calls[0].started_at if calls else datetime.min.replace(tzinfo=UTC))
+    end = agent.ended_at or (start + wall if wall else None)
+    if calls:
+        end = max(end or start, max(c.ended_at for c in calls))
+    budget = agent.budget_s
+    if budget is None and agent.timed_out and wall:
+        budget = wall.total_seconds()  # a timed-out run lasted its budget
+    return RunWindow(start, end or start, budget, agent.client_timeout_s)
+
+
+def killed_externally(agent: AgentFacts) -> bool:
+    """Ended by something other than the harness: SIGKILL, not at the timeout, not OOM."""
+    if agent.timed_out or agent.oom_killed:
+        return False
+    return agent.killed_externally or agent.exit_code in (137, -9) or agent.signal == 9
+
+
+def connection_errors(agent: AgentFacts) -> list[str]:
+    lines = (agent.stdout_tail + "\n" + agent.stderr_tail).splitlines()
+    return [_short(line, 120) for line in lines if _CONNECT_ERROR.search(line)]
+
+
+def _facts(evidence: Evidence, window: RunWindow) -> dict:
+    calls, agent = evidence.calls, evidence.agent
     outcomes = Counter(c.outcome for c in calls)
     statuses = Counter(str(c.status_code) for c in calls if c.status_code is not None)
-    completed = outcomes.get("ok", 0)
-    throttled = outcomes.get("rate_limited", 0)
-    wait_ms = round(throttled_wait_ms(calls), 3)
     facts: dict = {
         "attempts": len(calls),
-        "completed_calls": completed,
-        "throttled_attempts": throttled,
-        "throttled_wait_ms": wait_ms,
+        "completed_calls": outcomes.get("ok", 0),
+        "throttled_attempts": outcomes.get("rate_limited", 0),
+        "throttled_wait_ms": round(throttled_wait_ms(calls), 3),
         "outcomes": dict(sorted(outcomes.items())),
         "status_codes": dict(sorted(statuses.items())),
-        "agent_started": evidence.agent.started,
-        "agent_exit_code": evidence.agent.exit_code,
-        "agent_timed_out": evidence.agent.timed_out,
+        "agent_started": agent.started,
+        "agent_exit_code": agent.exit_code,
+        "agent_timed_out": agent.timed_out,
     }
-    failures = [c for c in sorted(calls, key=lambda c: (c.started_at, c.seq)) if not c.completed]
+    extra = {
+        "agent_signal": agent.signal,
+        "agent_oom_killed": agent.oom_killed or None,
+        "agent_killed_externally": killed_externally(agent) or None,
+        "budget_s": window.budget_s,
+    }
+    facts.update({k: v for k, v in extra.items() if v is not None})
+    failures = [c for c in ordered(calls) if not c.completed]
     if failures:
         last = failures[-1]
         facts["last_failure"] = {
@@ -83,39 +125,195 @@ def judge(evidence: Evidence, passed: bool = False) -> Verdict:
             "outcome": last.outcome,
             "error": _short(last.error) if last.error else None,
         }
+    return facts
 
-    def infra(reason: Reason, detail: str = "") -> Verdict:
-        return Verdict(
-            verdict=f"infra:{reason}",
-            reason=reason,
-            infra=True,
-            sentence=SENTENCES[reason].format(detail=detail),
-            evidence=facts,
+
+def _verdict(reason: Reason | None, sentence: str, facts: dict) -> Verdict:
+    return Verdict(
+        verdict=f"infra:{reason}" if reason else "capability",
+        reason=reason,
+        infra=reason is not None,
+        sentence=sentence,
+        evidence=facts,
+    )
+
+
+def judge(evidence: Evidence, passed: bool = False) -> Verdict:
+    window = run_window(evidence)
+    facts = _facts(evidence, window)
+    early = _outside_the_agent(evidence, facts, passed)
+    if early is not None:
+        return early
+    calls, agent = evidence.calls, evidence.agent
+    completed = facts["completed_calls"]
+    if passed and (completed or not calls):
+        return _capability(evidence, window, facts, passed)
+    if agent.oom_killed:
+        limit = f" ({agent.mem_limit})" if agent.mem_limit else ""
+        sentence = (
+            f"Capability: the agent was killed for exceeding the cell's memory limit{limit}; "
+            "that is its own result."
         )
-
-    if evidence.harness_error:
-        facts["harness_error"] = _short(evidence.harness_error)
-        return infra("harness", _short(evidence.harness_error, 80))
-    if not evidence.agent.started or evidence.agent.error:
-        error = evidence.agent.error or "the agent never started"
-        facts["agent_error"] = _short(error)
-        return infra("container", _short(error, 80))
-    if calls and completed == 0:
+        return _verdict(None, sentence, facts)
+    streak = final_streak(calls, window)
+    ended_by = _ended_by(streak, agent, window) if streak else None
+    if streak is not None and ended_by is not None:
         if passed:
             facts["tests_passed_without_a_model_call"] = True
-        auth = [c for c in failures if c.outcome == "auth_error" or c.status_code in (401, 403)]
-        if auth:
-            return infra("auth", str(auth[0].status_code or 401))
-        provider = [
-            c for c in failures if c.outcome in PROVIDER_FAILURES or c.outcome == "rate_limited"
-        ]
-        if provider:
-            last = provider[-1]
-            if last.outcome == "rate_limited":
-                return infra("rate_limit")
-            detail = f"HTTP {last.status_code}" if last.status_code else last.outcome
-            return infra("provider_error", detail.replace("_", " "))
+        return _infra_streak(streak, ended_by, evidence, facts)
+    return _capability(evidence, window, facts, passed, streak)
 
+
+def _outside_the_agent(evidence: Evidence, facts: dict, passed: bool) -> Verdict | None:
+    """harness, container: failures around the agent rather than of its calls."""
+    agent = evidence.agent
+    if evidence.harness_error:
+        facts["harness_error"] = _short(evidence.harness_error)
+        detail = _short(evidence.harness_error, 80)
+        return _verdict("harness", f"The benchmark harness failed ({detail}). {INFRA_TAIL}", facts)
+    misses = [c for c in evidence.calls if c.outcome == "replay_miss"]
+    if misses:  # a replay whose run left the recording: the harness's finding, not the agent's
+        facts["replay_miss"] = {"seq": misses[0].seq, "error": _short(misses[0].error or "")}
+        detail = f"the replay diverged from its recording at call {misses[0].seq}"
+        return _verdict("harness", f"The benchmark harness failed ({detail}). {INFRA_TAIL}", facts)
+    if not agent.started or agent.error:
+        error = agent.error or "the agent never started"
+        facts["agent_error"] = _short(error)
+        sentence = f"The sandbox failed before the agent ran ({_short(error, 80)}). {INFRA_TAIL}"
+        return _verdict("container", sentence, facts)
+    if passed:
+        return None
+    if killed_externally(agent):
+        code = agent.exit_code if agent.exit_code is not None else f"signal {agent.signal}"
+        sentence = (
+            f"The agent's container was killed from outside the harness (exit {code}; not at "
+            f"its time limit, not for memory). {INFRA_TAIL}"
+        )
+        return _verdict("container", sentence, facts)
+    errors = connection_errors(agent)
+    if not evidence.calls and errors:
+        facts["agent_connection_errors"] = {"count": len(errors), "first": errors[0]}
+        sentence = (
+            f"The agent could not reach the proxy: no model call was recorded and its log "
+            f"shows {len(errors)} connection error(s) (first: {errors[0]!r}). {INFRA_TAIL}"
+        )
+        return _verdict("container", sentence, facts)
+    return None
+
+
+def _ended_by(streak: Streak, agent: AgentFacts, window: RunWindow) -> EndedBy | None:
+    """How the streak ended the run, or None when the run ended for another reason."""
+    if not agent.timed_out:
+        return "agent_exit"  # it stopped on its own: aider exits 0 when every call failed
+    if streak.in_flight:
+        return "in_flight"
+    if window.budget_s and streak.covers_ms >= TIMEOUT_SHARE * window.budget_s * 1000:
+        return "timeout"
+    return None
+
+
+def describe(streak: Streak) -> str:
+    """What the provider did, in words: a cut body is not "HTTP 200", a refused connection
+    is not the proxy's stand-in "HTTP 502"."""
+    last = streak.last
+    kind = streak.reason
+    if kind == "auth":
+        auth = next(c for c, t in zip(streak.calls, streak.types, strict=True) if t == "auth")
+        return f"Provider refused the credentials (HTTP {status_of(auth) or 401})"
+    if kind == "rate_limit":
+        return "Provider rate limit (HTTP 429)"
+    if kind == "config":
+        if last.outcome == "context_length":
+            return (
+                "The model's context window cannot hold the task (HTTP 400 context length "
+                "on the very first call)"
+            )
+        return "The provider does not know this model (HTTP 404 model_not_found)"
+    if kind == "harness":
+        return "The proxy shut down while the agent's call was open"
+    return _provider_failure(streak)
+
+
+def _provider_failure(streak: Streak) -> str:
+    last = streak.last
+    secs = (last.ended_at - last.started_at).total_seconds()
+    if last.outcome == "timeout":
+        return f"Provider did not answer (the proxy's upstream timeout, after {secs:.1f} s)"
+    if last.outcome == "client_disconnected":
+        return f"Provider did not answer (call {last.seq} was still waiting after {secs:.1f} s)"
+    if last.outcome == "upstream_malformed":
+        return "Provider answered with a body that is not the API's JSON"
+    if last.outcome == "connection_error":
+        if last.upstream_status is not None:
+            return "Provider's answer broke off mid-body (a cut response)"
+        return f"Provider unreachable (connection failed: {_short(last.error or '?', 80)})"
+    return f"Provider failure (HTTP {status_of(last)})"
+
+
+def _infra_streak(streak: Streak, ended_by: EndedBy, evidence: Evidence, facts: dict) -> Verdict:
+    reason = streak.reason
+    completed = facts["completed_calls"]
+    doubt = any(c.outcome == "client_disconnected" for c in streak.calls)
+    facts["streak"] = {
+        "first_seq": streak.first.seq,
+        "attempts": len(streak.calls),
+        "types": streak.type_counts(),
+        "outcomes": dict(sorted(Counter(c.outcome for c in streak.calls).items())),
+        "covers_ms": round(streak.covers_ms, 3),
+        "ended_by": ended_by,
+    }
+    if doubt:
+        facts["streak"]["in_doubt"] = True
+    what = describe(streak)
+    if completed == 0 and ended_by == "agent_exit" and reason == "rate_limit":
+        sentence = f"{what} — the agent exhausted its retries before doing any work. {INFRA_TAIL}"
+    else:
+        when = (
+            "before any model call succeeded"
+            if completed == 0
+            else f"from call {streak.first.seq} on, after {completed} completed call(s)"
+        )
+        mix = streak.type_counts()
+        n = f"{len(streak.calls)} failed attempt(s)"
+        if len(mix) > 1:
+            n += " (" + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in mix.items()) + ")"
+        sentence = f"{what} {when}: {n}, {_how_it_ended(streak, ended_by, evidence.agent)}. "
+        sentence += INFRA_TAIL
+    if reason == "auth":
+        sentence += " Fix the key the proxy sends upstream."
+    elif reason == "config":
+        sentence += " Fix the set-up (the model id or the deployment): a rerun fails the same way."
+    if doubt:
+        sentence += (
+            " In doubt (a call left unanswered may have been slow, not hung), counted as infra: "
+            "a rerun costs less than a wrong capability."
+        )
+    return _verdict(reason, sentence, facts)
+
+
+def _how_it_ended(streak: Streak, ended_by: EndedBy, agent: AgentFacts) -> str:
+    budget = streak.window.budget_s
+    if ended_by == "agent_exit":
+        code = "" if agent.exit_code is None else f" (exit {agent.exit_code})"
+        return f"then the agent gave up{code}"
+    pct = f", {streak.covers_ms / (budget * 10):.0f}% of it" if budget else ""
+    if ended_by == "in_flight":
+        return (
+            f"and the {budget:g} s budget ran out while a call was still waiting for the provider"
+            if budget
+            else "and the budget ran out while a call was still waiting for the provider"
+        )
+    return f"until the {budget:g} s budget ran out ({_secs(streak.covers_ms)} in the streak{pct})"
+
+
+def _capability(
+    evidence: Evidence,
+    window: RunWindow,
+    facts: dict,
+    passed: bool,
+    streak: Streak | None = None,
+) -> Verdict:
+    calls, completed = evidence.calls, facts["completed_calls"]
     sentence = (
         "Capability: the hidden tests passed."
         if passed
@@ -125,11 +323,35 @@ def judge(evidence: Evidence, passed: bool = False) -> Verdict:
         sentence = sentence[:-1] + " (no model call succeeded, but none failed for infra reasons)."
     if not calls and not passed:
         sentence = "Capability: the agent made no model calls and the hidden tests did not pass."
-    if throttled:
-        sentence += (
-            f" It met {throttled} rate-limited attempt(s) ({_secs(wait_ms)} lost waiting) "
-            f"beside {completed} completed call(s)."
+    return _verdict(None, sentence + _notes(evidence, window, facts, streak), facts)
+
+
+def _notes(evidence: Evidence, window: RunWindow, facts: dict, streak: Streak | None) -> str:
+    """What the provider cost a capability result, in words."""
+    notes = ""
+    completed, throttled = facts["completed_calls"], facts["throttled_attempts"]
+    recovered, lost = recovered_ms(evidence.calls, window)
+    if recovered:
+        facts["recovered_failures"] = {"attempts": recovered, "time_lost_ms": round(lost, 3)}
+        notes += (
+            f" The provider failed {recovered} time(s) and recovered; {_secs(lost)} were lost "
+            "to it."
         )
-    return Verdict(
-        verdict="capability", reason=None, infra=False, sentence=sentence, evidence=facts
-    )
+    elif throttled:
+        notes += (
+            f" It met {throttled} rate-limited attempt(s) ({_secs(facts['throttled_wait_ms'])} "
+            f"lost waiting) beside {completed} completed call(s)."
+        )
+    if streak is not None and window.budget_s:
+        facts["final_streak_ms"] = round(streak.covers_ms, 3)
+        notes += (
+            f" It timed out with the provider failing for its last {_secs(streak.covers_ms)} "
+            f"({len(streak.calls)} attempt(s)), under half of its {window.budget_s:g} s budget."
+        )
+    last = ordered(evidence.calls)[-1] if evidence.calls else None
+    if last is not None and last.outcome == "context_length" and completed:
+        notes += (
+            f" The conversation outgrew the model's context window after {completed} "
+            "completed call(s)."
+        )
+    return notes

@@ -65,13 +65,13 @@ async def test_proxy_answers_on_its_unix_socket():
     path.unlink(missing_ok=True)
 
 
-V2 = Path(__file__).parent / "fixtures" / "schema_v2" / "reference" / "scripted"
+V4 = Path(__file__).parent / "fixtures" / "schema_v4" / "reference" / "scripted"
 
 
-def test_a_v2_cell_reads_with_its_network_mode():
-    """v3 added the confinement; a v2 cell says what it can: a local run was local, a
+def test_a_v4_cell_reads_with_its_network_mode():
+    """v5 added the confinement; a v4 cell says what it can: a local run was local, a
     docker one used host networking, and what its container saw was not recorded."""
-    cell = V2 / "polyglot" / "go-http-handler-fix" / "cell.json"
+    cell = V4 / "polyglot" / "go-http-handler-fix" / "cell.json"
     record = CellRecord.read(cell)
     assert record.schema_version == SCHEMA_VERSION
     assert (record.identity.network_mode, record.isolation) == ("local", None)

@@ -38,6 +38,15 @@ def _raw(rel: str) -> dict:
     return json.loads((V1 / rel / "cell.json").read_text(encoding="utf-8"))
 
 
+def assert_same_verdict(new: dict, old: dict) -> None:
+    """v4 re-judges verdicts by the infra-streak rule: on these cells it gives the same
+    verdict and sentence, and its evidence keeps every old fact (adding the streak's)."""
+    assert {k: v for k, v in new.items() if k != "evidence"} == {
+        k: v for k, v in old.items() if k != "evidence"
+    }
+    assert {k: new["evidence"].get(k) for k in old["evidence"]} == old["evidence"]
+
+
 @pytest.mark.parametrize("rel", [PASSING, THROTTLED])
 def test_v1_cell_loads_typed_with_its_scores_unchanged(rel):
     raw = _raw(rel)
@@ -48,7 +57,10 @@ def test_v1_cell_loads_typed_with_its_scores_unchanged(rel):
     assert card is not None
     dumped = card.model_dump(mode="json")
     # every number the v1 file recorded reads back the same, typed
-    assert {k: v for k, v in dumped.items() if k != "throttle"} == raw["scores"]
+    assert {k: v for k, v in dumped.items() if k not in ("throttle", "verdict")} == {
+        k: v for k, v in raw["scores"].items() if k != "verdict"
+    }
+    assert_same_verdict(dumped["verdict"], raw["scores"]["verdict"])
     # the migration filled in the throttle account from the recorded calls
     assert card.throttle == account(record.calls)
     assert card.throttle.throttled_ms == card.latency.throttled_wait_ms
@@ -74,7 +86,7 @@ def test_cab_score_upgrades_a_v1_cell_and_writes_it_as_the_runner_does(tmp_path)
     assert text == record.to_json()  # byte for byte what CellRecord.write writes
     data = json.loads(text)
     assert data["schema_version"] == SCHEMA_VERSION
-    assert data["scores"]["verdict"] == _raw(THROTTLED)["scores"]["verdict"]
+    assert_same_verdict(data["scores"]["verdict"], _raw(THROTTLED)["scores"]["verdict"])
     assert data["scores"]["throttle"]["throttled"] == 5
     # the raw facts are untouched (fields added since with their defaults)
     assert data["facts"] == Evidence.model_validate(_raw(THROTTLED)["facts"]).model_dump(
@@ -146,3 +158,19 @@ def test_every_older_format_loads_scores_and_renders(folder, tmp_path):
     assert proc.returncode == 0, proc.stderr
     pages = list((tmp_path / "site").rglob("*.html"))
     assert len(pages) >= 3  # the index and both cell pages
+
+
+@pytest.mark.parametrize("folder", FIXTURES, ids=lambda p: p.name)
+def test_older_verdicts_are_rejudged_by_the_streak_rule_on_read(folder):
+    """v4: the verdict is re-judged from the recorded facts (which lack the sandbox facts
+    v4 added: the rule rebuilds the agent's window from its calls and wall clock)."""
+    for rel in (PASSING, THROTTLED):
+        raw = json.loads((folder / rel / "cell.json").read_text(encoding="utf-8"))
+        record = CellRecord.read(folder / rel)
+        assert record.scores is not None
+        if raw["schema_version"] < 4:  # written before v4 recorded the sandbox's facts
+            assert "budget_s" not in raw["facts"]["agent"]
+            assert record.facts.agent.budget_s is None
+        dumped = record.scores.model_dump(mode="json")
+        assert_same_verdict(dumped["verdict"], raw["scores"]["verdict"])
+        assert score_cell(record.facts).model_dump(mode="json")["verdict"] == dumped["verdict"]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import subprocess
 import sys
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,8 +15,9 @@ from report import build_site
 from report.badge import badge_svg, colour_for, score_badge
 from report.cellview import json_for_script
 from report.fontwidths import WIDTHS, generate, text_width
-from report.load import SweepReadError, load_cells, store_composites
+from report.load import SweepReadError, load_cells, sweep_composites
 from runner.record import CellRecord
+from scorer.normalisation import SWEEP_SCORES_FILE, SweepScore, SweepScores
 
 sys.path.insert(0, str(Path(__file__).parent / "browser"))
 from sample_sweep import SWEEP, XSS, build_sample_sweep
@@ -139,23 +140,39 @@ def test_pair_badges_and_leaderboard_keep_infra_apart(built):
     assert "scripted-throttled" in infra and "infra:rate_limit" in infra
 
 
-def test_store_composites_are_read_from_results_db(built, tmp_path):
+def test_sweep_composites_are_read_from_the_sweeps_scores_file(built, tmp_path):
+    """The sweep writes its sweep composites as data (sweep_scores.json); the report reads
+    that file, and leaves out an entry scored from an earlier run of the cell."""
     sweep, _, _ = built
-    db = sweep / "results.db"
-    con = sqlite3.connect(db)
-    con.execute("CREATE TABLE cells (cell_id TEXT, cell_dir TEXT, sweep_composite REAL)")
     rel = "reference/scripted/polyglot/go-http-handler-fix"
-    con.execute("INSERT INTO cells VALUES (?, ?, ?)", (f"{SWEEP}/{rel}", rel, 0.123))
-    con.commit()
-    con.close()
+    record = CellRecord.read(sweep / rel)
+    scores = SweepScores(
+        sweep_id=SWEEP,
+        cells=[
+            SweepScore(
+                cell_id=f"{SWEEP}/{rel}",
+                cell_dir=rel,
+                started_at=record.timing.started_at,
+                sweep_composite=0.123,
+                sweep_cost_efficiency=1,
+                sweep_latency_efficiency=1,
+            )
+        ],
+    )
+    path = sweep / SWEEP_SCORES_FILE
+    path.write_text(scores.model_dump_json())
     try:
-        assert store_composites(sweep) == {rel: 0.123}
+        assert sweep_composites(sweep, load_cells(sweep)) == {rel: 0.123}
         build_site(sweep, tmp_path / "norm")
         svg = (tmp_path / "norm" / f"badge/{rel}.svg").read_text()
         assert ">12%</text>" in svg
         assert "sweep-normalised" in (tmp_path / "norm/index.html").read_text()
+        stale = scores.model_copy(deep=True)
+        stale.cells[0].started_at = record.timing.started_at - timedelta(hours=1)
+        path.write_text(stale.model_dump_json())
+        assert sweep_composites(sweep, load_cells(sweep)) == {}
     finally:
-        db.unlink()
+        path.unlink()
 
 
 def test_attempts_and_hidden_folders_are_not_cells(built, tmp_path):

@@ -19,12 +19,13 @@ import pytest
 
 from proxy.records import ModelCall
 from runner.record import CellRecord, CellTiming, RunIdentity, cell_id_for
-from runner.store import ResultsStore, leaderboard, wilson
-from runner.store.leaderboard import to_csv, to_json
+from runner.store import ResultsStore
+from runner.store.export import to_csv, to_json
 from runner.store.normalise import normalise_sweep
 from scorer import score_cell
 from scorer.evidence import AgentFacts, Evidence, TaskFacts, TimingFacts
 from scorer.evidence import TestFacts as HiddenTests
+from scorer.ranking import wilson
 
 T0 = datetime(2026, 5, 31, 20, 0, tzinfo=UTC)
 
@@ -210,7 +211,7 @@ def _fill(store):
 
 def test_leaderboard_counts_infra_apart(store):
     _fill(store)
-    rows = {r.model: r for r in leaderboard(store.cells())}
+    rows = {r.model: r for r in store.leaderboard()}
     m1, m2 = rows["m1"], rows["m2"]
     assert (m1.cells, m1.capability_cells, m1.infra_cells) == (3, 3, 0)
     assert m1.pass_rate == pytest.approx(2 / 3)
@@ -221,7 +222,7 @@ def test_leaderboard_counts_infra_apart(store):
     assert (m2.cells, m2.capability_cells, m2.infra_cells) == (3, 1, 2)
     assert m2.pass_rate == 1.0
     assert m2.median_wall_s == pytest.approx(20.0)
-    assert [r.model for r in leaderboard(store.cells())] == ["m2", "m1"]
+    assert [r.model for r in store.leaderboard()] == ["m2", "m1"]
 
 
 def test_sweep_normalisation_is_relative_to_the_best_passing_cell_per_task(store):
@@ -241,7 +242,7 @@ def test_sweep_normalisation_is_relative_to_the_best_passing_cell_per_task(store
 
 def test_exports_carry_the_same_rows(store):
     _fill(store)
-    rows = leaderboard(store.cells())
+    rows = store.leaderboard()
     data = json.loads(to_json(rows, "s1"))
     assert data["sweep_id"] == "s1"
     assert [r["model"] for r in data["leaderboard"]] == ["m2", "m1"]

@@ -12,6 +12,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from runner.harness import SCRIPTS_DIR
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -22,7 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8788, help="0 picks a free port (default 8788)")
-    p.add_argument("--scripts", type=Path, default=Path("config/scripts"), help="scripts dir")
+    p.add_argument(
+        "--scripts",
+        type=Path,
+        default=SCRIPTS_DIR,
+        help="scripts dir (default: this checkout's config/scripts, from any directory)",
+    )
     p.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of 429s, seconds")
     p.add_argument("--chunk-delay-ms", type=float, default=0.0, help="pause between stream chunks")
     p.add_argument("--hang-s", type=float, default=3600.0, help="how long fault/hang hangs")

@@ -18,8 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner.store import DB_NAME, ResultsStore, leaderboard
-    from runner.store.leaderboard import cells_csv, render, to_csv, to_json
+    from runner.store import DB_NAME, ResultsStore
+    from runner.store.export import cells_csv, render, to_csv, to_json
 
     db = args.sweep_dir / DB_NAME
     if not db.is_file():
@@ -30,8 +30,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with ResultsStore(db) as store:
         cells = store.cells()
+        rows = store.leaderboard()
         sweep_id = (store.meta("sweep") or {}).get("sweep_id", args.sweep_dir.name)
-    rows = leaderboard(cells)
     if args.json:
         sys.stdout.write(to_json(rows, sweep_id) + "\n")
     elif args.csv:

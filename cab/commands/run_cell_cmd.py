@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from runner.errors import RunnerError
+from runner.record import CellRecord
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -80,9 +81,15 @@ def run(args: argparse.Namespace) -> int:
     except RunnerError as exc:
         print(f"cab run-cell: {exc}", file=sys.stderr)
         return 2
-    if args.json:
+    print_cell(record, cell_dir_for(opts, args.tui, model.name, task), as_json=args.json)
+    return 0
+
+
+def print_cell(record: CellRecord, cell_dir: Path, as_json: bool = False) -> None:
+    """The few lines a person reads after a cell ran (or its whole record as JSON)."""
+    if as_json:
         print(record.to_json())
-        return 0
+        return
     card = record.scores
     print(f"cell      {record.cell_id}")
     if card is None:
@@ -97,6 +104,5 @@ def run(args: argparse.Namespace) -> int:
     ok = sum(1 for c in calls if c.outcome == "ok")
     print(f"calls     {len(calls)} recorded, {ok} ok, {len(calls) - ok} not")
     print(f"composite {card.composite.composite if card else None}")
-    print(f"record    {cell_dir_for(opts, args.tui, model.name, task) / 'cell.json'}")
+    print(f"record    {cell_dir / 'cell.json'}")
     print(f"wall      {record.facts.timing.wall_clock_ms / 1000:.2f} s")
-    return 0

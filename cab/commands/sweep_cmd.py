@@ -21,12 +21,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--sandbox", choices=["auto", "docker", "local"], help="overrides the file's sandbox"
     )
     p.add_argument("--out", type=Path, default=Path("runs"), help="root of the run records")
+    p.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip checking each model's endpoint, key and id before the first cell",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner.store import ResultsStore, leaderboard
-    from runner.store.leaderboard import render
+    from runner.store import ResultsStore
+    from runner.store.export import render
     from runner.sweep import SweepRunner
     from runner.sweep_config import load_sweep
     from runner.sweep_progress import SweepProgress
@@ -38,13 +43,15 @@ def run(args: argparse.Namespace) -> int:
         runner = SweepRunner(cfg, args.out, args.sandbox, listener=progress)
         if args.dry_run:
             return dry_run(runner)
+        if not args.no_preflight and not preflight(runner, progress.console):
+            return 2
         with progress:
             summary = runner.run()
     except RunnerError as exc:
         print(f"cab sweep: {exc}", file=sys.stderr)
         return 2
     with ResultsStore.for_sweep(summary.sweep_dir) as store:
-        render(leaderboard(store.cells()), cfg.sweep_id, progress.console)
+        render(store.leaderboard(), cfg.sweep_id, progress.console)
     print(
         f"{summary.ran} cells run, {summary.skipped} already finished, "
         f"{summary.errors} harness errors; results in {summary.sweep_dir / 'results.db'}"
@@ -59,6 +66,23 @@ def dry_run(runner) -> int:
         print(f"{state}\t{plan.cell_id}\t{runner.sweep_dir / plan.rel_dir}")
     print(f"{len(runner.plans)} cells, {len(pending)} to run", file=sys.stderr)
     return 0
+
+
+def preflight(runner, console) -> bool:
+    """`cab doctor sweep`'s endpoint checks, before any cell runs: an unreachable endpoint,
+    an unset key or an id the provider does not list would otherwise cost every cell its
+    retries. Prints the lines when there is something to say; False stops the sweep."""
+    from cab.commands.doctor_cmd import render
+    from runner.doctor import sweep_preflight
+
+    report = sweep_preflight(runner.cfg, runner.plans)
+    if report.checks:
+        render(report, console, "cab sweep: before the first cell, each model's endpoint:")
+    if not report.ok:
+        print(
+            "cab sweep: no cell was run; fix the lines above (or --no-preflight)", file=sys.stderr
+        )
+    return report.ok
 
 
 def quiet_logs(args: argparse.Namespace) -> None:

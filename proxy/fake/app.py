@@ -2,6 +2,7 @@
 
 The model name picks the behaviour (docs/proxy.md lists them): `scripted/<cat>/<name>`
 replays a script, `throttled/...` always answers 429, `fault/...` injects one failure,
+`faults/<sequence>/<model>` plays a per-session sequence of faults (proxy.fake.sequences),
 anything else gets a deterministic echo. The only state is the counter behind
 `fault/429-first-<N>` and what tests inspect (authorizations seen, disconnects).
 """
@@ -21,7 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from proxy.errors import error_body
-from proxy.fake import hostile, replies
+from proxy.fake import hostile, replies, sequences
 from proxy.fake.quota import Quota, QuotaConfig
 from proxy.fake.scripts import (
     ScriptError,
@@ -31,6 +32,7 @@ from proxy.fake.scripts import (
     responses_turn_index,
     scripted_turn,
 )
+from proxy.inject import FaultSpecError
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,10 @@ async def _generate(request: web.Request, api: str) -> web.StreamResponse:
     field_ = "messages" if api == "chat" else "input"
     if not isinstance(body, dict) or not isinstance(body.get("model"), str) or field_ not in body:
         return _error(400, f"need 'model' and '{field_}'", "invalid_request_error", None)
+    if body["model"].startswith(sequences.PREFIX):
+        played = await _sequence_step(request, state, body)
+        if played is not None:
+            return played
     model = body["model"]
     if hostile.dropped(request):
         return web.Response()
@@ -169,7 +175,9 @@ async def _answer(
         usage = None if no_usage else replies.chat_usage(prompt, completion)
         if not stream:
             whole = replies.chat_body(model, turn, t, usage)
-            return await hostile.after(request, model, whole, None) or _json(whole, headers)
+            return await hostile.after(request, model, whole, None) or await _whole(
+                request, whole, headers
+            )
         opts = body.get("stream_options") or {}
         events = replies.chat_events(model, turn, t, usage if opts.get("include_usage") else None,
                                      max_pieces=_pieces(model))  # fmt: skip
@@ -177,14 +185,43 @@ async def _answer(
         usage = None if no_usage else replies.responses_usage(prompt, completion)
         if not stream:
             whole = replies.responses_body(model, turn, t, usage)
-            return await hostile.after(request, model, whole, None) or _json(whole, headers)
+            return await hostile.after(request, model, whole, None) or await _whole(
+                request, whole, headers
+            )
         events = replies.responses_events(model, turn, t, usage)
     hostile_stream = await hostile.after(request, model, None, events)
     if hostile_stream is not None:
         return hostile_stream
-    if model == "fault/cut-stream":
+    if model == "fault/cut-stream" or request.get(sequences.CUT):
         return await _cut(request, events)
     return await _stream(request, state, model, events, headers)
+
+
+async def _sequence_step(
+    request: web.Request, state: FakeState, body: dict
+) -> web.StreamResponse | None:
+    """Play this call's step of a `faults/...` sequence; None: the inner model answers
+    (body["model"] is set to it)."""
+    try:
+        step, inner = sequences.next_step(
+            state.counters, body["model"], request.headers.get("Authorization")
+        )
+    except FaultSpecError as exc:
+        return _error(400, str(exc), "invalid_request_error", "bad_fault_sequence")
+    try:
+        played = await sequences.play(request, step, inner)
+    except asyncio.CancelledError:
+        state.disconnects += 1
+        raise
+    body["model"] = inner
+    return played
+
+
+async def _whole(request: web.Request, body: bytes, headers: dict[str, str]) -> web.StreamResponse:
+    """A whole JSON answer, or its first half when a sequence step says `cut`."""
+    if request.get(sequences.CUT):
+        return await sequences.cut_json(request, body)
+    return _json(body, headers)
 
 
 def _pieces(model: str) -> int:

@@ -59,6 +59,8 @@ class AiderAdapter:
     tui = "aider"
     version = "0.86.2"
     api: Api = "chat"
+    client_timeout_s = 600.0
+    retry_hint = "aider's own 429 retry (~64 s in all) is not configurable; raise timeout_s or the quota, or let the proxy absorb 429s"
     image = "aider"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:

@@ -65,6 +65,19 @@ def run_attrs(adapter: Adapter, **extra: object) -> dict[str, object]:
 
 #: The API an agent speaks to the model: chat completions or the Responses API.
 Api = Literal["chat", "responses"]
+#: The proxy's upstream timeout for a session: this share of the agent's client timeout,
+#: so a hung provider is recorded as `timeout` before the agent gives up on the call ...
+UPSTREAM_SHARE_OF_CLIENT = 0.8
+#: ... and at most this share of the cell's budget, so a hang still leaves time to retry.
+UPSTREAM_SHARE_OF_BUDGET = 0.5
+
+
+def upstream_timeout_s(client_timeout_s: float, budget_s: float) -> float:
+    """The per-session upstream timeout the proxy applies for an agent and budget."""
+    return round(
+        max(1.0, min(UPSTREAM_SHARE_OF_CLIENT * client_timeout_s,
+                     UPSTREAM_SHARE_OF_BUDGET * budget_s)), 3
+    )  # fmt: skip
 
 
 class Adapter(Protocol):
@@ -72,6 +85,10 @@ class Adapter(Protocol):
     version: str
     api: Api
     image: str
+    #: The CLI's own HTTP client timeout per model call, in seconds.
+    client_timeout_s: float
+    #: How to raise the CLI's retry budget (a flag, env var or config key), for advice.
+    retry_hint: str
 
     def prepare(self, ctx: AdapterContext) -> AgentRun: ...
 

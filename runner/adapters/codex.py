@@ -63,6 +63,8 @@ class CodexAdapter:
     tui = "codex"
     version = "0.169.0"
     api: Api = "responses"
+    client_timeout_s = 300.0
+    retry_hint = "set request_max_retries / stream_max_retries on the model provider in $CODEX_HOME/config.toml (-c model_providers.cab.stream_max_retries=N)"
     image = "codex"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:

@@ -34,6 +34,8 @@ class MiniSweAgentAdapter:
     tui = "mini-swe-agent"
     version = "2.4.6"
     api: Api = "chat"
+    client_timeout_s = 600.0
+    retry_hint = "set MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT=N (a plugin's env)"
     image = "mini-swe-agent"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:

@@ -50,6 +50,8 @@ class OpenCodeAdapter:
     tui = "opencode"
     version = "1.18.33"
     api: Api = "chat"
+    client_timeout_s = 300.0
+    retry_hint = "opencode's provider retries are not exposed as a flag; raise timeout_s or the quota, or let the proxy absorb 429s"
     image = "opencode"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:

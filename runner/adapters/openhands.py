@@ -37,6 +37,8 @@ class OpenHandsAdapter:
     tui = "openhands"
     version = "1.34.0"
     api: Api = "chat"
+    client_timeout_s = 300.0
+    retry_hint = "set LLM_NUM_RETRIES / LLM_RETRY_MIN_WAIT / LLM_RETRY_MAX_WAIT (a plugin's env)"
     image = "openhands"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:

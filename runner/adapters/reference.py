@@ -20,6 +20,8 @@ class ReferenceAdapter:
     tui = "reference"
     version = "0.1.0"
     api: Api = "chat"
+    client_timeout_s = 300.0
+    retry_hint = "pass --retries N (and --max-wait S, the cap on one wait) to the reference agent (a plugin's args)"
     image = "toolbox"
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
@@ -32,6 +34,8 @@ class ReferenceAdapter:
             TASK_FILE,
             "--trajectory",
             f"{OUT_DIR}/trajectory.json",
+            "--client-timeout",
+            f"{self.client_timeout_s:g}",
             *ctx.extra_args,
         ]
         env = agent_env(ctx, openai_env(ctx), PYTHONUNBUFFERED="1")

@@ -83,7 +83,9 @@ def retry_after_s(err: urllib.error.HTTPError) -> float | None:
     return None
 
 
-def chat(base: str, key: str, body: dict, retries: int, max_wait: float) -> dict:
+def chat(
+    base: str, key: str, body: dict, retries: int, max_wait: float, client_timeout: float = 300
+) -> dict:
     """POST one chat completion, retrying 429/5xx/connection errors with backoff."""
     data = json.dumps(body).encode()
     for attempt in range(retries + 1):
@@ -93,7 +95,7 @@ def chat(base: str, key: str, body: dict, retries: int, max_wait: float) -> dict
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
         )
         try:
-            with urllib.request.urlopen(req, timeout=300) as resp:
+            with urllib.request.urlopen(req, timeout=client_timeout) as resp:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as err:
             detail = err.read()[:300].decode("utf-8", "replace")
@@ -136,6 +138,7 @@ def main() -> int:
     ap.add_argument("--retries", type=int, default=4, help="retries after the first attempt")
     ap.add_argument("--max-wait", type=float, default=8.0, help="cap on one retry wait (s)")
     ap.add_argument("--command-timeout", type=float, default=600)
+    ap.add_argument("--client-timeout", type=float, default=300, help="per model call (s)")
     ap.add_argument("--trajectory", help="write the conversation here as JSON")
     args = ap.parse_args()
     base = os.environ.get("OPENAI_API_BASE") or os.environ.get("OPENAI_BASE_URL")
@@ -153,7 +156,7 @@ def main() -> int:
     try:
         for step in range(1, args.max_steps + 1):
             body = {"model": args.model, "messages": messages, "tools": TOOLS}
-            reply = chat(base, key, body, args.retries, args.max_wait)
+            reply = chat(base, key, body, args.retries, args.max_wait, args.client_timeout)
             msg = reply["choices"][0]["message"]
             messages.append({k: v for k, v in msg.items() if v is not None})
             calls = msg.get("tool_calls") or []

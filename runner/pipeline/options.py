@@ -34,6 +34,14 @@ class Plugin(BaseModel):
         return self.tuis is None or tui in self.tuis
 
 
+class ReplayOptions(BaseModel):
+    """Answer the agent from a recorded cell's transcript instead of its model."""
+
+    source: Path = Field(description="the recorded cell's folder (cell.json, transcript)")
+    cell_id: str = Field(description="the recorded cell's id, said in the replay's record")
+    real_time: bool = Field(False, description="wait each call's recorded latency")
+
+
 class CellOptions(BaseModel):
     sweep_id: str = "adhoc"
     out_root: Path = Path("runs")
@@ -46,11 +54,16 @@ class CellOptions(BaseModel):
         description="host 127.0.0.1 ports the in-container check must find unreachable",
     )
     timeout_s: float | None = Field(None, description="overrides the task's timeout_s")
+    mem_limit: str | None = Field(
+        None, description="the agent container's memory limit (default: the task's, config's)"
+    )
     attempt: int = 1
     plugins: list[Plugin] = Field(default_factory=list)
     cell_dir: Path | None = Field(None, description="overrides out_root/<cell path>")
     cell_id: str | None = Field(None, description="overrides the derived id (sweep repeats)")
     weights: Weights | None = Field(None, description="composite weights (scoring.toml's)")
+    transcripts: bool = Field(True, description="keep request bodies and replies (keys redacted)")
+    replay: ReplayOptions | None = Field(None, description="replay a recorded cell")
 
 
 def cell_dir_for(opts: CellOptions, tui: str, model: str, task: Task) -> Path:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from runner import images
 from runner.adapters import AdapterContext
-from runner.adapters.base import HOME_DIR, OUT_DIR
+from runner.adapters.base import HOME_DIR, OUT_DIR, upstream_timeout_s
 from runner.isolation import (
     agent_base_url,
     agent_network,
@@ -21,10 +21,11 @@ from runner.isolation import (
     hidden_tests_network,
 )
 from runner.pipeline.options import Plugin
+from runner.pipeline.recording import attach_recording
 from runner.pipeline.state import CellState, now
 from runner.record import network_note
 from runner.reproduce import prepared_files
-from runner.sandbox import Mount, RunSpec
+from runner.sandbox import Mount, RunResult, RunSpec
 from runner.testrun import run_hidden_tests
 from runner.workspace import config_texts, copy_tree, diff, has_git_dir, snapshot, unified_diff
 from scorer.evidence import AgentFacts
@@ -57,7 +58,14 @@ def run_agent(state: CellState) -> None:
     """Open the proxy session, let the adapter build the run, run it in the sandbox."""
     state.adapter_start = now()
     applied = apply_plugins(state)
-    state.session = state.harness.open_session(state.model, state.cell_id, state.task.id, state.tui)
+    state.session = state.harness.open_session(
+        state.model,
+        state.cell_id,
+        state.task.id,
+        state.tui,
+        upstream_timeout_s=upstream_timeout_s(state.adapter.client_timeout_s, state.timeout_s),
+    )
+    attach_recording(state.session, state.opts, state.cell_dir, state.adapter)
     network_mode = agent_network(state.opts.network_mode, state.sandbox, state.task)
     state.ctx = AdapterContext(
         task_id=state.task.id,
@@ -88,7 +96,7 @@ def run_agent(state: CellState) -> None:
         proxy_socket_dir=state.harness.socket_dir,
         isolation_check=True,
         probe_ports=[state.harness.proxy_port, *state.opts.probe_ports],
-        **container_limits(state.task),
+        **agent_limits(state),
         timeout_s=state.timeout_s,
         labels=state.labels,
         log_path=state.cell_dir / "agent.log",
@@ -108,16 +116,41 @@ def run_agent(state: CellState) -> None:
             docker_sock_mounted=result.docker_sock_mounted,
             read_only=result.read_only,
             **confinement_attrs(result),
+            signal=result.signal,
+            oom_killed=result.oom_killed,
+            killed_externally=result.killed_externally,
         )
     state.adapter_end = now()
-    state.agent = AgentFacts(
+    state.agent = agent_facts(state, result)
+
+
+def agent_facts(state: CellState, result: RunResult) -> AgentFacts:
+    """How the agent's run ended, as the sandbox saw it: what the verdict reads."""
+    return AgentFacts(
         started=result.error is None,
         exit_code=result.exit_code,
         timed_out=result.timed_out,
+        signal=result.signal,
+        oom_killed=result.oom_killed,
+        killed_externally=result.killed_externally,
+        started_at=result.container_started_at or state.adapter_start,
+        ended_at=result.container_ended_at or state.adapter_end,
+        budget_s=state.timeout_s,
+        client_timeout_s=state.adapter.client_timeout_s,
+        mem_limit=state.spec.mem_limit if state.spec else None,
         stdout_tail=result.stdout[-AGENT_TAIL_CHARS:],
         stderr_tail=result.stderr[-AGENT_TAIL_CHARS:],
         error=result.error,
     )
+
+
+def agent_limits(state: CellState) -> dict[str, object]:
+    """The task's limits (config/sandbox.toml's where it sets none); a cell's own
+    mem_limit option wins over both."""
+    limits = container_limits(state.task)
+    if state.opts.mem_limit:
+        limits["mem_limit"] = state.opts.mem_limit
+    return limits
 
 
 def apply_plugins(state: CellState) -> list[Plugin]:

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from runner.sandbox.isolation import LOOPBACK_PORT, IsolationFacts
+from runner.confinement import LOOPBACK_PORT, IsolationFacts
 from runner.tasks import Task
 
 WORKSPACE = "/workspace"
@@ -81,6 +81,14 @@ class RunResult(BaseModel):
         None, description="how the container was confined, with the evidence (docker)"
     )
     oom_killed: bool = Field(False, description="the engine killed it for exceeding mem_limit")
+    signal: int | None = Field(None, description="the signal that ended the command, if one did")
+    killed_externally: bool = Field(
+        False, description="ended by a kill that was not the harness's (not timeout, not OOM)"
+    )
+    container_started_at: datetime | None = Field(
+        None, description="when the command started (the engine's State.StartedAt)"
+    )
+    container_ended_at: datetime | None = Field(None, description="... and when it ended")
     docker_sock_mounted: bool | None = Field(
         None,
         description="docker: a docker.sock among the container's inspected mounts; "
@@ -89,6 +97,15 @@ class RunResult(BaseModel):
     read_only: bool | None = Field(
         None, description="docker: HostConfig.ReadonlyRootfs; local: False (the host's own files)"
     )
+
+
+def exit_facts(result: RunResult) -> None:
+    """The signal from a 128+N exit code, and whether the kill was someone else's: exit
+    137 (SIGKILL) that was neither the harness's timeout nor the engine's OOM killer."""
+    code = result.exit_code
+    if code is not None and code > 128:
+        result.signal = code - 128
+    result.killed_externally = result.signal == 9 and not result.timed_out and not result.oom_killed
 
 
 class Sandbox(Protocol):

@@ -22,10 +22,10 @@ import requests
 import structlog
 
 from runner import images
+from runner.confinement import IsolationFacts
 from runner.errors import SandboxError
-from runner.sandbox.base import WORKSPACE, RunResult, RunSpec
+from runner.sandbox.base import WORKSPACE, RunResult, RunSpec, exit_facts
 from runner.sandbox.isolation import (
-    IsolationFacts,
     Sidecar,
     hand_over,
     hardening,
@@ -247,8 +247,10 @@ class DockerSandbox:
             result.container_active_ms = round(
                 max(0.0, (finished - begun).total_seconds() * 1000), 3
             )
+        result.container_started_at, result.container_ended_at = begun, finished
         if state.get("OOMKilled"):
             result.oom_killed = True
+        exit_facts(result)
         if result.exit_code == 127 and err.startswith(_TINI_EXEC_FAILED):
             result.error = f"the command could not be started: {err.strip()}"
         if spec.isolation_check and result.isolation is not None:

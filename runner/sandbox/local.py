@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from runner.errors import SandboxError
-from runner.sandbox.base import WORKSPACE, RunResult, RunSpec
+from runner.sandbox.base import WORKSPACE, RunResult, RunSpec, exit_facts
 from runner.sandbox.toolchains import missing_toolchain
 from runner.tasks import Task
 
@@ -129,6 +129,8 @@ class LocalSandbox:
                 proc.wait()
             result.container_active_ms = round((time.monotonic() - t0) * 1000, 3)
             result.exit_code = _exit_code(proc.returncode)
+            result.container_started_at, result.container_ended_at = started, datetime.now(UTC)
+            exit_facts(result)
             out.seek(0)
             err.seek(0)
             result.stdout = out.read().decode("utf-8", "replace")

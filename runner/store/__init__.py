@@ -1,6 +1,9 @@
-"""The results store of a sweep: SQLite rows beside the artifacts, and the leaderboard."""
+"""The results store of a sweep: SQLite rows beside the artifacts.
+
+The leaderboard itself is the scorer's (`scorer.ranking`); `ResultsStore.leaderboard()`
+ranks the store's cells with it and `runner.store.export` prints or exports the rows.
+"""
 
 from runner.store.db import DB_NAME, ResultsStore
-from runner.store.leaderboard import LeaderRow, leaderboard, wilson
 
-__all__ = ["DB_NAME", "LeaderRow", "ResultsStore", "leaderboard", "wilson"]
+__all__ = ["DB_NAME", "ResultsStore"]

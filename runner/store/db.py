@@ -23,6 +23,7 @@ from typing import Any
 
 from runner.record import CellRecord
 from runner.store.facts import cell_facts
+from scorer.ranking import CellResult, LeaderRow, leaderboard
 
 SCHEMA_VERSION = 1
 DB_NAME = "results.db"
@@ -375,6 +376,21 @@ class ResultsStore:
         ]
         rows = self.db.execute(f"SELECT {', '.join(cols)} FROM cells ORDER BY cell_id")
         return [dict(r) for r in rows]
+
+    def finished(self) -> list[tuple[str, CellRecord, float | None]]:
+        """(cell_dir, record, sweep_composite) of every finished cell, by cell_id."""
+        rows = self.db.execute(
+            "SELECT cell_dir, record, sweep_composite FROM cells ORDER BY cell_id"
+        )
+        return [(d, CellRecord.model_validate_json(rec), sc) for d, rec, sc in rows]
+
+    def results(self) -> list[CellResult]:
+        """The leaderboard's input: every finished cell with its sweep composite."""
+        return [record.result(sc) for _, record, sc in self.finished()]
+
+    def leaderboard(self) -> list[LeaderRow]:
+        """The sweep's leaderboard, ranked by the scorer (the site shows the same rows)."""
+        return leaderboard(self.results())
 
     def record(self, cell_id: str, attempt: int | None = None) -> CellRecord:
         if attempt is None:

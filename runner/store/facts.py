@@ -27,16 +27,16 @@ def cell_facts(record: CellRecord) -> dict[str, Any]:
             "model_calls": card.tokens.model_calls,
             "wall_clock_ms": card.latency.wall_clock_ms,
         }
-    calls, tests = record.calls, record.facts.tests
+    calls, result = record.calls, record.result()
     return {
         "verdict": None,
         "infra": False,
         "reason": None,
-        "pass": (1.0 if tests.exit_code == 0 else 0.0) if tests.ran else None,
+        "pass": result.pass_,
         "composite": None,
         "prompt_tokens": sum(c.prompt_tokens or 0 for c in calls),
         "completion_tokens": sum(c.completion_tokens or 0 for c in calls),
-        "total_tokens": sum(c.total_tokens or 0 for c in calls),
+        "total_tokens": result.total_tokens,
         "model_calls": sum(1 for c in calls if c.completed),
-        "wall_clock_ms": record.facts.timing.wall_clock_ms,
+        "wall_clock_ms": result.wall_clock_ms,
     }

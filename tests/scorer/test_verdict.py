@@ -20,12 +20,26 @@ def test_no_calls_and_exit_1_is_capability():
     assert "no model calls" in v.sentence
 
 
-def test_one_ok_call_then_429s_is_capability_with_throttling_noted():
+def test_one_ok_call_then_429s_until_the_agent_gave_up_is_rate_limit():
     calls = [call(1, 0, 500), call(2, 1, 100, "rate_limited"), call(3, 3, 100, "rate_limited")]
     v = verdict(page_cell(calls=calls))
+    assert v.verdict == "infra:rate_limit"
+    assert "from call 2 on, after 1 completed call(s)" in v.sentence
+    assert "before doing any work" not in v.sentence
+    assert v.evidence["throttled_attempts"] == 2 and v.evidence["streak"]["attempts"] == 2
+
+
+def test_429s_then_an_ok_then_giving_up_on_a_bad_request_is_capability():
+    calls = [
+        call(1, 0, 500),
+        call(2, 1, 100, "rate_limited"),
+        call(3, 3, 100, "rate_limited"),
+        call(4, 5, 100),
+        call(5, 6, 100, "client_error", status_code=422),
+    ]
+    v = verdict(page_cell(calls=calls))
     assert v.verdict == "capability"
-    assert "2 rate-limited attempt(s)" in v.sentence and "1 completed call(s)" in v.sentence
-    assert v.evidence["throttled_attempts"] == 2
+    assert "failed 2 time(s) and recovered; 4.0 s were lost" in v.sentence
 
 
 def test_401_on_first_call_is_auth():
@@ -60,8 +74,14 @@ def test_provider_failure_with_no_success_is_provider_error(outcome):
 
 
 def test_bad_requests_with_no_success_stay_capability():
-    v = verdict(page_cell(calls=[call(1, 0, 5, "context_length", status_code=400)]))
+    v = verdict(page_cell(calls=[call(1, 0, 5, "client_error", status_code=422)]))
     assert v.verdict == "capability"
+    assert "none failed for infra reasons" in v.sentence
+
+
+def test_context_length_on_the_very_first_call_is_config():
+    v = verdict(page_cell(calls=[call(1, 0, 5, "context_length", status_code=400)]))
+    assert v.verdict == "infra:config"
 
 
 def test_container_failure_before_the_agent_ran():

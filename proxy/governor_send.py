@@ -1,0 +1,187 @@
+"""The upstream-attempt seam: the governor admits each attempt, and absorb mode retries
+429/503/overloaded answers inside the proxy.
+
+`governed_send` is what the handler calls instead of `upstream.send`. Without absorb it
+is one admitted attempt. With absorb (opt-in per model or `cab proxy --absorb`) it
+loops with tenacity inside a budget (attempts and seconds), waiting what the provider
+asked (`retry-after-ms`, else `Retry-After` in seconds or as an HTTP date, capped); the
+agent sees only the final answer. Every attempt the client did not see is still
+recorded (`absorbed: true`), and every later attempt carries `retry_of` = the seq of
+the first, so tokens, waits and the verdict stay honest.
+
+An agent's own retries are linked the same way: `x-stainless-retry-count` (the openai
+SDKs, Claude Code) > 0 marks a retry of the last first attempt with the same request hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from time import perf_counter
+
+from aiohttp import web
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+)
+
+from proxy import classify
+from proxy.facts import CallFacts
+from proxy.governor import (
+    AbsorbPolicy,
+    Governor,
+    Limits,
+    Outcome,
+    estimate_prompt_tokens,
+    lane_name,
+)
+from proxy.records import ModelCall
+from proxy.sessions import SessionStore
+from proxy.upstream import Attempt, Reply
+
+#: upstream statuses absorb mode retries: throttled, unavailable, overloaded (529).
+RETRYABLE = frozenset((429, 503, 529))
+
+Record = Callable[[CallFacts], ModelCall]
+
+
+def retry_delay_s(
+    headers: Mapping[str, str], cap_s: float, fallback_s: float, now: float | None = None
+) -> float:
+    """How long to wait before retrying: the provider's `retry-after-ms` or `Retry-After`
+    (seconds or HTTP date), else `fallback_s`; never more than `cap_s`."""
+    asked = classify.retry_after_s(_lower(headers), now)
+    return min(cap_s, fallback_s if asked is None else asked)
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+@dataclass
+class Gate:
+    """What the seam needs from the app: the governor (None: off), the upstream client's
+    send, and the session store (each extra attempt is one more record to wait for)."""
+
+    governor: Governor | None
+    send: Callable[[Attempt], Awaitable[Reply]]
+    store: SessionStore
+
+
+@dataclass
+class _Tried:
+    reply: Reply
+    body: bytes = b""
+
+
+async def governed_send(
+    call: CallFacts,
+    attempt: Attempt,
+    gate: Gate,
+    record: Record,
+    limits: Limits | None,
+    absorb: AbsorbPolicy | None,
+) -> Reply:
+    lane = lane_name(str(attempt.url).rsplit("/", 1)[0], attempt.headers.get("Authorization"))
+    estimate = estimate_prompt_tokens(attempt.data)
+
+    async def one() -> _Tried:
+        if gate.governor is not None:
+            call.ticket = await gate.governor.admit(lane, limits, estimate)
+            call.queued_s = call.ticket.queued_s
+        tried = _Tried(await gate.send(attempt))
+        if tried.reply.status >= 400:  # small error bodies: read now, settle now
+            tried.body = await tried.reply.response.read()
+            settle(gate, call, reply=tried.reply)
+        return tried
+
+    if absorb is None:
+        return (await one()).reply
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(absorb.attempts) | stop_after_delay(absorb.budget_s),
+        wait=lambda rs: _wait(_result(rs).reply, rs.attempt_number, absorb),
+        retry=retry_if_result(lambda t: t.reply.status in RETRYABLE),
+        before_sleep=lambda rs: _absorbed(_result(rs), call, gate, record),
+        retry_error_callback=_result,
+    )
+    return (await retrying(one)).reply
+
+
+def _result(rs: RetryCallState) -> _Tried:
+    assert rs.outcome is not None
+    return rs.outcome.result()
+
+
+def _wait(reply: Reply, attempt_number: int, absorb: AbsorbPolicy) -> float:
+    fallback = min(absorb.max_wait_s, absorb.fallback_s * 2 ** (attempt_number - 1))
+    return retry_delay_s(reply.headers, absorb.max_wait_s, fallback)
+
+
+def _absorbed(tried: _Tried, call: CallFacts, gate: Gate, record: Record) -> None:
+    """Record the attempt the client will not see, then start the next one afresh."""
+    reply, body = tried.reply, tried.body
+    done = dataclasses.replace(call)
+    done.upstream_status = done.status_code = reply.status
+    done.outcome = classify.outcome_for(reply.status, body)
+    done.error = classify.error_message(body)
+    done.retry_after_s = classify.retry_after_s(_lower(reply.headers))
+    done.rate_limit_headers = classify.rate_limit_headers(reply.headers)
+    done.absorbed = True
+    rec = record(done)
+    reply.response.release()
+    if call.retry_of is None:
+        call.retry_of = rec.seq
+    call.started_at, call.t0 = datetime.now(UTC), perf_counter()
+    call.queued_s, call.ticket, call.proxy_s = 0.0, None, 0.0
+    if call.session is not None:
+        gate.store.begin(call.session)
+
+
+def settle(
+    gate: Gate, call: CallFacts, reply: Reply | None = None, rec: ModelCall | None = None
+) -> None:
+    """Hand the governor what this attempt taught it (once per ticket)."""
+    ticket = call.ticket
+    if gate.governor is None or ticket is None or ticket.settled:
+        return
+    if rec is not None:
+        usage = rec.tokens_source == "usage"
+        outcome = Outcome(
+            status=rec.upstream_status,
+            total_tokens=rec.total_tokens if usage else None,
+            completion_tokens=rec.completion_tokens if usage else None,
+            latency_s=rec.latency_ms / 1000 - ticket.queued_s,
+            retry_after_s=rec.retry_after_s,
+            headers=rec.rate_limit_headers,
+        )
+    elif reply is not None:
+        outcome = Outcome(
+            status=reply.status,
+            latency_s=reply.headers_at - reply.sent_at,
+            retry_after_s=classify.retry_after_s(_lower(reply.headers)),
+            headers=classify.rate_limit_headers(reply.headers),
+        )
+    else:
+        outcome = Outcome(status=None)
+    gate.governor.settle(ticket, outcome)
+
+
+def link_client_retry(request: web.Request, call: CallFacts) -> None:
+    """`x-stainless-retry-count: N` (N > 0): this is the agent's own retry."""
+    raw = request.headers.get("x-stainless-retry-count", "")
+    call.client_retry = int(raw) if raw.isdigit() else None
+    sess, inb = call.session, call.inbound
+    if call.client_retry and sess is not None and inb is not None and inb.request_hash:
+        call.retry_of = sess.first_seq.get(inb.request_hash)
+
+
+def remember_first(call: CallFacts, rec: ModelCall) -> None:
+    """A first attempt (not a retry of anything): later retries link to its seq."""
+    sess = call.session
+    if sess is not None and rec.request_hash and rec.retry_of is None and not call.client_retry:
+        sess.first_seq[rec.request_hash] = rec.seq

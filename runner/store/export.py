@@ -1,0 +1,88 @@
+"""The leaderboard printed (rich) and exported (JSON, CSV), and the cells as CSV.
+
+The rows come ranked from the scorer (`scorer.ranking.leaderboard`, via
+`ResultsStore.leaderboard()`); this module only lays them out. The site shows the same
+rows in the same order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from rich.console import Console
+
+from scorer.ranking import LeaderRow
+
+
+def to_json(rows: list[LeaderRow], sweep_id: str) -> str:
+    return json.dumps(
+        {"sweep_id": sweep_id, "leaderboard": [r.model_dump() for r in rows]}, indent=1
+    )
+
+
+def to_csv(rows: list[LeaderRow]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(LeaderRow.model_fields), lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow(r.model_dump())
+    return buf.getvalue()
+
+
+def _f(v: float | None, fmt: str) -> str:
+    return "—" if v is None else format(v, fmt)
+
+
+def render(rows: list[LeaderRow], sweep_id: str, console: Console | None = None) -> None:
+    """Print the leaderboard as a table (rich)."""
+    from rich.table import Table
+
+    console = console or Console()
+    if not console.is_terminal:  # a pipe or a CI log: do not squeeze the table into 80 cols
+        console = Console(file=console.file, width=160)
+    table = Table(title=f"Leaderboard — {sweep_id}", title_justify="left")
+    for col, justify in [
+        ("tui", "left"),
+        ("model", "left"),
+        ("pass rate [95% CI]", "right"),
+        ("composite", "right"),
+        ("tokens/correct", "right"),
+        ("median wall", "right"),
+        ("cells", "right"),
+        ("infra", "right"),
+    ]:
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for r in rows:
+        rate = (
+            "—"
+            if r.pass_rate is None
+            else f"{r.pass_rate:.0%} [{r.pass_rate_low:.0%}–{r.pass_rate_high:.0%}]"
+        )
+        table.add_row(
+            r.tui,
+            r.model,
+            rate,
+            _f(r.mean_composite, ".3f"),
+            _f(r.tokens_per_correct_task, ",.0f"),
+            "—" if r.median_wall_s is None else f"{r.median_wall_s:.1f}s",
+            str(r.capability_cells),
+            str(r.infra_cells),
+        )
+    console.print(table)
+    console.print(
+        "pass rate and composite count capability cells only; infra cells (throttled, "
+        "provider down) are counted apart. composite is normalised within the sweep per task."
+    )
+
+
+def cells_csv(cells: list[dict[str, Any]]) -> str:
+    """Every finished cell's row (the store's `cells` columns, no record blob)."""
+    buf = io.StringIO()
+    if cells:
+        writer = csv.DictWriter(buf, fieldnames=list(cells[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(cells)
+    return buf.getvalue()

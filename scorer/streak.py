@@ -1,0 +1,181 @@
+"""The final streak: the infra-type failures at the end of an agent's timeline.
+
+Pure: calls and the agent's run window in, a Streak out. The verdict (scorer.verdict)
+decides whether the streak ended the run; this module only says which answers were the
+provider's (or the set-up's) fault and how long they lasted.
+
+A call is an infra-type failure when the agent cannot have caused it: a 429, a 5xx, the
+proxy's upstream timeout, a connection error or a cut body, a 401/403, a 2xx whose body
+is not the API's JSON, a 404 model-not-found, a context-length 400 before any call
+succeeded (the deployment's window cannot hold the task), and a call the agent left
+(`client_disconnected`) after waiting about as long as its own client timeout, or most
+of its remaining budget and far longer than any answer it had received.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from proxy.records import ModelCall
+from scorer.timeline import ordered, union_ms
+
+FailureType = Literal["rate_limit", "provider_error", "auth", "config", "harness"]
+
+#: outcome -> failure type, for outcomes that are infra whatever their context.
+INFRA_OUTCOMES: dict[str, FailureType] = {
+    "rate_limited": "rate_limit",
+    "upstream_error": "provider_error",
+    "timeout": "provider_error",
+    "connection_error": "provider_error",
+    "upstream_malformed": "provider_error",
+    "auth_error": "auth",
+    "proxy_shutdown": "harness",
+}
+#: Failures of the agent's own request (when not `config`).
+AGENT_OUTCOMES = frozenset({"client_error", "bad_request", "context_length"})
+#: Attempts the proxy made on its own: evidence, never an answer the agent saw.
+ABSORBED = frozenset({"retried_without_stream_options"})
+#: A call the agent left counts as a provider failure past this share of its client timeout.
+CLIENT_TIMEOUT_SHARE = 0.8
+#: ... or when open this share of the budget that remained when it started,
+REMAINING_SHARE = 0.5
+#: ... and this many times longer than the slowest answer the agent had received.
+SLOWEST_FACTOR = 2.0
+#: A call that ended this close to the agent's end was still in flight when it ended.
+IN_FLIGHT_SLACK = timedelta(seconds=2)
+
+_MODEL_NOT_FOUND = ("model_not_found", "does not exist", "model not found", "unknown model")
+
+
+@dataclass(frozen=True)
+class RunWindow:
+    """The agent's run as the verdict sees it (end: when the agent stopped)."""
+
+    start: datetime
+    end: datetime
+    budget_s: float | None = None
+    client_timeout_s: float | None = None
+
+
+def status_of(call: ModelCall) -> int | None:
+    """The provider's own status when it answered, else what the client got."""
+    return call.upstream_status or call.status_code
+
+
+def is_model_not_found(call: ModelCall) -> bool:
+    text = (call.error or "").lower()
+    return status_of(call) == 404 and any(m in text for m in _MODEL_NOT_FOUND)
+
+
+def failure_type(call: ModelCall, calls: list[ModelCall], window: RunWindow) -> FailureType | None:
+    """The infra type of a failed call, None for an ok or an agent-side failure."""
+    if call.outcome == "ok" or call.outcome in ABSORBED:
+        return None
+    if status_of(call) in (401, 403) or call.outcome == "auth_error":
+        return "auth"
+    if call.outcome in INFRA_OUTCOMES:
+        return INFRA_OUTCOMES[call.outcome]
+    if is_model_not_found(call):
+        return "config"
+    if call.outcome == "context_length":
+        no_ok_before = not any(c.completed and c.started_at < call.started_at for c in calls)
+        return "config" if no_ok_before else None
+    if call.outcome == "client_disconnected":
+        return "provider_error" if left_waiting(call, calls, window) else None
+    if call.outcome in AGENT_OUTCOMES:
+        return None
+    return "provider_error"  # an outcome this scorer does not know: lean to infra
+
+
+def left_waiting(call: ModelCall, calls: list[ModelCall], window: RunWindow) -> bool:
+    """Did the agent leave this call because the provider did not answer in time?"""
+    open_s = (call.ended_at - call.started_at).total_seconds()
+    if window.client_timeout_s and open_s >= CLIENT_TIMEOUT_SHARE * window.client_timeout_s:
+        return True
+    if window.budget_s is None:
+        return False
+    elapsed = (call.started_at - window.start).total_seconds()
+    remaining = max(0.0, window.budget_s - elapsed)
+    slowest = max((c.latency_ms / 1000 for c in calls if c.completed), default=0.0)
+    return open_s >= REMAINING_SHARE * remaining and open_s > SLOWEST_FACTOR * slowest
+
+
+@dataclass(frozen=True)
+class Streak:
+    """Infra-type failures at the end of the timeline, with nothing ok started after the
+    first of them (parallel calls included)."""
+
+    calls: list[ModelCall]
+    types: list[FailureType]
+    window: RunWindow
+
+    @property
+    def first(self) -> ModelCall:
+        return self.calls[0]
+
+    @property
+    def last(self) -> ModelCall:
+        return max(self.calls, key=lambda c: (c.ended_at, c.seq))
+
+    @property
+    def reason(self) -> FailureType:
+        """auth when any 401/403 is in it, else the type of its last failure."""
+        return "auth" if "auth" in self.types else self.types[self.calls.index(self.last)]
+
+    @property
+    def covers_ms(self) -> float:
+        """From the streak's first attempt to the agent's end: attempts and waits."""
+        return max(0.0, (self.window.end - self.first.started_at).total_seconds() * 1000)
+
+    @property
+    def in_flight(self) -> bool:
+        """A streak call was still open when the agent ended (killed or timed out on it)."""
+        return any(
+            c.outcome == "client_disconnected" and c.ended_at >= self.window.end - IN_FLIGHT_SLACK
+            for c in self.calls
+        )
+
+    def type_counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(self.types).items()))
+
+
+def seen(calls: list[ModelCall]) -> list[ModelCall]:
+    """The answers the agent saw, in the order it made the calls."""
+    return [c for c in ordered(calls) if c.outcome not in ABSORBED]
+
+
+def final_streak(calls: list[ModelCall], window: RunWindow) -> Streak | None:
+    """The maximal run of infra-type failures at the end of the timeline, or None."""
+    timeline = seen(calls)
+    tail: list[ModelCall] = []
+    types: list[FailureType] = []
+    for call in reversed(timeline):
+        kind = failure_type(call, timeline, window)
+        if kind is None:
+            break
+        tail.insert(0, call)
+        types.insert(0, kind)
+    return Streak(tail, types, window) if tail else None
+
+
+def recovered_ms(calls: list[ModelCall], window: RunWindow) -> tuple[int, float]:
+    """(infra failures the provider recovered from, wall time they cost): each run of
+    infra-type failures followed by an ok counts from its first attempt to that ok."""
+    timeline = seen(calls)
+    spans, failures, start = [], 0, None
+    run = 0
+    for call in timeline:
+        if call.completed:
+            if start is not None:
+                spans.append((start, call.started_at))
+                failures += run
+            start, run = None, 0
+        elif failure_type(call, timeline, window) is not None:
+            start = start or call.started_at
+            run += 1
+        else:
+            start, run = None, 0
+    return failures, union_ms(spans)

@@ -1,0 +1,154 @@
+"""The governor, absorb mode and fault injection in the real proxy, against the fake
+provider's quota: what agents see and what the records say."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import openai
+import pytest
+
+from proxy.fake.quota import QuotaConfig
+from proxy.governor import AbsorbPolicy, Limits, Policy
+from proxy.inject import parse_inject
+from proxy.server import FakeUpstreamServer, ProxyServer
+
+from .conftest import SCRIPTS
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def _storm(proxy: ProxyServer, sessions: int = 8, calls: int = 5) -> list[int]:
+    """`sessions` agents at once, each making `calls` calls; the statuses they saw."""
+
+    def agent(i: int) -> list[int]:
+        sess = proxy.create_session(cell_id=f"storm/{i}")
+        seen = []
+        with httpx.Client(base_url=proxy.base_url + "/v1", timeout=30) as c:
+            for k in range(calls):
+                r = c.post(
+                    "/chat/completions",
+                    json={"model": "echo", "messages": [{"role": "user", "content": f"{i}-{k}"}]},
+                    headers={"Authorization": f"Bearer {sess.key}"},
+                )
+                seen.append(r.status_code)
+        return seen
+
+    with ThreadPoolExecutor(sessions) as pool:
+        return [s for seen in pool.map(agent, range(sessions)) for s in seen]
+
+
+@pytest.mark.parametrize("governed", [False, True])
+def test_governor_keeps_concurrent_sessions_under_the_quota(governed):
+    quota = QuotaConfig(rpm=40, tpm=200_000, window_s=1.0, burst=0.25)
+    limits = Limits(rpm=40, tpm=200_000, window_s=1.0)
+    with (
+        FakeUpstreamServer(scripts_dir=SCRIPTS, quota=quota) as fake,
+        ProxyServer(upstream=fake.base_url + "/v1", governor=governed,
+                    policy=Policy(limits=limits)) as proxy,
+    ):  # fmt: skip
+        statuses = _storm(proxy)
+        stats = proxy.governor_stats()
+        refused = fake.state.quota.refused if fake.state.quota else -1
+    if governed:
+        assert statuses == [200] * 40 and refused == 0
+        [lane] = stats.values()
+        assert lane.admitted == 40 and lane.queued > 0 and lane.queued_s > 0
+    else:
+        assert statuses.count(429) > 0 and refused == statuses.count(429)
+        assert stats == {}
+
+
+def test_learned_limits_and_aimd_without_configuration():
+    """Nothing configured: the provider's x-ratelimit-* headers (and any 429) teach the
+    governor the key's limits, and the storm ends with every agent answered."""
+    quota = QuotaConfig(rpm=60, window_s=1.0, burst=0.2, max_concurrency=3)
+    with (
+        FakeUpstreamServer(scripts_dir=SCRIPTS, quota=quota, chunk_delay_s=0.0) as fake,
+        ProxyServer(
+            upstream=fake.base_url + "/v1",
+            policy=Policy(
+                limits=Limits(window_s=1.0),  # no limits: the window learned limits count in
+                absorb=AbsorbPolicy(attempts=8, max_wait_s=1.0),
+            ),
+        ) as proxy,
+    ):
+        statuses = _storm(proxy, sessions=6, calls=5)
+        [lane] = proxy.governor_stats().values()
+    assert statuses == [200] * 30
+    assert lane.admitted >= 30 and lane.throttled <= 6 and lane.queued > 0
+
+
+def test_absorb_turns_429s_into_a_slower_success_with_every_attempt_recorded(fake):
+    policy = Policy(absorb=AbsorbPolicy(attempts=5, max_wait_s=0.2))
+    with ProxyServer(upstream=fake.base_url + "/v1", policy=policy) as proxy:
+        sess = proxy.create_session(cell_id="absorb/1")
+        with openai.OpenAI(base_url=proxy.base_url + "/v1", api_key=sess.key, max_retries=0) as c:
+            reply = c.chat.completions.create(model="fault/429-first-2", messages=MESSAGES)
+        calls = proxy.calls(sess.id)
+    assert reply.choices[0].message.content == "echo: hi"
+    assert [(c.outcome, c.absorbed, c.status_code) for c in calls] == [
+        ("rate_limited", True, 429),
+        ("rate_limited", True, 429),
+        ("ok", False, 200),
+    ]
+    assert [c.retry_of for c in calls] == [None, 1, 1]
+    assert all(c.upstream_status in (429, 200) for c in calls)
+    assert calls[1].started_at >= calls[0].ended_at  # waited between attempts
+
+
+def test_absorb_gives_up_within_its_budget(fake):
+    policy = Policy(absorb=AbsorbPolicy(attempts=3, max_wait_s=0.05))
+    with ProxyServer(upstream=fake.base_url + "/v1", policy=policy) as proxy:
+        sess = proxy.create_session(cell_id="absorb/2")
+        r = httpx.post(
+            proxy.base_url + "/v1/chat/completions",
+            json={"model": "throttled/x", "messages": MESSAGES},
+            headers={"Authorization": f"Bearer {sess.key}"},
+        )
+        calls = proxy.calls(sess.id)
+    assert r.status_code == 429 and "retry-after-ms" in r.headers
+    assert [c.absorbed for c in calls] == [True, True, False]
+    assert calls[-1].outcome == "rate_limited" and calls[-1].retry_of == calls[0].seq
+
+
+def test_agent_retries_link_to_their_first_attempt(proxy, session):
+    with (
+        openai.OpenAI(base_url=proxy.base_url + "/v1", api_key=session.key, max_retries=2) as c,
+        pytest.raises(openai.RateLimitError),
+    ):
+        c.chat.completions.create(model="throttled/x", messages=MESSAGES)
+    calls = proxy.calls(session.id)
+    assert [c.client_retry_count for c in calls] == [0, 1, 2]
+    assert [c.retry_of for c in calls] == [None, 1, 1]
+    assert not any(c.absorbed for c in calls)
+
+
+def test_injected_faults_never_reach_the_provider(fake):
+    spec = parse_inject("429:retry_after=7@1; 503@2; cut@3; hang:s=0.1@4")
+    with ProxyServer(upstream=fake.base_url + "/v1", policy=Policy(inject=spec)) as proxy:
+        sess = proxy.create_session(cell_id="inject/1")
+        before = fake.state.requests
+        url = proxy.base_url + "/v1/chat/completions"
+        auth = {"Authorization": f"Bearer {sess.key}"}
+        body = {"model": "echo", "messages": MESSAGES}
+        first = httpx.post(url, json=body, headers=auth)
+        second = httpx.post(url, json=body, headers=auth)
+        with (
+            pytest.raises(httpx.HTTPError),
+            httpx.stream("POST", url, json={**body, "stream": True}, headers=auth) as s,
+        ):
+            s.read()
+        fourth = httpx.post(url, json=body, headers=auth)
+        fifth = httpx.post(url, json=body, headers=auth)
+        calls = proxy.calls(sess.id)
+        reached = fake.state.requests - before
+    assert (first.status_code, first.headers["Retry-After"]) == (429, "7")
+    assert second.status_code == 503 and fourth.status_code == 504 and fifth.status_code == 200
+    assert reached == 1  # only the fifth
+    assert [c.injected for c in calls] == ["429:retry_after=7", "503", "cut", "hang:s=0.1", None]
+    assert [c.outcome for c in calls] == [
+        "rate_limited", "upstream_error", "connection_error", "timeout", "ok",
+    ]  # fmt: skip
+    assert calls[0].retry_after_s == 7 and calls[0].upstream_status is None

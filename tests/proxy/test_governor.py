@@ -1,0 +1,152 @@
+"""The governor's rules: token accounting with usage corrections, pacing, AIMD, learned
+limits, and how long a call waited."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from proxy.governor import Limits, LocalGovernor, Outcome, estimate_prompt_tokens, lane_name
+from proxy.governor_lane import BURST, HEADROOM, Bucket, Lane, parse_duration
+
+
+def test_usage_corrects_the_token_charge_both_ways():
+    lane = Lane()
+    lane.configure(None, 10_000, None, 60.0, now=0.0)
+    full = lane.tokens.level if lane.tokens else 0.0
+    assert full == 10_000 * BURST
+    lane.take(400)
+    lane.correct(charged=400, actual=250)  # cheaper than estimated: refund 150
+    assert lane.tokens is not None and lane.tokens.level == full - 250
+    lane.take(100)
+    lane.correct(charged=100, actual=300)  # dearer: charge the other 200
+    assert lane.tokens.level == full - 250 - 300
+    lane.take(100)
+    lane.correct(charged=100, actual=None)  # refused, no usage: all back
+    assert lane.tokens.level == full - 550
+
+
+def test_a_debt_makes_the_next_call_wait_for_the_refill():
+    lane = Lane()
+    lane.configure(None, 6000, None, 60.0, now=0.0)  # 95 tokens/s after headroom
+    lane.take(600)
+    lane.correct(600, 1200)  # 600 in debt
+    rate = 6000 * HEADROOM / 60
+    assert lane.wait_s(100, now=0.0) == pytest.approx((600 + 100) / rate)
+    assert lane.wait_s(100, now=100.0) == 0.0
+
+
+def test_requests_are_paced_at_the_limit_with_a_small_burst():
+    b = Bucket.new(600, 60.0, now=0.0)  # 60 per window burst, 9.5/s
+    for _ in range(60):
+        assert b.wait_s(1) == 0
+        b.take(1)
+    assert b.wait_s(1) == pytest.approx(1 / (600 * HEADROOM / 60))
+
+
+def test_429_halves_once_per_round_and_pauses_for_retry_after():
+    lane = Lane()
+    admitted = [lane.take(10) for _ in range(8)]
+    lane.throttled(admitted[0], retry_after_s=2.0, now=10.0)
+    assert lane.limit == 4 and lane.paused_until == 12.0
+    lane.throttled(admitted[5], retry_after_s=500.0, now=10.0)  # same round: no second halving
+    assert lane.limit == 4 and lane.paused_until == 70.0  # Retry-After capped at 60 s
+    for _ in range(8):
+        lane.release()
+    later = lane.take(10)
+    lane.throttled(later, None, now=11.0)
+    assert lane.limit == 1  # min(4, 1 in flight + 1) / 2
+
+
+def test_additive_increase_only_while_latency_holds():
+    lane = Lane(limit=2.0)
+    lane.succeeded(1.0)
+    assert lane.limit == 2.5
+    lane.succeeded(5.0)  # latency over twice the best: no increase
+    assert lane.limit == 2.5
+    lane.configure(None, None, 3, 60.0, now=0.0)
+    for _ in range(10):
+        lane.succeeded(1.0)
+    assert lane.limit == 3  # never past max_concurrency
+
+
+def test_limits_learned_from_headers_and_remaining_lowers_the_bucket():
+    lane = Lane()
+    headers = {
+        "x-ratelimit-limit-requests": "60",
+        "x-ratelimit-remaining-requests": "30",
+        "x-ratelimit-reset-requests": "15s",
+        "x-ratelimit-limit-tokens": "40000",
+        "x-ratelimit-remaining-tokens": "0",
+        "x-ratelimit-reset-tokens": "6m0s",
+    }
+    lane.observe_headers(headers, now=0.0)
+    assert lane.requests is not None and lane.requests.learned
+    assert lane.requests.window_s == 60.0 and lane.requests.limit == 60
+    assert lane.requests.level == 60 * BURST  # remaining 30 is more: no change
+    assert lane.tokens is not None and lane.tokens.level == 0.0
+    lane.configure(120, None, None, 60.0, now=0.0)  # configuration wins over learning
+    assert lane.requests.limit == 120 and not lane.requests.learned
+
+
+def test_parse_duration():
+    assert parse_duration("20ms") == 0.02
+    assert parse_duration("1.5s") == 1.5
+    assert parse_duration("6m0s") == 360
+    assert parse_duration("1h2m") == 3720
+    assert parse_duration("7") == 7
+    assert parse_duration("soon") is None and parse_duration(None) is None
+
+
+def test_lane_names_never_hold_the_key():
+    name = lane_name("https://api.example/v1", "sk-secret-123")
+    assert "sk-secret" not in name and name.startswith("https://api.example/v1 key:")
+    assert lane_name("u", "a") != lane_name("u", "b")
+    assert estimate_prompt_tokens(b"x" * 401) == 101
+
+
+async def test_governor_queues_fifo_and_reports_the_wait():
+    gov = LocalGovernor()
+    limits = Limits(max_concurrency=1)
+    first = await gov.admit("L", limits, 10)
+    assert first.queued_s < 0.01
+    waiting = asyncio.ensure_future(gov.admit("L", limits, 10))
+    behind = asyncio.ensure_future(gov.admit("L", limits, 10))
+    await asyncio.sleep(0.05)
+    assert not waiting.done() and not behind.done()
+    gov.settle(first, Outcome(status=200, total_tokens=20, completion_tokens=10, latency_s=0.1))
+    second = await asyncio.wait_for(waiting, 1)
+    assert second.queued_s >= 0.04 and not behind.done()
+    gov.settle(second, Outcome(status=200, total_tokens=20, latency_s=0.1))
+    third = await asyncio.wait_for(behind, 1)
+    gov.settle(third, Outcome(status=200, total_tokens=20, latency_s=0.1))
+    stats = gov.stats()["L"]
+    assert stats.admitted == 3 and stats.queued == 2 and stats.queued_s >= 0.09
+
+
+async def test_governor_paces_a_token_budget_and_learns_completions():
+    gov = LocalGovernor()
+    limits = Limits(tpm=60_000, window_s=60.0)  # capacity 6000, refill 950/s
+    t = await gov.admit("T", limits, 5000)
+    assert t.charged == 5000 + 256  # first call: a guess for the completion
+    gov.settle(t, Outcome(status=200, total_tokens=5040, completion_tokens=40, latency_s=0.01))
+    lane = gov.lane("T")
+    assert lane.completion_ema == 40
+    assert lane.tokens is not None
+    lane.tokens.refill(lane.tokens.at)
+    assert 6000 - 5040 <= lane.tokens.level < 6000 - 5040 + 100  # + what refilled meanwhile
+    nxt = await gov.admit("T", limits, 100)
+    assert nxt.charged == 140 and nxt.queued_s < 0.05
+    big = asyncio.ensure_future(gov.admit("T", limits, 2000))  # must wait ~1.3 s of refill
+    await asyncio.sleep(0.2)
+    assert not big.done()
+    big.cancel()
+
+
+async def test_settle_twice_is_harmless():
+    gov = LocalGovernor()
+    t = await gov.admit("X", None, 1)
+    gov.settle(t, Outcome(status=200))
+    gov.settle(t, Outcome(status=200))
+    assert gov.lane("X").inflight == 0

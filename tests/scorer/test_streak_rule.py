@@ -1,0 +1,238 @@
+"""The infra-streak rule over synthetic timelines: one test per bullet of the rule.
+
+Times are seconds from T0 (the agent's start); `agent(...)` gives the run its window,
+budget and client timeout as the runner records them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from scorer_evidence import T0, call, page_cell, passing_cell
+
+from scorer import score_cell
+from scorer.evidence import AgentFacts
+from scorer.evidence import TestFacts as RunFacts
+
+
+def agent(end_s: float, budget_s: float = 60, timed_out: bool = False, **kw) -> AgentFacts:
+    base = {
+        "exit_code": None if timed_out else 1,
+        "timed_out": timed_out,
+        "started_at": T0,
+        "ended_at": T0 + timedelta(seconds=end_s),
+        "budget_s": budget_s,
+        "client_timeout_s": 30,
+    }
+    return AgentFacts(**{**base, **kw})
+
+
+def ok(seq: int, at: float, ms: float = 200) -> object:
+    return call(seq, at, ms, "ok")
+
+
+def judge(calls, ag: AgentFacts, passed: bool = False):
+    cell = passing_cell(calls=calls, agent=ag) if passed else page_cell(calls=calls, agent=ag)
+    return score_cell(cell).verdict
+
+
+def three_ok() -> list:
+    return [ok(1, 0), ok(2, 1), ok(3, 2)]
+
+
+@pytest.mark.parametrize(
+    "failure, reason, words",
+    [
+        (dict(outcome="rate_limited", retry_after_s=1), "rate_limit", "Provider rate limit"),
+        (dict(outcome="upstream_error", status_code=503), "provider_error", "HTTP 503"),
+        (dict(outcome="auth_error", status_code=401), "auth", "refused the credentials"),
+        (dict(outcome="timeout", status_code=504), "provider_error", "upstream timeout"),
+        (
+            dict(
+                outcome="connection_error", status_code=502, error="upstream unreachable: refused"
+            ),
+            "provider_error",
+            "Provider unreachable (connection failed",
+        ),
+        (
+            dict(outcome="connection_error", status_code=502, upstream_status=200),
+            "provider_error",
+            "broke off mid-body",
+        ),
+        (
+            dict(outcome="upstream_malformed", status_code=502, upstream_status=200),
+            "provider_error",
+            "not the API's JSON",
+        ),
+    ],
+)
+def test_three_ok_then_failures_until_the_agent_gave_up_is_infra(failure, reason, words):
+    calls = three_ok() + [call(4 + i, 3 + i, 100, **failure) for i in range(4)]
+    v = judge(calls, agent(end_s=8))
+    assert (v.verdict, v.reason) == (f"infra:{reason}", reason)
+    assert words in v.sentence and "after 3 completed call(s)" in v.sentence
+    assert "HTTP 200" not in v.sentence and "HTTP 502" not in v.sentence
+    assert "before doing any work" not in v.sentence
+    assert v.evidence["streak"]["first_seq"] == 4 and v.evidence["streak"]["ended_by"] == (
+        "agent_exit"
+    )
+
+
+def test_agent_exiting_0_after_every_call_failed_is_infra():
+    """aider exits 0 when every call failed: any exit code counts as giving up."""
+    calls = [call(i, i, 50, "upstream_error", status_code=500) for i in range(1, 4)]
+    v = judge(calls, agent(end_s=4, exit_code=0))
+    assert v.verdict == "infra:provider_error" and "before any model call succeeded" in v.sentence
+
+
+def test_timed_out_honouring_retry_after_over_most_of_the_budget_is_infra():
+    """3 ok, then 429 with Retry-After 8 until the cell timeout (~90% throttled)."""
+    calls = three_ok() + [
+        call(4 + i, 3 + 8.2 * i, 100, "rate_limited", retry_after_s=8) for i in range(3)
+    ]
+    v = judge(calls, agent(end_s=30, budget_s=30, timed_out=True))
+    assert v.verdict == "infra:rate_limit"
+    assert v.evidence["streak"]["ended_by"] == "timeout"
+    assert "until the 30 s budget ran out" in v.sentence
+
+
+def test_timed_out_with_a_short_final_streak_is_capability_and_says_so():
+    calls = [ok(i, i * 2) for i in range(1, 12)] + [call(12, 26, 100, "rate_limited")]
+    v = judge(calls, agent(end_s=30, budget_s=30, timed_out=True))
+    assert v.verdict == "capability"
+    assert "under half of its 30 s budget" in v.sentence
+
+
+def test_budget_ran_out_while_a_streak_call_was_in_flight_is_infra():
+    calls = [*three_ok(), call(4, 3, 26900, "client_disconnected", error="client went away")]
+    v = judge(calls, agent(end_s=30, budget_s=30, timed_out=True))
+    assert v.verdict == "infra:provider_error"
+    assert v.evidence["streak"]["ended_by"] == "in_flight"
+    assert "still waiting" in v.sentence and "In doubt" in v.sentence
+
+
+def test_healthy_but_slow_provider_running_out_the_budget_is_capability():
+    calls = [ok(i, (i - 1) * 5, 4_900) for i in range(1, 6)]
+    calls.append(call(6, 25, 5_000, "client_disconnected"))
+    v = judge(calls, agent(end_s=30, budget_s=30, timed_out=True))
+    assert v.verdict == "capability"
+
+
+def test_a_call_open_as_long_as_the_client_timeout_is_a_provider_failure():
+    calls = [ok(1, 0), call(2, 1, 29_000, "client_disconnected"), ok(3, 31)]
+    calls.append(call(4, 32, 29_500, "client_disconnected"))
+    v = judge(calls, agent(end_s=62, budget_s=600))
+    assert v.verdict == "infra:provider_error"
+
+
+def test_a_client_disconnect_after_a_short_wait_is_the_agent_leaving():
+    calls = [*three_ok(), call(4, 3, 300, "client_disconnected")]
+    assert judge(calls, agent(end_s=4)).verdict == "capability"
+
+
+def test_streak_followed_by_ok_is_capability_with_the_time_lost():
+    calls = [ok(1, 0), call(2, 1, 100, "rate_limited"), call(3, 3, 100, "upstream_error"), ok(4, 7)]
+    v = judge(calls, agent(end_s=8))
+    assert v.verdict == "capability"
+    assert "failed 2 time(s) and recovered; 6.0 s were lost" in v.sentence
+    assert v.evidence["recovered_failures"] == {"attempts": 2, "time_lost_ms": 6000.0}
+
+
+def test_a_parallel_ok_started_before_the_streak_does_not_break_it():
+    calls = [ok(1, 0), call(2, 1, 9_000, "ok"), call(3, 2, 100, "rate_limited")]
+    calls += [call(4, 4, 100, "rate_limited"), call(5, 8, 100, "rate_limited")]
+    assert judge(calls, agent(end_s=10)).verdict == "infra:rate_limit"
+
+
+def test_an_ok_started_after_the_streak_began_breaks_it():
+    calls = [ok(1, 0), call(2, 1, 100, "rate_limited"), call(3, 1.5, 3_000, "ok")]
+    calls.append(call(4, 5, 100, "client_error", status_code=400))
+    assert judge(calls, agent(end_s=6)).verdict == "capability"
+
+
+def test_auth_wins_over_the_last_failure_and_every_type_is_listed():
+    calls = [
+        *three_ok(),
+        call(4, 3, 50, "rate_limited"),
+        call(5, 4, 50, "auth_error", status_code=403),
+        call(6, 5, 50, "upstream_error", status_code=500),
+    ]
+    v = judge(calls, agent(end_s=6))
+    assert v.verdict == "infra:auth" and "HTTP 403" in v.sentence
+    assert v.evidence["streak"]["types"] == {"auth": 1, "provider_error": 1, "rate_limit": 1}
+
+
+def test_reason_is_the_type_of_the_last_failure():
+    calls = [*three_ok(), call(4, 3, 50, "upstream_error"), call(5, 4, 50, "rate_limited")]
+    v = judge(calls, agent(end_s=5))
+    assert v.verdict == "infra:rate_limit"
+    assert "(1 provider error, 1 rate limit)" in v.sentence
+
+
+def test_model_not_found_is_config():
+    miss = call(1, 0, 20, "client_error", status_code=404, error="The model `x` does not exist")
+    v = judge([miss], agent(end_s=1))
+    assert v.verdict == "infra:config" and "model_not_found" in v.sentence
+    assert "a rerun fails the same way" in v.sentence
+
+
+def test_a_plain_404_is_the_agents():
+    v = judge([call(1, 0, 20, "client_error", status_code=404, error="no route")], agent(end_s=1))
+    assert v.verdict == "capability"
+
+
+def test_context_length_after_real_work_is_capability():
+    calls = [*three_ok(), call(4, 3, 20, "context_length", status_code=400)]
+    v = judge(calls, agent(end_s=4))
+    assert v.verdict == "capability" and "outgrew the model's context window" in v.sentence
+
+
+def test_a_pass_with_a_completed_call_stays_capability_even_after_a_streak():
+    calls = [ok(1, 0), call(2, 1, 50, "rate_limited"), call(3, 2, 50, "rate_limited")]
+    v = judge(calls, agent(end_s=3, exit_code=1), passed=True)
+    assert v.verdict == "capability" and v.sentence.startswith(
+        "Capability: the hidden tests passed"
+    )
+
+
+def test_exit_137_not_timed_out_not_oom_is_container():
+    v = judge(three_ok(), agent(end_s=5, exit_code=137))
+    assert v.verdict == "infra:container" and "killed from outside the harness" in v.sentence
+
+
+def test_oom_kill_within_the_cells_limit_is_the_agents():
+    v = judge(three_ok(), agent(end_s=5, exit_code=137, oom_killed=True, mem_limit="4g"))
+    assert v.verdict == "capability" and "memory limit (4g)" in v.sentence
+
+
+def test_timed_out_exit_137_is_not_an_external_kill():
+    v = judge(three_ok(), agent(end_s=60, exit_code=137, timed_out=True))
+    assert v.verdict == "capability"
+
+
+def test_zero_calls_and_connection_refused_in_the_log_is_container():
+    log = "\n".join(f"APIConnectionError: Connection refused (attempt {i})" for i in range(5))
+    v = judge([], agent(end_s=5, stdout_tail=log))
+    assert v.verdict == "infra:container"
+    assert v.evidence["agent_connection_errors"]["count"] == 5
+    assert "could not reach the proxy" in v.sentence
+
+
+def test_zero_calls_without_connection_errors_is_capability():
+    v = judge([], agent(end_s=5, stdout_tail="usage: agent [-h]"))
+    assert v.verdict == "capability"
+
+
+def test_old_records_without_agent_times_use_the_wall_clock():
+    """`cab score` re-judges old cells: no started_at/ended_at/budget, timed out."""
+    calls = three_ok() + [call(4 + i, 3 + 9 * i, 100, "rate_limited") for i in range(3)]
+    cell = page_cell(calls=calls, agent=AgentFacts(exit_code=None, timed_out=True))
+    cell.timing.wall_clock_ms = 30_000
+    assert score_cell(cell).verdict.verdict == "infra:rate_limit"
+
+
+def test_tests_timing_out_does_not_make_a_streak_infra_or_not():
+    calls = [call(1, 0, 50, "rate_limited")]
+    cell = page_cell(calls=calls, agent=agent(end_s=1), tests=RunFacts(ran=True, timed_out=True))
+    assert score_cell(cell).verdict.verdict == "infra:rate_limit"
