@@ -18,7 +18,8 @@ from proxy.fake.app import FAKE, FakeConfig, FakeState, create_fake_app
 from proxy.fake.quota import QuotaConfig
 from proxy.governor import Policy
 from proxy.governor_lane import LaneStats
-from proxy.keys import APP_GATE, APP_RECORDER
+from proxy.keys import APP_CONFIG, APP_GATE, APP_LIFECYCLE, APP_RECORDER
+from proxy.lifecycle import OneLineErrors
 from proxy.records import ModelCall
 from proxy.sessions import Session, SessionStore
 
@@ -44,10 +45,31 @@ def run(coro) -> None:
 
 def make_runner(app: web.Application) -> web.AppRunner:
     """The runner settings both servers use: no access log (hot path), and a handler
-    that is cancelled when its client disconnects (so upstream work stops too)."""
+    that is cancelled when its client disconnects (so upstream work stops too). The
+    proxy's app also brings its keep-alive timeout, drain grace and one-line logging of
+    malformed requests."""
+    cfg = app.get(APP_CONFIG)
+    if cfg is None:  # the fake upstream
+        return web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+        )
     return web.AppRunner(
-        app, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+        app,
+        access_log=None,
+        handler_cancellation=True,
+        shutdown_timeout=cfg.shutdown_grace_s,
+        keepalive_timeout=cfg.keepalive_timeout_s,
+        logger=OneLineErrors(),
     )
+
+
+async def start_runner(app: web.Application) -> web.AppRunner:
+    runner = make_runner(app)
+    await runner.setup()
+    life = app.get(APP_LIFECYCLE)
+    if life is not None:
+        life.server = runner.server
+    return runner
 
 
 async def serve_unix(runner: web.AppRunner, path: Path) -> None:
@@ -117,8 +139,7 @@ class BackgroundServer:
         return self
 
     async def _serve(self, app: web.Application) -> None:
-        self._runner = make_runner(app)
-        await self._runner.setup()
+        self._runner = await start_runner(app)
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
@@ -129,7 +150,7 @@ class BackgroundServer:
         if self._thread is None or self._loop is None:
             return
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=SHUTDOWN_TIMEOUT_S + 30)
+        self._thread.join(timeout=SHUTDOWN_TIMEOUT_S + 60)
         self._thread = None
 
     def __enter__(self):
@@ -155,6 +176,10 @@ class ProxyServer(BackgroundServer):
         unix_path: Path | None = None,
         governor: bool = True,
         policy: Policy | None = None,
+        stream_usage: bool = True,
+        shutdown_grace_s: float = SHUTDOWN_TIMEOUT_S,
+        header_timeout_s: float = 10.0,
+        keepalive_timeout_s: float = 15.0,
     ) -> None:
         super().__init__(host, port, unix_path)
         self.config = ProxyConfig(
@@ -168,6 +193,10 @@ class ProxyServer(BackgroundServer):
             max_body_bytes=max_body_bytes,
             governor=governor,
             policy=policy or Policy(),
+            stream_usage=stream_usage,
+            shutdown_grace_s=shutdown_grace_s,
+            header_timeout_s=header_timeout_s,
+            keepalive_timeout_s=keepalive_timeout_s,
         )
         self.store = SessionStore()
         self._app: web.Application | None = None
@@ -259,8 +288,7 @@ async def serve_until_signal(
     (and serves the Unix socket at `unix_path` too, for isolated agents)."""
     import signal
 
-    runner = make_runner(app)
-    await runner.setup()
+    runner = await start_runner(app)
     await web.TCPSite(runner, host, port).start()
     bound = runner.addresses[0][1]
     print(

@@ -15,13 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runner.errors import ConfigError
 from runner.models import CONFIG_DIR
-from runner.sandbox import RunResult, RunSpec, Sandbox
-from runner.sandbox.isolation import (
-    LOOPBACK_PORT,
-    SIDECAR_SOCKET_DIR,
-    SIDECAR_USER,
-    sidecar_command,
-)
+from runner.sandbox import RunResult, Sandbox
+from runner.sandbox.isolation import LOOPBACK_PORT
 from runner.tasks import Task
 
 log = structlog.get_logger(__name__)
@@ -137,52 +132,3 @@ def confinement_attrs(result: RunResult) -> dict[str, object]:
         "connections_accepted": counts.connections_accepted if counts else None,
         "connections_refused": counts.connections_refused if counts else None,
     }
-
-
-# ---- "Run it yourself": the same confinement, as shell lines ---------------------------
-
-#: The shell variable holding the agent's key when reproduced: any cab-<name> does, the
-#: proxy holds the real key.
-REPRODUCE_KEY_VAR = "CAB_KEY"
-
-
-def reproduce_setup(spec: RunSpec, sidecar_image: str) -> list[str]:
-    """Shell lines run before the agent's `docker run`: for an isolated run, the proxy on
-    a Unix socket (holding the reader's key) and the sidecar serving it on loopback, both
-    stopped on exit. Nothing for a run that opted into host networking."""
-    if spec.network_mode != "isolated":
-        return []
-    socat = " ".join(sidecar_command(spec.loopback_port))
-    return [
-        "# Isolated, as this cell ran: the agent's container has only loopback; on it, at",
-        f"# 127.0.0.1:{spec.loopback_port}, a sidecar serves the proxy's Unix socket (docs/isolation.md;",
-        "# Docker Desktop on macOS: run this inside its Linux VM, host sockets do not cross).",
-        f"{REPRODUCE_KEY_VAR}=cab-reproduce  # the agent's key: the proxy holds your real one",
-        'sock_dir=$(mktemp -d /tmp/cab-proxy.XXXXXX) && chmod 755 "$sock_dir"',
-        'cab proxy --upstream "$YOUR_ENDPOINT" --upstream-key-env YOUR_KEY --port 0 \\',
-        '  --unix-socket "$sock_dir/proxy.sock" >cab-proxy.log 2>&1 &',
-        "proxy_pid=$!",
-        'trap \'docker rm -f "${sidecar:-none}" >/dev/null 2>&1; kill $proxy_pid; '
-        'rm -rf "$sock_dir"\' EXIT',
-        'for _ in $(seq 100); do [ -S "$sock_dir/proxy.sock" ] && break; sleep 0.1; done',
-        f"sidecar=$(docker run -d --network none --user {SIDECAR_USER} \\",
-        "  --cap-drop ALL --security-opt no-new-privileges --read-only \\",
-        "  --memory 64m --pids-limit 256 \\",
-        f'  -v "$sock_dir:{SIDECAR_SOCKET_DIR}:ro" \\',
-        f"  {sidecar_image} {socat})",
-    ]
-
-
-def reproduce_flags(spec: RunSpec) -> list[str]:
-    """The agent's `docker run` and its confinement flags, one line each."""
-    network = '"container:$sidecar"' if spec.network_mode == "isolated" else spec.network_mode
-    caps = "".join(f" --cap-add {c}" for c in spec.cap_add)
-    lines = [
-        f"docker run --rm --init --network {network} \\",
-        f'  --user "$(id -u):$(id -g)" --cap-drop ALL{caps} --security-opt no-new-privileges \\',
-        f"  --memory {spec.mem_limit} --memory-swap {spec.mem_limit} "
-        f"--cpus {spec.nano_cpus / 1e9:g} --pids-limit {spec.pids_limit} \\",
-    ]
-    if spec.read_only_root:
-        lines.append("  --read-only --tmpfs /tmp:rw,exec,nosuid,mode=1777 \\")
-    return lines

@@ -23,10 +23,11 @@ from pathlib import Path
 
 from runner import images
 from runner.adapters import Adapter, AdapterContext
-from runner.isolation import REPRODUCE_KEY_VAR, reproduce_flags, reproduce_setup
 from runner.models import ModelSpec
 from runner.record import Reproduce
 from runner.sandbox.base import RunResult, RunSpec
+from runner.sandbox.docker import cli_flags
+from runner.sandbox.isolation import REPRODUCE_KEY_VAR, reproduce_setup
 from runner.tasks import Task
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -139,25 +140,10 @@ def docker_run(
             lines.append(f"mkdir -p {shlex.quote(parent)}")
         lines += ph.heredoc(rel, files[rel])
     lines += reproduce_setup(spec, images.resolve("sidecar"))
-    lines += _docker_flags(spec, ph)
+    lines += cli_flags(spec, lambda m: host_dir(m.source, m.target, m.read_only), ph.word)
     lines.append(f"  {image} \\")
     lines.append("  " + " ".join(ph.word(a) for a in spec.command))
     return "\n".join(lines)
-
-
-def _docker_flags(spec: RunSpec, ph: Placeholders) -> list[str]:
-    """`docker run` and its flags, one per line, as the docker sandbox sets them."""
-    lines = [
-        *reproduce_flags(spec),
-        f'  -v "$PWD/workspace:/workspace" -w {shlex.quote(spec.workdir)} \\',
-    ]
-    for mount in spec.mounts:
-        ro = ":ro" if mount.read_only else ""
-        source = host_dir(mount.source, mount.target, mount.read_only)
-        lines.append(f'  -v "{source}:{mount.target}{ro}" \\')
-    for key, value in sorted(spec.env.items()):
-        lines.append(f"  -e {key}={ph.word(value)} \\")
-    return lines
 
 
 def reproduce(

@@ -20,10 +20,10 @@ from runner.isolation import (
     container_limits,
     hidden_tests_network,
 )
+from runner.pipeline.assemble import network_note
 from runner.pipeline.options import Plugin
 from runner.pipeline.recording import attach_recording
 from runner.pipeline.state import CellState, now
-from runner.record import network_note
 from runner.reproduce import prepared_files
 from runner.sandbox import Mount, RunResult, RunSpec
 from runner.testrun import run_hidden_tests

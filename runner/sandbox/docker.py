@@ -14,6 +14,7 @@ never a pull. An engine or image failure is returned as `RunResult.error` with
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,9 +25,10 @@ import structlog
 from runner import images
 from runner.confinement import IsolationFacts
 from runner.errors import SandboxError
-from runner.sandbox.base import WORKSPACE, RunResult, RunSpec, exit_facts
+from runner.sandbox.base import WORKSPACE, Mount, RunResult, RunSpec, exit_facts
 from runner.sandbox.isolation import (
     Sidecar,
+    confinement_flags,
     hand_over,
     hardening,
     is_docker_socket,
@@ -66,6 +68,24 @@ def inspected_exposure(attrs: dict) -> tuple[bool, bool]:
         for side in ("Source", "Destination")
     )
     return sock, bool((attrs.get("HostConfig") or {}).get("ReadonlyRootfs"))
+
+
+def cli_flags(
+    spec: RunSpec, source: Callable[[Mount], str], word: Callable[[str], str]
+) -> list[str]:
+    """The `docker run` command line (without image and command) that starts what `_create`
+    starts: the "Run it yourself" text (runner/reproduce.py) is made from it, so keep the
+    two in step. `source` names a mount's host folder, `word` quotes a value for the shell."""
+    lines = [
+        *confinement_flags(spec),
+        f'  -v "$PWD/workspace:{WORKSPACE}" -w {word(spec.workdir)} \\',
+    ]
+    for mount in spec.mounts:
+        ro = ":ro" if mount.read_only else ""
+        lines.append(f'  -v "{source(mount)}:{mount.target}{ro}" \\')
+    for key, value in sorted(spec.env.items()):
+        lines.append(f"  -e {key}={word(value)} \\")
+    return lines
 
 
 class DockerSandbox:
