@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 
 from proxy.fake import sequences
+from proxy.fake.quota import QuotaConfig
 from proxy.server import FakeUpstreamServer, ProxyServer
 from runner.models import CONFIG_DIR, ModelSpec
 from runner.sandbox.isolation import SOCKET_NAME
@@ -25,10 +26,15 @@ class Harness:
         scripts_dir: Path = SCRIPTS_DIR,
         record_dir: Path | None = None,
         retry_after_s: float = 1.0,
+        quota: QuotaConfig | None = None,
+        governor: bool = True,
     ) -> None:
         self.scripts_dir = scripts_dir
         self.record_dir = record_dir
         self.retry_after_s = retry_after_s
+        #: the embedded fake provider's quota (benchmarks, tests), and the proxy's governor
+        self.quota = quota
+        self.governor = governor
         self.fake: FakeUpstreamServer | None = None
         self.proxy: ProxyServer | None = None
         #: Holds the proxy's Unix socket; mounted into isolated cells' sidecars only.
@@ -36,7 +42,7 @@ class Harness:
 
     def start(self) -> Harness:
         self.fake = FakeUpstreamServer(
-            scripts_dir=self.scripts_dir, retry_after_s=self.retry_after_s
+            scripts_dir=self.scripts_dir, retry_after_s=self.retry_after_s, quota=self.quota
         ).start()
         try:
             self.socket_dir = _socket_dir()
@@ -46,6 +52,7 @@ class Harness:
                 record_dir=self.record_dir,
                 require_session=True,
                 unix_path=self.socket_dir / SOCKET_NAME,
+                governor=self.governor,
             ).start()
         except BaseException:
             self.stop()
@@ -91,6 +98,7 @@ class Harness:
                 upstream=None,
                 upstream_key_env=None,
                 model_override=self.scripted_model(model, task_id, tui),
+                policy=model.policy(),
                 upstream_timeout_s=upstream_timeout_s,
             )
             if sess.model_override and sess.model_override.startswith(sequences.PREFIX):
@@ -102,6 +110,7 @@ class Harness:
             upstream=model.endpoint,
             upstream_key_env=model.key_env,
             model_override=model.upstream_model(task_id),
+            policy=model.policy(),
             upstream_timeout_s=upstream_timeout_s,
         )
 

@@ -29,10 +29,11 @@ from scorer.card import Scorecard
 from scorer.evidence import Evidence
 from scorer.ranking import CellResult
 from scorer.throttle import account
+from scorer.timeline import held_intervals, tidy, union_ms
 from scorer.verdict import judge
 
 #: The format of cell.json this code writes.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +69,23 @@ def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
-    """v5 records the agent's confinement (`identity.network_mode`, `isolation`). Before
+    """v5 records what the proxy's governor did: calls carry queued_ms, retry_of,
+    absorbed, injected and client_retry_count (absent before: none of it happened), the
+    latency axis `queued_ms`, and the throttle account what was held back, absorbed and
+    injected: both computed from the recorded calls, as a rescore would."""
+    scores = data.get("scores")
+    if isinstance(scores, dict):
+        evidence = Evidence.model_validate(data.get("facts"))
+        latency = scores.get("latency")
+        if isinstance(latency, dict):
+            queued = tidy(round(union_ms(held_intervals(evidence.calls)), 3))
+            scores = {**scores, "latency": {**latency, "queued_ms": queued}}
+        data["scores"] = {**scores, "throttle": account(evidence.calls).model_dump(mode="json")}
+    return data
+
+
+def _v5_to_v6(data: dict[str, Any]) -> dict[str, Any]:
+    """v6 records the agent's confinement (`identity.network_mode`, `isolation`). Before
     it, a docker agent used host networking unless a note says another docker network;
     what the container saw was not recorded, so `isolation` stays null."""
     identity = data.get("identity")
@@ -89,6 +106,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
+    5: _v5_to_v6,
 }
 
 
@@ -207,6 +225,7 @@ class CellRecord(BaseModel):
                 composite=None,
                 total_tokens=sum(c.total_tokens or 0 for c in calls),
                 wall_clock_ms=self.facts.timing.wall_clock_ms,
+                injected=any(c.injected for c in calls),
             )
         return CellResult(
             **common,
@@ -218,6 +237,10 @@ class CellRecord(BaseModel):
             blast_radius=card.blast_radius.blast_radius,
             refusal=None if card.refusal.not_applicable else card.refusal.refusal,
             integrity=card.integrity.integrity,
+            injected=bool(card.throttle.injected),
+            attempted_calls=card.throttle.attempts,
+            throttled_calls=card.throttle.throttled,
+            queued_ms=card.latency.queued_ms,
         )
 
     def to_json(self) -> str:

@@ -93,7 +93,14 @@ def run_hidden_tests(
     network_mode: str = "none",
 ) -> TestFacts:
     """Copy, overlay the hidden tests, run the task's test command in its image with no
-    network, and return what happened. Never raises for the tests' own failure."""
+    network, and return what happened. Never raises for the tests' own failure.
+    A Harbor task runs its own verifier (runner/taskformats/harbor_run.py)."""
+    if task.harbor is not None:
+        from runner.taskformats.harbor_run import run_verifier
+
+        return run_verifier(
+            task, post_agent_workspace, sandbox, scratch=scratch, labels=labels, log_path=log_path
+        )
     workdir = prepare_test_workspace(task, Path(post_agent_workspace), Path(scratch) / "workspace")
     spec = RunSpec(
         image=images.resolve(task.image),

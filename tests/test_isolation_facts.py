@@ -65,13 +65,13 @@ async def test_proxy_answers_on_its_unix_socket():
     path.unlink(missing_ok=True)
 
 
-V4 = Path(__file__).parent / "fixtures" / "schema_v4" / "reference" / "scripted"
+V5 = Path(__file__).parent / "fixtures" / "schema_v5" / "reference" / "scripted"
 
 
-def test_a_v4_cell_reads_with_its_network_mode():
-    """v5 added the confinement; a v4 cell says what it can: a local run was local, a
+def test_a_v5_cell_reads_with_its_network_mode():
+    """v6 added the confinement; a v5 cell says what it can: a local run was local, a
     docker one used host networking, and what its container saw was not recorded."""
-    cell = V4 / "polyglot" / "go-http-handler-fix" / "cell.json"
+    cell = V5 / "polyglot" / "go-http-handler-fix" / "cell.json"
     record = CellRecord.read(cell)
     assert record.schema_version == SCHEMA_VERSION
     assert (record.identity.network_mode, record.isolation) == ("local", None)

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     with ResultsStore(db) as store:
         cells = store.cells()
         rows = store.leaderboard()
-        sweep_id = (store.meta("sweep") or {}).get("sweep_id", args.sweep_dir.name)
+        sweep_id = store.sweep_id()
     if args.json:
         sys.stdout.write(to_json(rows, sweep_id) + "\n")
     elif args.csv:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cab.commands.tasks_cmd import add_sources_option, sources_of
 from runner.errors import RunnerError
 from runner.record import CellRecord
 
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--scripts", type=Path, help="folder of scripted-model scripts (default config/scripts)"
     )
     p.add_argument("--json", action="store_true", help="print the cell record as JSON")
+    add_sources_option(p)
     p.set_defaults(func=run)
 
 
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         model = resolve_model(args.model, args.endpoint, args.key_env)
-        task = get_task(args.task)
+        task = get_task(args.task, sources_of(args))
         opts = CellOptions(
             sweep_id=args.sweep_id,
             out_root=args.out,

@@ -26,6 +26,8 @@ from runner.pipeline.recording import attach_recording
 from runner.pipeline.state import CellState, now
 from runner.reproduce import prepared_files
 from runner.sandbox import Mount, RunResult, RunSpec
+from runner.taskformats.derived import agent_image
+from runner.taskformats.harbor_run import prepare_task_image, task_workdir
 from runner.testrun import run_hidden_tests
 from runner.workspace import config_texts, copy_tree, diff, has_git_dir, snapshot, unified_diff
 from scorer.evidence import AgentFacts
@@ -40,6 +42,7 @@ def prepare_workspace(state: CellState) -> None:
     whether it can run this task at all (the local sandbox's host toolchain)."""
     task = state.task
     with state.tracer.span("task_setup", f"prepare:{task.id}") as attrs:
+        prepare_task_image(task, state.sandbox)
         copy_tree(task.workspace_dir, state.workdir)
         state.baseline = snapshot(state.workdir)
         state.git_before = has_git_dir(state.workdir)
@@ -78,20 +81,26 @@ def run_agent(state: CellState) -> None:
         timeout_s=state.timeout_s,
         extra_env={k: v for p in applied for k, v in p.env.items()},
         extra_args=[a for p in applied for a in p.args],
+        task_image=images.resolve(state.task.image),
+        solution_dir=state.task.solution_dir if state.task.solution_dir.is_dir() else None,
+        solution_script=state.task.harbor is not None,
     )
     state.ctx.write_home()
     run = state.adapter.prepare(state.ctx)
-    state.image_tag = images.resolve(run.image)
+    state.image_tag = agent_image(state.task, run.image)
+    workdir, task_mounts, task_env = task_workdir(state.task, state.workdir)
     state.spec = RunSpec(
         image=state.image_tag,
         command=run.command,
         workspace=state.workdir,
+        workdir=workdir,
         mounts=[
+            *task_mounts,
             *run.mounts,
             Mount(source=state.ctx.out_dir, target=OUT_DIR),
             Mount(source=state.ctx.home_dir, target=HOME_DIR),
         ],
-        env=run.env,
+        env={**task_env, **run.env},
         network_mode=network_mode,
         proxy_socket_dir=state.harness.socket_dir,
         isolation_check=True,
