@@ -93,6 +93,19 @@ def test_oracle_and_nop_sweep_one_exercise_per_language(sample, cache_dir, tmp_p
     assert rows[("oracle", "none")]["pass_rate"] == 1
     assert rows[("nop", "none")]["pass_rate"] == 0
 
+    proc = subprocess.run(
+        [sys.executable, "-m", "cab", "results", str(tmp_path / sweep_id), "--by-language"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for lang in ("go", "python", "javascript", "rust", "cpp"):
+        lines = [ln for ln in proc.stdout.splitlines() if f" {lang} " in ln]
+        assert len(lines) == 2, (lang, proc.stdout)  # oracle and nop
+        assert any("oracle" in ln and "100%" in ln for ln in lines), lines
+        assert any("nop" in ln and " 0% " in ln for ln in lines), lines
+
 
 def test_reference_agent_solves_a_go_exercise(sample, cache_dir, tmp_path, docker_client):
     task = get_task("aider-polyglot/go-octal", sample)
