@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from proxy import upstream
+from proxy.admin import issue_session
 from proxy.capture import TranscriptWriter
 from proxy.config import ProxyConfig
 from proxy.errors import NotFound
@@ -20,7 +21,16 @@ from proxy.facts import CallFacts
 from proxy.forward import error_response, forward
 from proxy.governor import LocalGovernor
 from proxy.governor_send import Gate
-from proxy.keys import APP_CLIENT, APP_CONFIG, APP_GATE, APP_METRICS, APP_RECORDER, APP_STORE
+from proxy.keys import (
+    APP_CLIENT,
+    APP_CONFIG,
+    APP_GATE,
+    APP_LIFECYCLE,
+    APP_METRICS,
+    APP_RECORDER,
+    APP_STORE,
+)
+from proxy.lifecycle import Lifecycle, lifecycle_ctx
 from proxy.metrics import Metrics
 from proxy.recorder import Recorder
 from proxy.sessions import SessionStore
@@ -44,14 +54,23 @@ def create_app(config: ProxyConfig, store: SessionStore | None = None) -> web.Ap
         app[APP_STORE],
     )
     app.cleanup_ctx.append(_upstream_client)
+    life = app[APP_LIFECYCLE] = Lifecycle()
+    app.cleanup_ctx.append(lifecycle_ctx(life, app[APP_STORE], config))
+    app.on_shutdown.append(_stopping)
     app.on_cleanup.append(lambda _app: _close(sink))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_post("/admin/sessions", issue_session)
     # [\s\S]: a decoded %0a must reach a handler (and get an answer and a record) too
     app.router.add_route("*", r"/v1/{tail:[\s\S]*}", forward)
     app.router.add_route("*", r"/s/{sid}/v1/{tail:[\s\S]*}", forward)
     app.router.add_route("*", r"/{tail:[\s\S]*}", not_found)
     return app
+
+
+async def _stopping(app: web.Application) -> None:
+    """The server stopped accepting; calls in flight now drain (shutdown_grace_s)."""
+    app[APP_LIFECYCLE].stopping = True
 
 
 async def _close(sink: RecordSink) -> None:
@@ -80,7 +99,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    text = request.app[APP_METRICS].render()
+    text = request.app[APP_METRICS].render(request.app[APP_LIFECYCLE].in_flight)
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 

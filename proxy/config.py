@@ -30,6 +30,19 @@ class ProxyConfig:
     policy: Policy = field(default_factory=Policy)
     #: keep wire transcripts (request bodies and replies) beside calls.jsonl
     transcripts: bool = True
+    #: ask streams for usage (stream_options.include_usage) when the client did not.
+    stream_usage: bool = True
+    #: seconds a connection may take to send its first request's headers.
+    header_timeout_s: float = 10.0
+    #: seconds an idle keep-alive connection is kept open.
+    keepalive_timeout_s: float = 15.0
+    #: on SIGTERM/stop: seconds calls in flight may take to finish before they are cut.
+    shutdown_grace_s: float = 10.0
+    #: seconds a session that appeared from a key (standalone) is kept once idle.
+    session_idle_s: float = 900.0
+    #: env var holding the token of the loopback admin route (POST /admin/sessions);
+    #: unset or empty: the route answers 404.
+    admin_token_env: str = "CAB_PROXY_ADMIN_TOKEN"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "upstream", self.upstream.rstrip("/"))

@@ -27,6 +27,8 @@ class CallFacts:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     t0: float = field(default_factory=perf_counter)
     session: Session | None = None
+    #: the upstream base URL this call goes to (the session's, else the proxy's).
+    upstream: str | None = None
     inbound: Inbound | None = None
     #: the status the client received (None while nothing was sent).
     status_code: int | None = None

@@ -21,14 +21,20 @@ from aiohttp import web
 from orjson import loads
 from yarl import URL
 
-from proxy import inbound
+from proxy import inbound, stream_usage
 from proxy.auth import presented_key, resolve_session
 from proxy.errors import BadRequest, BodyTooLarge, ProxyError
 from proxy.facts import CallFacts
 from proxy.governor import Policy
-from proxy.governor_send import governed_send, link_client_retry, remember_first, settle
+from proxy.governor_send import (
+    Record,
+    governed_send,
+    link_client_retry,
+    remember_first,
+    settle,
+)
 from proxy.inject_serve import fault_for, serve_fault
-from proxy.keys import APP_CONFIG, APP_GATE, APP_RECORDER, APP_STORE
+from proxy.keys import APP_CONFIG, APP_GATE, APP_LIFECYCLE, APP_RECORDER, APP_STORE
 from proxy.records import ModelCall
 from proxy.redact import redactor_for
 from proxy.relay import Relay
@@ -58,22 +64,13 @@ async def forward(request: web.Request) -> web.StreamResponse:
         return rec
 
     relay = Relay(request, call, record)
+    life = request.app[APP_LIFECYCLE]
+    life.in_flight += 1
     try:
         attempt = await resolve(request, call)
-        policy = _policy(request, call)
-        link_client_retry(request, call)
         relay.redactor = redactor_for(_sent_key(attempt), presented_key(request))
         call.redact = relay.redactor.scrub_text if relay.redactor else None
-        n = gate.store.next_request(call.session) if call.session is not None else 0
-        fault = fault_for(policy.inject, call, n)
-        if fault is not None:
-            timeout = request.app[APP_CONFIG].timeout
-            return await serve_fault(request, call, fault, relay, timeout)
-        if call.session is not None and call.session.replay is not None:
-            reply = await replayed(call.session.replay, call)
-        else:
-            reply = await governed_send(call, attempt, gate, record, policy.limits, policy.absorb)
-        return await relay.reply(reply)
+        return await _send_and_relay(request, call, attempt, relay, record)
     except ProxyError as err:
         err.message = relay.redactor.scrub_text(err.message)
         call.fail(err.outcome, err.message, None if relay.started else err.status)
@@ -83,10 +80,13 @@ async def forward(request: web.Request) -> web.StreamResponse:
             relay.abort()
             return relay.response
         return error_response(err)
-    except (asyncio.CancelledError, ConnectionResetError):  # the client went away
+    except (asyncio.CancelledError, ConnectionResetError):  # the client, or we, went away
         if not call.recorded and call.session is not None:
-            gone = "client went away mid-stream" if relay.started else "client went away"
-            call.fail("client_disconnected", gone)
+            if life.stopping:  # cut after the drain grace: the proxy's doing, not the client's
+                call.fail("proxy_shutdown", "the proxy stopped before the call ended")
+            else:
+                gone = "client went away mid-stream" if relay.started else "client went away"
+                call.fail("client_disconnected", gone)
             call.status_code = relay.response.status if relay.response is not None else None
             record(call)
         raise
@@ -97,6 +97,29 @@ async def forward(request: web.Request) -> web.StreamResponse:
         raise
     finally:
         settle(gate, call)  # an admission never settled (the call broke off): free it
+        life.in_flight -= 1
+
+
+async def _send_and_relay(
+    request: web.Request, call: CallFacts, attempt: Attempt, relay: Relay, record: Record
+) -> web.StreamResponse:
+    """send (through the governor, an injected fault or a replay) -> relay."""
+    app = request.app
+    gate, policy = app[APP_GATE], _policy(request, call)
+    link_client_retry(request, call)
+    n = gate.store.next_request(call.session) if call.session is not None else 0
+    fault = fault_for(policy.inject, call, n)
+    if fault is not None:
+        return await serve_fault(request, call, fault, relay, app[APP_CONFIG].timeout)
+    if call.session is not None and call.session.replay is not None:
+        reply = await replayed(call.session.replay, call)
+    else:
+        reply = await governed_send(call, attempt, gate, record, policy.limits, policy.absorb)
+        if await stream_usage.refused(call, reply):
+            app[APP_LIFECYCLE].no_stream_options.add(call.upstream or "")
+            attempt = await stream_usage.first_attempt_recorded(call, attempt, reply, gate, record)
+            reply = await governed_send(call, attempt, gate, record, policy.limits, policy.absorb)
+    return await relay.reply(reply)
 
 
 def _policy(request: web.Request, call: CallFacts) -> Policy:
@@ -118,10 +141,12 @@ async def resolve(request: web.Request, call: CallFacts) -> Attempt:
             f"request body is larger than this proxy's limit of {cfg.max_body_bytes} bytes"
             " (cab proxy --max-body-bytes)"
         ) from None
-    inb = call.inbound = inbound.prepare(call.api, raw, sess.model_override)
+    base = call.upstream = sess.upstream or cfg.upstream
+    ask_usage = cfg.stream_usage and base not in app[APP_LIFECYCLE].no_stream_options
+    inb = call.inbound = inbound.prepare(call.api, raw, sess.model_override, ask_usage)
     if app[APP_RECORDER].capturing(call):
         call.reply_data = bytearray()
-    url = f"{sess.upstream or cfg.upstream}/{upstream_path(request.match_info['tail'])}"
+    url = f"{base}/{upstream_path(request.match_info['tail'])}"
     if request.rel_url.raw_query_string:
         url += "?" + request.rel_url.raw_query_string
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST}

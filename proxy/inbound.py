@@ -55,8 +55,9 @@ class Inbound:
     prompt_chars: int = 0
 
 
-def prepare(api: Api, raw: bytes, model_override: str | None) -> Inbound:
-    """Parse and check the body; apply the session's model override and usage request."""
+def prepare(api: Api, raw: bytes, model_override: str | None, ask_usage: bool = True) -> Inbound:
+    """Parse and check the body; apply the session's model override and, with
+    `ask_usage`, ask a stream that did not for its usage."""
     inbound = Inbound(api=api, data=raw, prompt_chars=len(raw))
     if not raw:
         if api in _REQUIRED:
@@ -80,7 +81,7 @@ def prepare(api: Api, raw: bytes, model_override: str | None) -> Inbound:
         changed = True
     inbound.model = body.get("model") if isinstance(body.get("model"), str) else None
     inbound.stream = body.get("stream") is True
-    if inbound.stream and api in _STREAMABLE:
+    if ask_usage and inbound.stream and api in _STREAMABLE:
         opts = body.get("stream_options")
         if not (isinstance(opts, dict) and opts.get("include_usage")):
             body["stream_options"] = {

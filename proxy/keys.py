@@ -7,6 +7,7 @@ from aiohttp import web
 
 from proxy.config import ProxyConfig
 from proxy.governor_send import Gate
+from proxy.lifecycle import Lifecycle
 from proxy.metrics import Metrics
 from proxy.recorder import Recorder
 from proxy.sessions import SessionStore
@@ -17,3 +18,4 @@ APP_RECORDER = web.AppKey("recorder", Recorder)
 APP_METRICS = web.AppKey("metrics", Metrics)
 APP_CLIENT = web.AppKey("client", aiohttp.ClientSession)
 APP_GATE = web.AppKey("gate", Gate)
+APP_LIFECYCLE = web.AppKey("lifecycle", Lifecycle)

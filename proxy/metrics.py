@@ -9,6 +9,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 
+from yarl import URL
+
 from proxy.records import ModelCall
 
 _BUCKETS_S = (
@@ -59,39 +61,55 @@ class Histogram:
 
 class Metrics:
     def __init__(self) -> None:
-        self.calls: dict[tuple[str, str], int] = defaultdict(int)
-        self.tokens: dict[str, int] = defaultdict(int)
+        self.calls: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.tokens: dict[tuple[str, str], int] = defaultdict(int)
+        self._labels: dict[str | None, str] = {}
         self.latency = Histogram(
             "cab_proxy_latency_seconds", "Whole call time as the client saw it."
         )
         self.overhead = Histogram("cab_proxy_overhead_seconds", "Time the proxy itself added.")
         self.ttft = Histogram("cab_proxy_ttft_seconds", "Time to the first output token.")
 
-    def record(self, call: ModelCall) -> None:
-        self.calls[(call.outcome, call.api)] += 1
+    def upstream_label(self, upstream: str | None) -> str:
+        """The upstream base URL without credentials, quoted for a label (cached)."""
+        label = self._labels.get(upstream)
+        if label is None:
+            url = URL(upstream) if upstream else None
+            text = str(url.with_user(None)) if url is not None and url.host else "none"
+            label = self._labels[upstream] = text.replace("\\", "\\\\").replace('"', '\\"')
+        return label
+
+    def record(self, call: ModelCall, upstream: str | None = None) -> None:
+        up = self.upstream_label(upstream)
+        self.calls[(call.outcome, call.api, up)] += 1
         self.latency.observe(call.latency_ms / 1000)
         if call.proxy_overhead_ms is not None:
             self.overhead.observe(call.proxy_overhead_ms / 1000)
         if call.ttft_ms is not None:
             self.ttft.observe(call.ttft_ms / 1000)
         if call.prompt_tokens:
-            self.tokens["prompt"] += call.prompt_tokens
+            self.tokens[("prompt", up)] += call.prompt_tokens
         if call.completion_tokens:
-            self.tokens["completion"] += call.completion_tokens
+            self.tokens[("completion", up)] += call.completion_tokens
 
-    def render(self) -> str:
+    def render(self, in_flight: int = 0) -> str:
         out = [
+            "# HELP cab_proxy_calls_in_flight Requests received and not yet recorded.",
+            "# TYPE cab_proxy_calls_in_flight gauge",
+            f"cab_proxy_calls_in_flight {in_flight}",
             "# HELP cab_proxy_calls_total Upstream attempts and rejected requests, by outcome.",
             "# TYPE cab_proxy_calls_total counter",
         ]
-        for (outcome, api), n in sorted(self.calls.items()):
-            out.append(f'cab_proxy_calls_total{{outcome="{outcome}",api="{api}"}} {n}')
+        for (outcome, api, up), n in sorted(self.calls.items()):
+            out.append(
+                f'cab_proxy_calls_total{{outcome="{outcome}",api="{api}",upstream="{up}"}} {n}'
+            )
         out += [
             "# HELP cab_proxy_tokens_total Tokens by kind.",
             "# TYPE cab_proxy_tokens_total counter",
         ]
-        for kind, n in sorted(self.tokens.items()):
-            out.append(f'cab_proxy_tokens_total{{kind="{kind}"}} {n}')
+        for (kind, up), n in sorted(self.tokens.items()):
+            out.append(f'cab_proxy_tokens_total{{kind="{kind}",upstream="{up}"}} {n}')
         for h in (self.latency, self.overhead, self.ttft):
             out += h.render()
         return "\n".join(out) + "\n"

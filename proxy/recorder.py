@@ -96,7 +96,7 @@ class Recorder:
             replayed_seq=call.replayed_seq,
         )
         self.sink.write(rec)
-        self.metrics.record(rec)
+        self.metrics.record(rec, call.upstream)
         if call.reply_data is not None:
             self._capture(call, rec)
         if sess is not None:  # last: a reader waiting on the session sees it all done

@@ -18,7 +18,8 @@ from proxy.fake.app import FAKE, FakeConfig, FakeState, create_fake_app
 from proxy.fake.quota import QuotaConfig
 from proxy.governor import Policy
 from proxy.governor_lane import LaneStats
-from proxy.keys import APP_GATE, APP_RECORDER
+from proxy.keys import APP_CONFIG, APP_GATE, APP_LIFECYCLE, APP_RECORDER
+from proxy.lifecycle import OneLineErrors
 from proxy.records import ModelCall
 from proxy.sessions import Session, SessionStore
 
@@ -44,17 +45,54 @@ def run(coro) -> None:
 
 def make_runner(app: web.Application) -> web.AppRunner:
     """The runner settings both servers use: no access log (hot path), and a handler
-    that is cancelled when its client disconnects (so upstream work stops too)."""
+    that is cancelled when its client disconnects (so upstream work stops too). The
+    proxy's app also brings its keep-alive timeout, drain grace and one-line logging of
+    malformed requests."""
+    cfg = app.get(APP_CONFIG)
+    if cfg is None:  # the fake upstream
+        return web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+        )
     return web.AppRunner(
-        app, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+        app,
+        access_log=None,
+        handler_cancellation=True,
+        shutdown_timeout=cfg.shutdown_grace_s,
+        keepalive_timeout=cfg.keepalive_timeout_s,
+        logger=OneLineErrors(),
     )
 
 
-class BackgroundServer:
-    """An aiohttp app served on 127.0.0.1 from a background thread."""
+async def start_runner(app: web.Application) -> web.AppRunner:
+    runner = make_runner(app)
+    await runner.setup()
+    life = app.get(APP_LIFECYCLE)
+    if life is not None:
+        life.server = runner.server
+    return runner
 
-    def __init__(self, host: str, port: int) -> None:
+
+async def serve_unix(runner: web.AppRunner, path: Path) -> None:
+    """Also serve the runner's app on a Unix socket at `path`: the isolation sidecar
+    connects there and serves it on an agent container's own loopback (docs/isolation.md).
+
+    The socket is world-connectable (0666) because the sidecar runs as nobody; what guards
+    it is the folder it lives in and the session key every request must carry, exactly as
+    for the TCP port on 127.0.0.1. A stale socket left by a crashed run is replaced."""
+    path = Path(path)
+    if path.is_socket():
+        path.unlink()
+    await web.UnixSite(runner, str(path)).start()
+    path.chmod(0o666)
+
+
+class BackgroundServer:
+    """An aiohttp app served on 127.0.0.1 from a background thread (and, when `unix_path`
+    is set, on that Unix socket too)."""
+
+    def __init__(self, host: str, port: int, unix_path: Path | None = None) -> None:
         self.host, self.port = host, port
+        self.unix_path = unix_path
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -101,17 +139,18 @@ class BackgroundServer:
         return self
 
     async def _serve(self, app: web.Application) -> None:
-        self._runner = make_runner(app)
-        await self._runner.setup()
+        self._runner = await start_runner(app)
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        if self.unix_path is not None:
+            await serve_unix(self._runner, self.unix_path)
 
     def stop(self) -> None:
         if self._thread is None or self._loop is None:
             return
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=SHUTDOWN_TIMEOUT_S + 30)
+        self._thread.join(timeout=SHUTDOWN_TIMEOUT_S + 60)
         self._thread = None
 
     def __enter__(self):
@@ -134,10 +173,15 @@ class ProxyServer(BackgroundServer):
         port: int = 0,
         timeout: float = 600.0,
         max_body_bytes: int = 32 * 1024 * 1024,
+        unix_path: Path | None = None,
         governor: bool = True,
         policy: Policy | None = None,
+        stream_usage: bool = True,
+        shutdown_grace_s: float = SHUTDOWN_TIMEOUT_S,
+        header_timeout_s: float = 10.0,
+        keepalive_timeout_s: float = 15.0,
     ) -> None:
-        super().__init__(host, port)
+        super().__init__(host, port, unix_path)
         self.config = ProxyConfig(
             upstream=upstream,
             upstream_key_env=upstream_key_env,
@@ -149,6 +193,10 @@ class ProxyServer(BackgroundServer):
             max_body_bytes=max_body_bytes,
             governor=governor,
             policy=policy or Policy(),
+            stream_usage=stream_usage,
+            shutdown_grace_s=shutdown_grace_s,
+            header_timeout_s=header_timeout_s,
+            keepalive_timeout_s=keepalive_timeout_s,
         )
         self.store = SessionStore()
         self._app: web.Application | None = None
@@ -233,18 +281,23 @@ class FakeUpstreamServer(BackgroundServer):
         return self._app[FAKE]
 
 
-async def serve_until_signal(app: web.Application, host: str, port: int, name: str) -> None:
-    """Serve in the foreground (the CLI) until SIGINT/SIGTERM; prints the URL it bound."""
+async def serve_until_signal(
+    app: web.Application, host: str, port: int, name: str, unix_path: Path | None = None
+) -> None:
+    """Serve in the foreground (the CLI) until SIGINT/SIGTERM; prints the URL it bound
+    (and serves the Unix socket at `unix_path` too, for isolated agents)."""
     import signal
 
-    runner = make_runner(app)
-    await runner.setup()
+    runner = await start_runner(app)
     await web.TCPSite(runner, host, port).start()
     bound = runner.addresses[0][1]
     print(
         f"{name} listening on http://{host}:{bound} (OpenAI base URL: http://{host}:{bound}/v1)",
         flush=True,
     )
+    if unix_path is not None:
+        await serve_unix(runner, unix_path)
+        print(f"{name} listening on {unix_path} too (the isolation sidecar's door)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from runner import images
+from runner.isolation import container_limits
 from runner.sandbox.base import WORKSPACE, RunSpec, Sandbox
 from runner.tasks import Task
 from scorer.evidence import TestFacts
@@ -24,7 +25,7 @@ TAIL_BYTES = 16 * 1024
 REPORT_LIMIT = 8 * 1024 * 1024
 
 
-def tail(text: str, limit: int = TAIL_BYTES) -> str:
+def tail_bytes(text: str, limit: int = TAIL_BYTES) -> str:
     """The last `limit` bytes of `text` as UTF-8, never splitting a character."""
     data = text.encode("utf-8", "replace")
     if len(data) <= limit:
@@ -89,9 +90,17 @@ def run_hidden_tests(
     scratch: Path,
     labels: dict[str, str] | None = None,
     log_path: Path | None = None,
+    network_mode: str = "none",
 ) -> TestFacts:
     """Copy, overlay the hidden tests, run the task's test command in its image with no
-    network, and return what happened. Never raises for the tests' own failure."""
+    network, and return what happened. Never raises for the tests' own failure.
+    A Harbor task runs its own verifier (runner/taskformats/harbor_run.py)."""
+    if task.harbor is not None:
+        from runner.taskformats.harbor_run import run_verifier
+
+        return run_verifier(
+            task, post_agent_workspace, sandbox, scratch=scratch, labels=labels, log_path=log_path
+        )
     workdir = prepare_test_workspace(task, Path(post_agent_workspace), Path(scratch) / "workspace")
     spec = RunSpec(
         image=images.resolve(task.image),
@@ -99,14 +108,15 @@ def run_hidden_tests(
         workspace=workdir,
         workdir=WORKSPACE,
         env={"PYTHONDONTWRITEBYTECODE": "1", "NO_COLOR": "1"},
-        network_mode="none",
+        network_mode=network_mode,
         timeout_s=task.timeout_s,
+        **container_limits(task),
         labels={**(labels or {}), "cab.stage": "hidden_tests"},
         log_path=log_path,
     )
     result = sandbox.run(spec)
     if result.error is not None:
-        return TestFacts(ran=False, error=result.error, stderr=tail(result.stderr))
+        return TestFacts(ran=False, error=result.error, stderr=tail_bytes(result.stderr))
     report = read_report(task, workdir, result.stdout)
     stdout = go_text(result.stdout) if task.test.report == "go-json" else result.stdout
     error = None
@@ -117,8 +127,8 @@ def run_hidden_tests(
         ran=True,
         exit_code=result.exit_code,
         timed_out=result.timed_out,
-        stdout=tail(stdout),
-        stderr=tail(result.stderr),
+        stdout=tail_bytes(stdout),
+        stderr=tail_bytes(result.stderr),
         report=report,
         error=error,
     )

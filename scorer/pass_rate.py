@@ -42,7 +42,8 @@ class PassRate(BaseModel):
     fail_reasons: list[str]
 
 
-def _tail(text: str, n: int) -> str:
+def last_chars(text: str, n: int) -> str:
+    """The last `n` characters (0: all of it); the page's stdout_tail/stderr_tail."""
     return text[-n:] if n and len(text) > n else text
 
 
@@ -102,13 +103,15 @@ def score(evidence: Evidence, config: ScoringConfig | None = None) -> PassRate:
     if counts is not None:
         denominator = max(counts.total, task.expected_tests or 0)
         partial = tidy(counts.passed / denominator) if denominator else 0
+        if counts.score is not None:  # a verifier's own reward (Harbor) is the partial score
+            partial = tidy(counts.score)
 
     return PassRate(
         pass_=0 if reasons else 1,
         exit_code=tests.exit_code,
         timed_out=tests.timed_out,
-        stdout_tail=_tail(human_stdout(evidence), config.pass_rate.tail_chars),
-        stderr_tail=_tail(tests.stderr, config.pass_rate.tail_chars),
+        stdout_tail=last_chars(human_stdout(evidence), config.pass_rate.tail_chars),
+        stderr_tail=last_chars(tests.stderr, config.pass_rate.tail_chars),
         partial_score=partial,
         tests_ran=tests.ran,
         report_format=fmt,

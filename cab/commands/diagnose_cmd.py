@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from cab.commands.score_cmd import CellFileError, load_cell
 from proxy.records import ModelCall
+from proxy.transcripts import last_words, read_transcript
 from scorer import score_cell
 from scorer.diagnosis import Context, Diagnosis, diagnose
 from scorer.evidence import Evidence, TaskFacts
@@ -82,11 +83,35 @@ def run(args: argparse.Namespace) -> int:
     except CellFileError as exc:
         print(f"cab diagnose: {exc}", file=sys.stderr)
         return 2
+    said, saw = _last_words(args.target, diag)
     if args.json:
-        print(json.dumps(diag.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        out = diag.model_dump(mode="json")
+        out["last_words"] = {"assistant": said, "tool_result": saw}
+        print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
         _print(diag)
+        if said or saw:
+            print(f"last assistant message: {said or '—'}")
+            print(f"last tool result before the end: {saw or '—'}")
     return 0
+
+
+def _last_words(target: Path, diag: Diagnosis) -> tuple[str | None, str | None]:
+    """For a failed cell: what the model last said and the last tool result it saw."""
+    cell = target if target.is_dir() else target.parent
+    passed = diag.verdict is not None and diag.verdict.verdict == "capability" and _passed(cell)
+    if passed:
+        return None, None
+    return last_words(read_transcript(cell), limit=600)
+
+
+def _passed(cell: Path) -> bool:
+    try:
+        _, _, evidence = load_cell(cell)
+    except CellFileError:
+        return False
+    card = score_cell(evidence)
+    return card.pass_rate.pass_ == 1
 
 
 def _fmt(x: float | None, unit: str = "") -> str:

@@ -42,19 +42,60 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=600.0, help="upstream timeout, seconds")
     p.add_argument("--max-body-bytes", type=int, default=32 * 1024 * 1024)
     p.add_argument(
+        "--unix-socket",
+        type=Path,
+        metavar="PATH",
+        help="also serve on this Unix socket (for an isolated agent's sidecar: docs/isolation.md)",
+    )
+    p.add_argument(
         "--no-transcripts",
         dest="transcripts",
         action="store_false",
         help="keep no request bodies or replies (by default, with --record-dir, they go to"
         " DIR/transcript.jsonl.gz, keys redacted)",
     )
+    _hardening_flags(p)
     p.set_defaults(func=run)
 
 
+def _hardening_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-stream-usage",
+        dest="stream_usage",
+        action="store_false",
+        help="never add stream_options.include_usage to a client's stream (tokens are then"
+        " estimated unless the client asked for usage itself)",
+    )
+    p.add_argument("--header-timeout", type=float, default=10.0, metavar="S",
+                   help="close a connection that sends no request headers within S seconds")  # fmt: skip
+    p.add_argument("--keepalive-timeout", type=float, default=15.0, metavar="S",
+                   help="close an idle keep-alive connection after S seconds")  # fmt: skip
+    p.add_argument("--shutdown-grace", type=float, default=10.0, metavar="S",
+                   help="on SIGTERM, let calls in flight finish for up to S seconds")  # fmt: skip
+    p.add_argument("--session-idle", type=float, default=900.0, metavar="S",
+                   help="forget a session that appeared from a key after S idle seconds")  # fmt: skip
+    p.add_argument(
+        "--session",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="issue a session key at start and print it (repeatable; for --require-session)",
+    )
+    p.add_argument(
+        "--admin-token-env",
+        default="CAB_PROXY_ADMIN_TOKEN",
+        metavar="NAME",
+        help="env var holding the token of POST /admin/sessions (loopback only; unset: off)",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    from proxy.admin import issue
     from proxy.app import create_app
+    from proxy.errors import ProxyError
     from proxy.server import run as run_loop
     from proxy.server import serve_until_signal
+    from proxy.sessions import SessionStore
 
     if not args.upstream.startswith(("http://", "https://")):
         print(
@@ -72,6 +113,12 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         max_body_bytes=args.max_body_bytes,
         transcripts=args.transcripts,
+        stream_usage=args.stream_usage,
+        header_timeout_s=args.header_timeout,
+        keepalive_timeout_s=args.keepalive_timeout,
+        shutdown_grace_s=args.shutdown_grace,
+        session_idle_s=args.session_idle,
+        admin_token_env=args.admin_token_env,
     )
     log = structlog.get_logger("proxy")
     if not os.environ.get(args.upstream_key_env):
@@ -79,5 +126,14 @@ def run(args: argparse.Namespace) -> int:
             "no upstream key set; calls go upstream without one (or with a client's plain key)",
             env=args.upstream_key_env,
         )
-    run_loop(serve_until_signal(create_app(config), args.host, args.port, "cab proxy"))
+    store = SessionStore(implicit_reader=False)  # calls.jsonl holds every call
+    for name in args.session:
+        try:
+            sess = issue(store, name)
+        except ProxyError as err:
+            print(f"cab proxy: --session: {err.message}", file=sys.stderr)
+            return 2
+        print(f"session {name}: key {sess.key}", flush=True)
+    app = create_app(config, store)
+    run_loop(serve_until_signal(app, args.host, args.port, "cab proxy", args.unix_socket))
     return 0

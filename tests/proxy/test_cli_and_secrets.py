@@ -91,8 +91,10 @@ def test_cab_proxy_records_and_never_leaks_the_key(cli_stack):
     assert run1[0].total_tokens == reply.usage.total_tokens
     assert run1[0].request_hash == run1[1].request_hash
     assert [c.session for c in calls if c not in run1] == ["default"]
-    assert 'cab_proxy_calls_total{outcome="rate_limited",api="chat"} 2' in metrics
-    assert 'cab_proxy_calls_total{outcome="ok",api="chat"} 3' in metrics
+    up = f'upstream="{cli_stack["fake_url"]}/v1"'
+    assert f'cab_proxy_calls_total{{outcome="rate_limited",api="chat",{up}}} 2' in metrics
+    assert f'cab_proxy_calls_total{{outcome="ok",api="chat",{up}}} 3' in metrics
+    assert "cab_proxy_calls_in_flight 0" in metrics
     assert "cab_proxy_latency_seconds_count 7" in metrics
     assert (
         "cab_proxy_overhead_seconds_bucket" in metrics and "cab_proxy_ttft_seconds_sum" in metrics
