@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -84,7 +85,9 @@ class SweepConfig(BaseModel):
     repeats: int = Field(1, ge=1, le=100)
     concurrency: int = Field(2, ge=1, le=64)
     timeout_s: float | None = Field(None, gt=0, description="agent timeout; task's own if unset")
-    network_mode: str = "host"
+    network_mode: Literal["isolated", "host"] = Field(
+        "isolated", description="isolated: the proxy is the agent's only door; host: opt-in"
+    )
     sandbox: str = Field("auto", pattern="^(auto|docker|local)$")
     plugins: list[Plugin] = Field(default_factory=list)
     scoring: SweepScoring = Field(default_factory=SweepScoring)

@@ -73,6 +73,14 @@ class Task(BaseModel):
     language: Literal["go", "python", "javascript", "shell", "rust", "cpp", "java"]
     image: str = Field("toolbox", description="image name from config/images (or a full tag)")
     timeout_s: int = Field(600, gt=0)
+    cpus: float | None = Field(None, gt=0, description="container CPUs (config default if unset)")
+    memory_mb: int | None = Field(None, ge=64, description="container memory (default: config)")
+    pids_limit: int | None = Field(None, ge=16, description="container pids (default: config)")
+    allow_internet: bool = Field(
+        False,
+        description="the task needs the internet (Harbor's allow_internet): granted only when "
+        "the user opts into host networking; otherwise the agent stays isolated",
+    )
     test: TestSpec
     expected_changes: list[str] = Field(default_factory=list)
     protected_paths: list[str] = Field(default_factory=list)
