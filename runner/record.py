@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from proxy.records import ModelCall
+from runner.confinement import IsolationFacts
 from runner.spans import Span
 from scorer.card import Scorecard
 from scorer.evidence import Evidence
@@ -32,7 +33,7 @@ from scorer.timeline import held_intervals, tidy, union_ms
 from scorer.verdict import judge
 
 #: The format of cell.json this code writes.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -83,12 +84,29 @@ def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _v5_to_v6(data: dict[str, Any]) -> dict[str, Any]:
+    """v6 records the agent's confinement (`identity.network_mode`, `isolation`). Before
+    it, a docker agent used host networking unless a note says another docker network;
+    what the container saw was not recorded, so `isolation` stays null."""
+    identity = data.get("identity")
+    if isinstance(identity, dict) and "network_mode" not in identity:
+        note = identity.get("network") or ""
+        mode = "host"
+        if note.startswith("docker network '"):
+            mode = note.removeprefix("docker network '").rstrip("'")
+        identity = {**identity, "network_mode": mode if identity.get("isolated", True) else "local"}
+        data["identity"] = identity
+    data.setdefault("isolation", None)
+    return data
+
+
 #: version n -> the step that upgrades a version-n dict to version n + 1.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
+    5: _v5_to_v6,
 }
 
 
@@ -122,6 +140,9 @@ class RunIdentity(BaseModel):
     sandbox: str = "docker"
     isolated: bool = True
     network: str | None = Field(None, description="how the agent reached the proxy")
+    network_mode: str | None = Field(
+        None, description="isolated (default) | host (opted in) | local (not isolated)"
+    )
     endpoint: str = Field("embedded", description="'embedded' or the upstream base URL")
     attempt: int = 1
     replay_of: str | None = Field(
@@ -162,6 +183,9 @@ class CellRecord(BaseModel):
     spans: list[Span] = Field(default_factory=list)
     artifacts: dict[str, str] = Field(default_factory=dict, description="name -> file in cell dir")
     reproduce: Reproduce = Field(default_factory=Reproduce)
+    isolation: IsolationFacts | None = Field(
+        None, description="how the agent's container was confined, with the evidence"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from proxy.transcripts import TRANSCRIPT_FILE
+from runner.confinement import LOOPBACK_PORT
 from runner.pipeline.state import CellState
 from runner.record import CellRecord, CellTiming, Reproduce, RunIdentity
-from runner.sandbox.base import RunResult
 from scorer.evidence import ChangeFacts, Evidence, TaskFacts, TimingFacts
 
 
@@ -48,6 +48,8 @@ def build_evidence(state: CellState) -> Evidence:
 def build_identity(state: CellState) -> RunIdentity:
     """The page's "Run identity": what ran where, from the sandbox's own result."""
     result, model = state.result, state.model
+    mode = state.spec.network_mode if state.spec else state.opts.network_mode
+    isolated = result.isolated if result else state.sandbox.isolated
     return RunIdentity(
         cell_id=state.cell_id,
         sweep_id=state.opts.sweep_id,
@@ -57,8 +59,9 @@ def build_identity(state: CellState) -> RunIdentity:
         exit_code=state.agent.exit_code,
         tui_version=state.adapter.version,
         sandbox=result.sandbox if result else state.sandbox.name,
-        isolated=result.isolated if result else state.sandbox.isolated,
-        network=network_note(state.opts.network_mode, result),
+        isolated=isolated,
+        network=network_note(mode, isolated),
+        network_mode=mode if isolated else "local",
         endpoint="embedded" if model.embedded else model.endpoint,
         attempt=state.opts.attempt,
         replay_of=state.opts.replay.cell_id if state.opts.replay else None,
@@ -90,14 +93,21 @@ def build_record(state: CellState, evidence: Evidence, reproduce: Reproduce) -> 
         spans=state.tracer.spans,
         artifacts=artifacts(state.cell_dir),
         reproduce=reproduce,
+        isolation=state.result.isolation if state.result else None,
     )
 
 
-def network_note(mode: str, result: RunResult | None) -> str:
-    if result is None or not result.isolated:
+def network_note(mode: str, isolated: bool) -> str:
+    """The record's one-line `network` fact (docs/isolation.md)."""
+    if not isolated:
         return "local process: shares the host network (not isolated)"
+    if mode == "isolated":
+        return (
+            f"isolated: only loopback; the proxy on 127.0.0.1:{LOOPBACK_PORT} through the "
+            "sidecar (its Unix socket), nothing else reachable"
+        )
     if mode == "host":
-        return "host network: the agent reaches the proxy on 127.0.0.1 (and, here, the host)"
+        return "host network (opted in): the agent reaches the proxy and the host's network"
     return f"docker network '{mode}'"
 
 
