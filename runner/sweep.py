@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_exponential
@@ -83,8 +84,11 @@ class SweepRunner:
         out_root: Path = Path("runs"),
         sandbox: str | None = None,
         listener: object | None = None,
+        harness_options: dict[str, Any] | None = None,
     ) -> None:
         self.cfg = cfg
+        #: Harness keyword arguments (benchmarks: the fake provider's quota, the governor)
+        self.harness_options = harness_options or {}
         self.sweep_dir = out_root / cfg.sweep_id
         self.sandbox_kind = sandbox or cfg.sandbox
         self.listener = listener
@@ -154,7 +158,7 @@ class SweepRunner:
             summary = SweepSummary(
                 self.sweep_dir, len(self.plans), len(self.plans) - len(todo), 0, 0, 0, 0
             )
-            with Harness() as harness:
+            with Harness(**self.harness_options) as harness:
                 self.harness = harness
                 outcomes = asyncio.run(self._run_all(todo))
             for o in outcomes:
