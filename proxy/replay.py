@@ -128,27 +128,29 @@ def _nearest(body: dict[str, Any], unserved: list[_Entry]) -> _Entry | None:
 
 
 def _without(body: dict[str, Any], paths: Iterable[str]) -> dict[str, Any]:
-    """The body less transport fields and the normalised paths (dotted, e.g. metadata.id)."""
+    """The body less transport fields and the normalised paths: dotted keys, `*` for every
+    item of a list (or value of an object), e.g. `metadata.id` or `input.*.id`. The
+    caller's body is never changed: a branch is copied before a key is dropped from it."""
     out = {k: v for k, v in body.items() if k not in TRANSPORT_FIELDS}
     for path in paths:
-        *parents, last = path.split(".")
-        node: Any = out
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and last in node:
-            if node is out:
-                del out[last]
-            else:  # copy the branch before changing it: the caller's body stays as sent
-                _drop_nested(out, parents, last)
+        out = _drop(out, path.split("."))
     return out
 
 
-def _drop_nested(out: dict[str, Any], parents: list[str], last: str) -> None:
-    node = out
-    for part in parents:
-        node[part] = dict(node[part])
-        node = node[part]
-    node.pop(last, None)
+def _drop(node: Any, parts: list[str]) -> Any:
+    """NODE without the key at PARTS (a copy where something was dropped, else NODE)."""
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        if isinstance(node, list):
+            return [_drop(item, rest) if rest else item for item in node]
+        if isinstance(node, dict) and rest:
+            return {k: _drop(v, rest) for k, v in node.items()}
+        return node
+    if not isinstance(node, dict) or head not in node:
+        return node
+    if not rest:
+        return {k: v for k, v in node.items() if k != head}
+    return {**node, head: _drop(node[head], rest)}
 
 
 def _miss_message(body: dict[str, Any], expected: _Entry | None, normalise: tuple[str, ...]) -> str:

@@ -62,6 +62,9 @@ class AiderAdapter:
     client_timeout_s = 600.0
     retry_hint = "aider's own 429 retry (~64 s in all) is not configurable; raise timeout_s or the quota, or let the proxy absorb 429s"
     image = "aider"
+    #: no per-run field in aider's requests; its system prompt says "Current date: …",
+    #: so a replay matches on the day of the recording only (docs/transcripts.md)
+    replay_normalise: tuple[str, ...] = ()
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
         command = [

@@ -90,3 +90,18 @@ def test_normalised_fields_are_left_out_of_the_comparison(recorded, tmp_path):
     calls = read_transcript(cell)
     loose = ReplayBook.from_transcript(calls, normalise=("prompt_cache_key",))
     assert loose.take(body).seq == entry.seq
+
+
+def test_a_wildcard_normalises_a_field_of_every_item_and_leaves_the_body_as_sent():
+    """Codex gives every input item a fresh `id` (msg_<uuid>) each run: `input.*.id`."""
+    from proxy.replay import _without
+
+    sent = {
+        "model": "m",
+        "client_metadata": {"session_id": "a", "keep": 1},
+        "input": [{"id": "msg_1", "role": "user", "content": "hi"}, {"type": "reasoning"}],
+    }
+    kept = _without(sent, ("input.*.id", "client_metadata.session_id", "absent.x", "model.*"))
+    assert kept["input"] == [{"role": "user", "content": "hi"}, {"type": "reasoning"}]
+    assert kept["client_metadata"] == {"keep": 1} and kept["model"] == "m"
+    assert sent["input"][0]["id"] == "msg_1" and sent["client_metadata"]["session_id"] == "a"
