@@ -63,6 +63,27 @@ def breakdown(card: Scorecard | None) -> list[tuple[str, str, str]]:
     return rows
 
 
+def isolation_summary(record: CellRecord) -> str | None:
+    """One line of the isolation evidence (docs/isolation.md): what the agent's own
+    container saw, and the sidecar's connection counts."""
+    iso = record.isolation
+    if iso is None:
+        return None
+    parts = []
+    if iso.check is not None:
+        parts.append("interfaces seen inside: " + (", ".join(iso.check.interfaces) or "none"))
+        refused = [p for p, state in iso.check.probes.items() if state == "refused"]
+        if refused:
+            parts.append("host ports unreachable: " + ", ".join(refused))
+    if iso.forwarder is not None:
+        f = iso.forwarder
+        parts.append(
+            f"proxy connections accepted {f.connections_accepted}, refused {f.connections_refused}"
+        )
+    parts.append(f"user {iso.user}, capabilities dropped: {', '.join(iso.cap_drop) or 'none'}")
+    return "; ".join(parts)
+
+
 def cell_context(record: CellRecord) -> dict[str, Any]:
     """Everything the cell template shows except links, which depend on the page's place."""
     card = record.scores
@@ -86,7 +107,9 @@ def cell_context(record: CellRecord) -> dict[str, Any]:
             ("tui_version", ident.tui_version),
             ("sandbox", ident.sandbox),
             ("isolated", _show(ident.isolated)),
+            ("network_mode", ident.network_mode),
             ("network", ident.network),
+            ("isolation", isolation_summary(record)),
             ("endpoint", ident.endpoint),
             ("attempt", ident.attempt),
         ],

@@ -10,7 +10,7 @@
 - Infra retries: an infra verdict queues the cell again with exponential backoff
   (tenacity), its slot freed while it waits. Every attempt is kept: the previous one's
   folder moves to <cell_dir>/attempts/<n>/ and each attempt has its own store row.
-  Capability failures are never retried.
+  Capability failures are never retried, nor are cells that met injected faults.
 - Repeats: with repeats > 1 each repeat is its own cell, `<cell_id>#r<k>` in
   `<cell path>/r<k>/`, with its own container label, so repeats run side by side.
 """
@@ -238,7 +238,9 @@ class SweepRunner:
         if n > 1:
             _restore_previous(cell_dir, stash)
         f = cell_facts(record)
-        final = not f["infra"] or n >= self.cfg.retry.attempts
+        # a cell that met injected faults is never retried: a seeded injector would only
+        # serve the same faults again
+        final = not f["infra"] or f["injected"] or n >= self.cfg.retry.attempts
         self.store.record_attempt(
             record,
             attempt=n,

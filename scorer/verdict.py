@@ -116,6 +116,9 @@ def _facts(evidence: Evidence, window: RunWindow) -> dict:
         "budget_s": window.budget_s,
     }
     facts.update({k: v for k, v in extra.items() if v is not None})
+    injected = Counter(c.injected for c in calls if c.injected)
+    if injected:
+        facts["injected_faults"] = dict(sorted(injected.items()))
     failures = [c for c in ordered(calls) if not c.completed]
     if failures:
         last = failures[-1]
@@ -133,8 +136,19 @@ def _verdict(reason: Reason | None, sentence: str, facts: dict) -> Verdict:
         verdict=f"infra:{reason}" if reason else "capability",
         reason=reason,
         infra=reason is not None,
-        sentence=sentence,
+        sentence=sentence + _injected_note(facts.get("injected_faults")),
         evidence=facts,
+    )
+
+
+def _injected_note(injected: dict[str, int] | None) -> str:
+    """Said on every verdict of a cell that met injected faults (never a clean result)."""
+    if not injected:
+        return ""
+    faults = ", ".join(f"{k} ×{n}" for k, n in injected.items())
+    return (
+        f" Faults were injected into {sum(injected.values())} call(s) ({faults}): "
+        "a robustness measurement, not a clean capability result."
     )
 
 

@@ -42,6 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=600.0, help="upstream timeout, seconds")
     p.add_argument("--max-body-bytes", type=int, default=32 * 1024 * 1024)
     p.add_argument(
+        "--unix-socket",
+        type=Path,
+        metavar="PATH",
+        help="also serve on this Unix socket (for an isolated agent's sidecar: docs/isolation.md)",
+    )
+    p.add_argument(
         "--no-transcripts",
         dest="transcripts",
         action="store_false",
@@ -129,5 +135,5 @@ def run(args: argparse.Namespace) -> int:
             return 2
         print(f"session {name}: key {sess.key}", flush=True)
     app = create_app(config, store)
-    run_loop(serve_until_signal(app, args.host, args.port, "cab proxy"))
+    run_loop(serve_until_signal(app, args.host, args.port, "cab proxy", args.unix_socket))
     return 0
