@@ -56,6 +56,7 @@ def start(args: list[str], cpu: int | None) -> tuple[subprocess.Popen, str]:
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert proc.stdout is not None
     line = proc.stdout.readline()
     m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
     if not m:

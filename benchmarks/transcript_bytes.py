@@ -35,11 +35,11 @@ def sizes(cell: Path) -> tuple[int, int, int, int, int]:
 
 
 def main(cells: list[str]) -> None:
-    head = f"{'cell':44} {'calls':>5} {'plain':>9} {'plain.gz':>9} {'dedup':>9} {'stored':>9}"
-    print(head)
+    print(f"{'cell':56} {'calls':>5} {'plain':>9} {'plain.gz':>9} {'dedup':>9} {'stored':>9}")
     for name in cells:
         n, plain, plain_gz, dedup, stored = sizes(Path(name))
-        print(f"{name[-44:]:44} {n:5} {plain:9,} {plain_gz:9,} {dedup:9,} {stored:9,}")
+        label = "/".join(Path(name).parts[-4:])  # <tui>/<model>/<category>/<task>
+        print(f"{label[-56:]:56} {n:5} {plain:9,} {plain_gz:9,} {dedup:9,} {stored:9,}")
 
 
 if __name__ == "__main__":

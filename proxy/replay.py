@@ -112,9 +112,10 @@ class ReplayBook:
 
 def _nearest(body: dict[str, Any], unserved: list[_Entry]) -> _Entry | None:
     """The recorded call this request most likely meant to repeat: same stream flag, then
-    the longest run of equal messages, then the earliest."""
+    as many messages (the same turn: a request that is a prefix of a later turn's is not
+    that turn), then the longest run of equal messages, then the earliest."""
 
-    def score(entry: _Entry) -> tuple[bool, int, int]:
+    def score(entry: _Entry) -> tuple[bool, bool, int, int]:
         field_name = next((f for f in _MESSAGES.values() if f in entry.body), "messages")
         mine, theirs = body.get(field_name) or [], entry.body.get(field_name) or []
         same = 0
@@ -122,7 +123,8 @@ def _nearest(body: dict[str, Any], unserved: list[_Entry]) -> _Entry | None:
             if a != b:
                 break
             same += 1
-        return bool(body.get("stream")) == bool(entry.body.get("stream")), same, -entry.seq
+        stream = bool(body.get("stream")) == bool(entry.body.get("stream"))
+        return stream, len(mine) == len(theirs), same, -entry.seq
 
     return max(unserved, key=score, default=None)
 

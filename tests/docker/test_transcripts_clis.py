@@ -250,7 +250,11 @@ def test_a_replay_of_an_altered_request_is_a_replay_miss_not_a_pass(runs, tui):
     again = CellRecord.read(runs[tui].altered)
     assert again.calls, "the CLI made no call"
     first = again.calls[0]
-    assert first.outcome == "replay_miss" and "(altered)" in (first.error or ""), first.error
+    source = read_transcript(runs[tui].recorded)[0]
+    field = "input" if source.api == "responses" else "messages"
+    altered = next(i for i, m in enumerate(source.messages) if m.get("role") == "user")
+    assert first.outcome == "replay_miss", first
+    assert f"call #1 differs at {field}[{altered}]" in (first.error or ""), first.error
     assert all(c.outcome != "ok" for c in again.calls)
     assert again.verdict == "infra:harness"
     assert again.scores and "diverged from its recording at call 1" in again.scores.verdict.sentence
@@ -318,6 +322,9 @@ def _check_page(browser: Any, base: str, tui: str, calls: list[TranscriptCall]) 
         last = calls[-1].seq
         page.click(f"#call-{last} a[href='#conv-{last}']")
         page.wait_for_function(f"document.getElementById('conv-{last}').open", timeout=5000)
+        page.evaluate(
+            "document.querySelectorAll('#conversation details').forEach(d => d.open = true)"
+        )
         for call in calls:
             text = page.locator(f"#conv-{call.seq}").inner_text()
             assert call.reply is not None
