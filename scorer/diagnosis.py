@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from proxy.records import ModelCall
 from scorer.evidence import AgentFacts
-from scorer.throttle import ThrottleAccount, account
+from scorer.throttle import ThrottleAccount, account, proxy_notes
 from scorer.timeline import ordered, throttled_wait_ms
 from scorer.verdict import Verdict
 
@@ -63,7 +63,7 @@ def diagnose(
     if verdict is not None and not verdict.infra and d.timed_out:
         d.gave_up = None
     d.story = _story(d, verdict, streak, agent)
-    d.advice = advise(d, calls, verdict, ctx)
+    d.advice = proxy_notes(d) + advise(d, calls, verdict, ctx)  # what the proxy did, first
     return d
 
 

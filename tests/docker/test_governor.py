@@ -4,12 +4,15 @@ agent in its container, the proxy between it and the fake provider's quota."""
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import uuid
 
 import docker
 import pytest
 
 from proxy.fake.quota import QuotaConfig
+from report import build_site
 from runner.store import ResultsStore
 from runner.sweep import SweepRunner
 from runner.sweep_config import parse_sweep
@@ -108,3 +111,28 @@ def test_injected_faults_are_in_the_record_and_the_verdict(tmp_path, sweep_id):
     assert card.throttle.injected == {"429:retry_after=1": 1, "503": 1}
     assert record.identity.attempt == 1, "never retried: the injector would serve them again"
     assert (row.injected_cells, row.capability_cells) == (1, 0), "out of the leaderboard"
+    build_site(tmp_path / sweep_id, tmp_path / "site")
+    [page] = [p for p in (tmp_path / "site").rglob("*.html") if "go-http-handler-fix" in p.name
+              or "go-http-handler-fix" in str(p.parent)]  # fmt: skip
+    notes = page.read_text(encoding="utf-8").split('id="proxy-notes"')[1].split("</ul>")[0]
+    assert "Faults were injected by the proxy (429:retry_after=1 ×1, 503 ×1)" in notes
+
+
+def test_governor_and_absorb_notes_on_the_cell_page_and_in_diagnose(tmp_path, sweep_id):
+    """A cell the governor held back and whose 429s the proxy absorbed says both."""
+    quota = QuotaConfig(tpm=6000, window_s=2.0, burst=0.1)
+    model = {"absorb": True, "tpm": 6000, "quota_window_s": 2.0}
+    cfg = parse_sweep(_sweep(sweep_id, model, repeats=2))
+    SweepRunner(cfg, tmp_path, harness_options={"quota": quota}).run()
+    records, _ = _records(tmp_path, sweep_id)
+    for record in records:
+        card = record.scores
+        assert card is not None and card.throttle.governor_held > 0
+        assert any("governor held" in a for a in card.throttle.advice)
+    cell_dir = tmp_path / sweep_id / "reference/quota/polyglot/go-http-handler-fix/r1"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cab", "diagnose", str(cell_dir)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "governor held" in proc.stdout

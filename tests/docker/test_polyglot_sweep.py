@@ -111,7 +111,9 @@ def test_oracle_and_nop_sweep_one_exercise_per_language(sample, cache_dir, tmp_p
 def test_reference_agent_solves_a_go_exercise(sample, cache_dir, tmp_path, docker_client):
     task = get_task("aider-polyglot/go-octal", sample)
     with Harness() as harness:
-        opts = CellOptions(sweep_id="t-poly-ref", out_root=tmp_path, sandbox="docker")
+        opts = CellOptions(
+            sweep_id=f"t-poly-ref-{uuid.uuid4().hex[:8]}", out_root=tmp_path, sandbox="docker"
+        )
         record = run_cell("reference", resolve_model("scripted"), task, opts, harness)
     scores = record.scores.model_dump(mode="json") if record.scores else {}
     assert scores["verdict"]["verdict"] == "capability"
