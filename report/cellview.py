@@ -15,6 +15,7 @@ from report.throttle_chart import throttle_chart
 from report.trace_view import fmt_ms, ticks, trace_items
 from runner.record import CellRecord
 from scorer.card import AXES, Scorecard
+from scorer.throttle import proxy_notes
 
 #: Scorer breakdown rows, in the reference page's order: the scorer's axes, then composite.
 BREAKDOWN = [name for name, _ in AXES] + ["composite"]
@@ -96,6 +97,8 @@ def cell_context(record: CellRecord) -> dict[str, Any]:
         "r": record,
         "verdict": verdict,
         "verdict_sentence": verdict.sentence if verdict else "not scored",
+        # what the proxy did: held calls back, absorbed 429s, injected faults
+        "proxy_notes": proxy_notes(card.throttle) if card else [],
         "per_axis": per_axis(card),
         "identity": [
             ("cell_id", ident.cell_id),

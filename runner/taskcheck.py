@@ -19,9 +19,11 @@ task's expected count (runner.taskformats.cache). A task that cannot run here (i
 from __future__ import annotations
 
 import fnmatch
+import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -231,6 +233,17 @@ def check_tasks(
 SLOW = {"cpp": 3, "rust": 2, "javascript": 1}
 
 
+def check_labels(task: Task) -> dict[str, str]:
+    """The labels of this check's containers. cab.pid and cab.run keep a check's cleanup
+    off the containers of another check of the same task running at the same time (CI
+    checks the suite while the tests check it too); cab.pid lets a caller find them."""
+    return {
+        "cab.taskcheck": task.id.replace("/", "_"),
+        "cab.pid": str(os.getpid()),
+        "cab.run": uuid.uuid4().hex[:12],
+    }
+
+
 def _check(task: Task, sandbox: Sandbox, scratch_root: Path | None) -> TaskCheck:
     check = TaskCheck(task_id=task.id, ok=False)
     try:
@@ -245,7 +258,7 @@ def _check(task: Task, sandbox: Sandbox, scratch_root: Path | None) -> TaskCheck
     expected = task.test.expected_tests
     with tempfile.TemporaryDirectory(prefix="cab-taskcheck-", dir=scratch_root) as tmp:
         scratch = Path(tmp)
-        labels = {"cab.taskcheck": task.id.replace("/", "_")}
+        labels = check_labels(task)
         untouched = judge(
             task,
             "untouched",

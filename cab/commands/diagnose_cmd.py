@@ -18,8 +18,8 @@ from cab.commands.score_cmd import CellFileError, load_cell
 from proxy.records import ModelCall
 from proxy.transcripts import last_words, read_transcript
 from scorer import score_cell
+from scorer.diagnosis import Context, Diagnosis, diagnose
 from scorer.evidence import Evidence, TaskFacts
-from scorer.throttle import Diagnosis, diagnose
 from scorer.verdict import judge
 
 
@@ -46,9 +46,9 @@ def load_calls(path: Path) -> list[ModelCall]:
 
 def build(target: Path) -> Diagnosis:
     if (target.is_dir() and (target / "cell.json").is_file()) or target.name == "cell.json":
-        _, _, evidence = load_cell(target)
+        path, data, evidence = load_cell(target)
         card = score_cell(evidence)
-        return Diagnosis(**dict(card.throttle), verdict=card.verdict)
+        return diagnose(evidence.calls, card.verdict, _context(path, data, evidence))
     if target.is_dir():
         target = target / "calls.jsonl"
     if not target.is_file():
@@ -56,6 +56,25 @@ def build(target: Path) -> Diagnosis:
     calls = load_calls(target)
     facts = Evidence(task=TaskFacts(task_id="unknown", category="unknown"), calls=calls)
     return diagnose(calls, judge(facts))
+
+
+def _context(path: Path, data: dict, evidence: Evidence) -> Context:
+    """The agent's facts, its CLI's retry knob, and the sweep's concurrency when the cell
+    lives in a sweep folder (<sweep>/<tui>/<model>/<category>/<task>/cell.json)."""
+    from runner.adapters import ADAPTERS, get_adapter
+
+    tui = data.get("tui")
+    hint = get_adapter(tui).retry_hint if isinstance(tui, str) and tui in ADAPTERS else None
+    concurrency = None
+    for parent in path.parents:
+        meta_db = parent / "results.db"
+        if meta_db.is_file():
+            from runner.store import ResultsStore
+
+            with ResultsStore(meta_db) as store:
+                concurrency = (store.meta("sweep") or {}).get("concurrency")
+            break
+    return Context(agent=evidence.agent, tui=tui, retry_hint=hint, sweep_concurrency=concurrency)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,7 +141,8 @@ def _print(d: Diagnosis) -> None:
     console.print(table)
     console.print(
         f"attempts {d.attempts}, completed {d.completed}, throttled {d.throttled} "
-        f"({d.throttled_ms / 1000:.1f}s lost), peak concurrency {d.peak_concurrency}"
+        f"({d.time_lost_ms / 1000:.1f}s lost), peak concurrency {d.peak_concurrency}"
+        + (", timed out" if d.timed_out else "")
     )
     console.print(
         f"Retry-After: {d.retry_after.summary} ({d.retry_after.honoured}/{d.retry_after.asked})"
@@ -133,6 +153,8 @@ def _print(d: Diagnosis) -> None:
             f"gave up at call {g.seq} ({g.t_ms / 1000:.1f}s in) after {g.failing_attempts} "
             f"failed attempt(s), last status {g.last_status}"
         )
+    if d.story:
+        console.print(d.story)
     if d.verdict:
         console.print(f"verdict: [bold]{d.verdict.verdict}[/bold] — {d.verdict.sentence}")
     for line in d.advice:

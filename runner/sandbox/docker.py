@@ -139,8 +139,13 @@ class DockerSandbox:
             facts.docker_sock_mounted = result.docker_sock_mounted
             self._digests[spec.image] = result.image_digest
             container.start()
-            result.timed_out = self._wait(container, spec.timeout_s)
-            self._collect(container, spec, result)
+            result.timed_out, waited_code = self._wait(container, spec.timeout_s)
+            try:
+                self._collect(container, spec, result)
+            except docker.errors.APIError as exc:
+                if not vanished(exc):
+                    raise
+                lost_output(result, waited_code, exc)
         except docker.errors.ImageNotFound:
             missing = spec.image
             if sidecar is not None and sidecar.container is None:
@@ -255,11 +260,11 @@ class DockerSandbox:
             **hardening(),
         )
 
-    def _wait(self, container, timeout_s: float) -> bool:
-        """Wait for the command; kill it at the timeout. True when it was killed."""
+    def _wait(self, container, timeout_s: float) -> tuple[bool, int | None]:
+        """Wait for the command; kill it at the timeout. Returns (killed at the timeout,
+        the exit code the engine's wait reported)."""
         try:
-            container.wait(timeout=timeout_s)
-            return False
+            return False, container.wait(timeout=timeout_s).get("StatusCode")
         except requests.exceptions.RequestException:
             pass  # the engine's wait outlived the timeout
         try:
@@ -267,10 +272,8 @@ class DockerSandbox:
         except docker.errors.APIError as exc:
             if exc.status_code != 409:  # 409: it finished just now, on its own
                 raise
-            container.wait(timeout=30)
-            return False
-        container.wait(timeout=30)
-        return True
+            return False, container.wait(timeout=30).get("StatusCode")
+        return True, container.wait(timeout=30).get("StatusCode")
 
     def _collect(self, container, spec: RunSpec, result: RunResult) -> None:
         out = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
@@ -319,6 +322,29 @@ class DockerSandbox:
                 container.remove(force=True)
                 removed += 1
         return removed
+
+
+def vanished(exc: docker.errors.APIError) -> bool:
+    """The container is gone (404) or being removed (409), by someone else: we remove ours
+    only after reading it."""
+    return isinstance(exc, docker.errors.NotFound) or (
+        exc.status_code == 409 and "removal" in str(exc)
+    )
+
+
+def lost_output(result: RunResult, exit_code: int | None, exc: Exception) -> None:
+    """The command ran to its end (the engine's wait gave its exit code) but its container
+    vanished before its output was read: keep the exit code, say what was lost, and call
+    it an error only when not even the exit code is known."""
+    log.warning("container_vanished", error=str(exc))
+    if exit_code is None:
+        result.error = f"docker could not run the command: {exc}"
+        return
+    result.exit_code = exit_code
+    result.stderr = (result.stderr or "") + (
+        f"\n[cab] the container was removed before its output was read: {exc}\n"
+    )
+    exit_facts(result)
 
 
 def writable_folders(spec: RunSpec) -> list[Path]:

@@ -360,6 +360,12 @@ class ResultsStore:
                 (cell_dir, cell_id, attempt),
             )
 
+    def reopen(self, cell_id: str) -> None:
+        """Make a finished cell unfinished again (its attempts are kept): resume runs it
+        again as its next attempt."""
+        with self.tx() as db:
+            db.execute("DELETE FROM cells WHERE cell_id=?", (cell_id,))
+
     def forget_unfinished(self) -> int:
         """Drop attempts (with their calls and spans) of cells that never finished: resume
         runs those cells again from their first attempt. Returns how many were dropped."""

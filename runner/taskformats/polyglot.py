@@ -33,6 +33,11 @@ META_DIRS = (".docs", ".meta", ".approaches", ".articles")
 JUNK = ("node_modules", "target", "build", ".gradle", "__pycache__", ".pytest_cache")
 #: Python cases skipped unconditionally (a `skipIf` keeps its condition).
 _SKIPPED_PY = re.compile(r"^(\s*)@(?:unittest\.skip|pytest\.mark\.skip)\b(?!If|if).*$", re.M)
+#: Java cases disabled by annotation (`@Disabled("Remove to run test")`).
+_SKIPPED_JAVA = re.compile(r"^(\s*)@Disabled\b.*$", re.M)
+#: What a Java exercise's build.gradle may ask for that the polyglot-java image provides.
+#: (org.json is not: Debian has none, and Android's look-alike throws checked exceptions.)
+JAVA_PROVIDED = ("org.junit", "org.assertj:assertj-core")
 #: JavaScript cases skipped by name: `xtest(`, `xit(`, `xdescribe(`, `test.skip(`, ...
 _SKIPPED_JS = re.compile(r"\b(?:x(test|it|describe)|(test|it|describe)\.skip)\s*\(")
 
@@ -195,9 +200,28 @@ def load_exercise(exercise: Path, *, visible_tests: bool = False) -> Task:
         source_format=CATEGORY,
         source_path=exercise,
         fingerprint=digest,
-        unsupported=spec.unsupported,
+        unsupported=spec.unsupported or _java_deps_missing(exercise, lang),
         oracle_unavailable=_crates_needed(exercise, oracle),
     )
+
+
+def _java_deps_missing(exercise: Path, lang: str) -> str | None:
+    """A Java exercise whose build.gradle wants a library the image lacks cannot run."""
+    gradle = exercise / "build.gradle"
+    if lang != "java" or not gradle.is_file():
+        return None
+    wanted = re.findall(
+        r"""(?:implementation|testImplementation|compile|testCompile)\s*\(?\s*(?:platform\()?["']([^"':]+:[^"':]+)""",
+        gradle.read_text(encoding="utf-8"),
+    )
+    missing = [w for w in wanted if not w.startswith(JAVA_PROVIDED)]
+    if missing:
+        return (
+            f"its build.gradle needs {', '.join(missing)} from Maven Central, which is not "
+            "reachable here, and Debian does not package it (the polyglot-java image has JDK 17, "
+            "JUnit 5 and AssertJ)"
+        )
+    return None
 
 
 def _crates_needed(exercise: Path, oracle: dict[str, str]) -> str | None:
@@ -251,6 +275,9 @@ def _copy(src: Path, dst: Path, *, enable_skipped: str | None = None) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     if enable_skipped == "javascript":
         text = _SKIPPED_JS.sub(lambda m: f"{m.group(1) or m.group(2)}(", src.read_text("utf-8"))
+        dst.write_text(text, encoding="utf-8")
+    elif enable_skipped == "java" and src.suffix == ".java":
+        text = _SKIPPED_JAVA.sub(r"\1// (@Disabled removed by cab)", src.read_text("utf-8"))
         dst.write_text(text, encoding="utf-8")
     elif enable_skipped == "python" and src.suffix == ".py":
         text = _SKIPPED_PY.sub(r"\1# (skip enabled by cab)", src.read_text("utf-8"))

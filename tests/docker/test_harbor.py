@@ -92,7 +92,9 @@ def test_reference_agent_runs_in_the_task_image(
 @pytest.mark.parametrize(("tui", "passed"), [("oracle", 1), ("nop", 0)])
 def test_oracle_passes_and_nop_fails(tui, passed, cache_dir, harness, tmp_path, docker_client):
     task = get_task("tasks-harbor/offline-config", HARBOR)
-    opts = CellOptions(sweep_id="t-harbor-prove", out_root=tmp_path, sandbox="docker")
+    opts = CellOptions(
+        sweep_id=f"t-harbor-prove-{uuid.uuid4().hex[:8]}", out_root=tmp_path, sandbox="docker"
+    )
     record = run_cell(tui, resolve_model("none"), task, opts, harness)
     scores = record.scores.model_dump(mode="json") if record.scores else {}
     assert scores["verdict"]["verdict"] == "capability"

@@ -31,6 +31,7 @@ ONE_PER_LANGUAGE = [
     "aider-polyglot/javascript-two-bucket",
     "aider-polyglot/rust-acronym",
     "aider-polyglot/cpp-all-your-base",
+    "aider-polyglot/java-two-bucket",
 ]
 
 
@@ -73,9 +74,9 @@ def test_oracle_and_nop_sweep_one_exercise_per_language(sample, cache_dir, tmp_p
         )
     )
     summary = SweepRunner(load_sweep(sweep_file), tmp_path).run()
-    assert (summary.total, summary.ran, summary.errors) == (10, 10, 0)
+    assert (summary.total, summary.ran, summary.errors) == (12, 12, 0)
     cells = ResultsStore.for_sweep(tmp_path / sweep_id).cells()
-    assert len(cells) == 10
+    assert len(cells) == 12
     for cell in cells:
         assert cell["verdict"] == "capability", cell
         assert cell["pass"] == (1 if cell["tui"] == "oracle" else 0), cell
@@ -100,7 +101,7 @@ def test_oracle_and_nop_sweep_one_exercise_per_language(sample, cache_dir, tmp_p
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    for lang in ("go", "python", "javascript", "rust", "cpp"):
+    for lang in ("go", "python", "javascript", "rust", "cpp", "java"):
         lines = [ln for ln in proc.stdout.splitlines() if f" {lang} " in ln]
         assert len(lines) == 2, (lang, proc.stdout)  # oracle and nop
         assert any("oracle" in ln and "100%" in ln for ln in lines), lines
@@ -110,7 +111,9 @@ def test_oracle_and_nop_sweep_one_exercise_per_language(sample, cache_dir, tmp_p
 def test_reference_agent_solves_a_go_exercise(sample, cache_dir, tmp_path, docker_client):
     task = get_task("aider-polyglot/go-octal", sample)
     with Harness() as harness:
-        opts = CellOptions(sweep_id="t-poly-ref", out_root=tmp_path, sandbox="docker")
+        opts = CellOptions(
+            sweep_id=f"t-poly-ref-{uuid.uuid4().hex[:8]}", out_root=tmp_path, sandbox="docker"
+        )
         record = run_cell("reference", resolve_model("scripted"), task, opts, harness)
     scores = record.scores.model_dump(mode="json") if record.scores else {}
     assert scores["verdict"]["verdict"] == "capability"

@@ -60,9 +60,21 @@ def test_javascript_xtests_are_enabled_in_the_hidden_copy(sample):
     assert t.test.report == "jest-json"
 
 
-def test_java_says_what_is_missing(sample):
-    t = get_task("aider-polyglot/java-affine-cipher", sample)
-    assert t.unsupported and "Gradle" in t.unsupported and "Maven Central" in t.unsupported
+def test_java_runs_without_gradle_and_names_a_library_it_lacks(sample, tmp_path):
+    t = get_task("aider-polyglot/java-two-bucket", sample)
+    assert t.unsupported is None and t.image == "polyglot-java"
+    hidden = (t.tests_dir / "src/test/java/TwoBucketTest.java").read_text()
+    assert "@Disabled(" not in hidden and "javac" in t.test.command
+    ex = tmp_path / "java/exercises/practice/two-bucket"
+    shutil.copytree(sample / "java/exercises/practice/two-bucket", ex)
+    for p in ex.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    gradle = ex / "build.gradle"
+    gradle.write_text(gradle.read_text().replace(
+        "dependencies {", 'dependencies {\n    implementation "com.google.guava:guava:33.0"'
+    ))  # fmt: skip
+    odd = get_task("aider-polyglot/java-two-bucket", tmp_path)
+    assert "com.google.guava:guava" in (odd.unsupported or "")
 
 
 def test_visible_tests_mode_leaves_tests_read_only_and_protected(sample):
