@@ -54,6 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _hardening_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
+        "--no-governor",
+        dest="governor",
+        action="store_false",
+        help="forward every call at once (no pacing by the rate-limit governor)",
+    )
+    p.add_argument(
         "--no-stream-usage",
         dest="stream_usage",
         action="store_false",
@@ -108,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes,
         transcripts=args.transcripts,
         stream_usage=args.stream_usage,
+        governor=args.governor,
         header_timeout_s=args.header_timeout,
         keepalive_timeout_s=args.keepalive_timeout,
         shutdown_grace_s=args.shutdown_grace,
