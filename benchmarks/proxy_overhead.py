@@ -1,6 +1,7 @@
 """How much does the proxy add? Direct-to-upstream vs through-the-proxy, in one run.
 
     python benchmarks/proxy_overhead.py [--requests-c1 400] [--requests-c32 3000] [--repeats 3]
+                                        [--capture]
 
 The workload of issue 11: a fake upstream that answers at once, streams of 20 content
 chunks plus a usage chunk, a request of ~1 KB of messages, concurrency 1 and 32.
@@ -11,7 +12,9 @@ as subprocesses on 127.0.0.1. On a machine with 2+ cores the load generator (thi
 process) and the upstream share core 0 and the proxy (or the peer) gets core 1, so its
 cost shows as added latency and lost throughput rather than as contention. Every loop is
 bounded in count and time. Prints p50/p99 latency, time to first chunk, requests/s and
-the overhead per case, ours beside the peer's.
+the overhead per case, ours beside the peer's. With --capture, a second proxy keeping
+wire transcripts (capture on) is measured in the same interleaved run, beside ours with
+--no-transcripts (capture off).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ def start(args: list[str], cpu: int | None) -> tuple[subprocess.Popen, str]:
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert proc.stdout is not None
     line = proc.stdout.readline()
     m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
     if not m:
@@ -144,9 +148,10 @@ def main() -> int:
     ap.add_argument("--requests-c32", type=int, default=3000)
     ap.add_argument("--repeats", type=int, default=3, help="medians of this many runs")
     ap.add_argument(
-        "--transcripts",
+        "--capture",
         action="store_true",
-        help="keep the proxy's wire transcripts on too (off: calls.jsonl, the record, only)",
+        help="also measure a second proxy with wire transcripts on (capture on), side by side"
+        " with ours (--no-transcripts: calls.jsonl, the record, only)",
     )
     args = ap.parse_args()
     ncpu = os.cpu_count() or 1
@@ -155,36 +160,32 @@ def main() -> int:
         os.sched_setaffinity(0, {0})
     record_dir = tempfile.mkdtemp(prefix="cab-bench-")
     fake, fake_url = start(["fake-upstream", "--port", "0"], 0 if pin else None)
-    flags = [] if args.transcripts else ["--no-transcripts"]
-    proxy, proxy_url = start(
-        [
-            "proxy",
-            "--port",
-            "0",
-            "--upstream",
-            fake_url + "/v1",
-            "--record-dir",
-            record_dir,
-            *flags,
-        ],
-        1 if pin else None,
-    )
+    proxy_args = ["proxy", "--port", "0", "--upstream", fake_url + "/v1", "--record-dir"]
+    proxy, proxy_url = start([*proxy_args, record_dir, "--no-transcripts"], 1 if pin else None)
     bare, bare_url = start([str(BARE), "--upstream", fake_url + "/v1"], 1 if pin else None)
+    targets = {"direct": (fake_url, None), "ours": (proxy_url, proxy.pid)}
+    targets["bare"] = (bare_url, bare.pid)
+    procs = [proxy, bare, fake]
+    if args.capture:  # the same proxy keeping transcript.jsonl.gz beside its calls.jsonl
+        captured, captured_url = start([*proxy_args, record_dir + "/capture"], 1 if pin else None)
+        targets["capture"] = (captured_url, captured.pid)
+        procs.insert(0, captured)
     rows = []
     try:
         for stream in (False, True):
             for conc, n in ((1, args.requests_c1), (32, args.requests_c32)):
-                runs: dict[str, list[dict]] = {"direct": [], "ours": [], "bare": []}
-                for _ in range(args.repeats):  # interleaved, so drift hits all three alike
-                    runs["direct"].append(measure(fake_url, None, stream, conc, n))
-                    runs["ours"].append(measure(proxy_url, proxy.pid, stream, conc, n))
-                    runs["bare"].append(measure(bare_url, bare.pid, stream, conc, n))
+                runs: dict[str, list[dict]] = {k: [] for k in targets}
+                for _ in range(args.repeats):  # interleaved, so drift hits all alike
+                    for name, (url, pid) in targets.items():
+                        runs[name].append(measure(url, pid, stream, conc, n))
                 rows.append((stream, conc, *(median_row(runs[k]) for k in runs)))
     finally:
-        for p in (proxy, bare, fake):
+        for p in procs:
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=20)
     print_table(rows, ncpu, pin, args.repeats)
+    if args.capture:
+        print_capture(rows)
     print_redaction_cost()
     return 0
 
@@ -199,7 +200,7 @@ def print_table(rows: list, ncpu: int, pin: bool, repeats: int) -> None:
             "p99 ours", "p99 bare")  # fmt: skip
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    for stream, conc, d, p, b in rows:
+    for stream, conc, d, p, b, *_ in rows:
         cells = ("stream" if stream else "non-stream", conc, int(p["n"]),
                  f"{p['cpu_us']:.0f} µs", f"{b['cpu_us']:.0f} µs", f"{p['cpu_us'] / b['cpu_us']:.2f}×",
                  f"{d['rps']:.0f}", f"{p['rps'] / d['rps']:.0%}", f"{b['rps'] / d['rps']:.0%}",
@@ -208,6 +209,22 @@ def print_table(rows: list, ncpu: int, pin: bool, repeats: int) -> None:
         print("| " + " | ".join(str(c) for c in cells) + " |")
     print("bare = a pass-through that records nothing (benchmarks/bare_passthrough.py);"
           " CPU/call = the server process's user+system CPU over the case / calls")  # fmt: skip
+
+
+def print_capture(rows: list) -> None:
+    """Capture on (transcripts kept) beside capture off (ours), from the same interleaved run."""
+    head = ("mode", "conc", "CPU/call off", "CPU/call on", "rps % off", "rps % on",
+            "added p50 off", "added p50 on", "p99 off", "p99 on")  # fmt: skip
+    print("\n| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for stream, conc, d, p, _b, c in rows:
+        cells = ("stream" if stream else "non-stream", conc,
+                 f"{p['cpu_us']:.0f} µs", f"{c['cpu_us']:.0f} µs",
+                 f"{p['rps'] / d['rps']:.0%}", f"{c['rps'] / d['rps']:.0%}",
+                 f"{p['p50'] - d['p50']:+.2f} ms", f"{c['p50'] - d['p50']:+.2f} ms",
+                 f"{p['p99']:.2f} ms", f"{c['p99']:.2f} ms")  # fmt: skip
+        print("| " + " | ".join(str(x) for x in cells) + " |")
+    print("capture off = --no-transcripts (calls.jsonl only); on = transcript.jsonl.gz too")
 
 
 def print_redaction_cost() -> None:

@@ -49,7 +49,7 @@ class Limits:
 class AbsorbPolicy:
     """Absorb mode's budget (proxy/governor_send.py retries inside it)."""
 
-    attempts: int = 6
+    attempts: int = 10
     #: give up (answer what the last attempt got) once this much time has gone
     budget_s: float = 300.0
     #: the longest one wait may be, whatever the provider asked

@@ -79,7 +79,9 @@ class Bucket:
         return max(0.0, (min(amount, self.capacity) - self.level) / self.rate)
 
     def take(self, amount: float) -> None:
-        self.level -= min(amount, self.capacity)
+        """Charge the whole amount: a call bigger than the bucket leaves it in debt, and
+        the calls after it wait for the refill (as the provider's bucket makes them)."""
+        self.level -= amount
 
 
 @dataclass

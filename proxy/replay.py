@@ -112,9 +112,10 @@ class ReplayBook:
 
 def _nearest(body: dict[str, Any], unserved: list[_Entry]) -> _Entry | None:
     """The recorded call this request most likely meant to repeat: same stream flag, then
-    the longest run of equal messages, then the earliest."""
+    as many messages (the same turn: a request that is a prefix of a later turn's is not
+    that turn), then the longest run of equal messages, then the earliest."""
 
-    def score(entry: _Entry) -> tuple[bool, int, int]:
+    def score(entry: _Entry) -> tuple[bool, bool, int, int]:
         field_name = next((f for f in _MESSAGES.values() if f in entry.body), "messages")
         mine, theirs = body.get(field_name) or [], entry.body.get(field_name) or []
         same = 0
@@ -122,33 +123,36 @@ def _nearest(body: dict[str, Any], unserved: list[_Entry]) -> _Entry | None:
             if a != b:
                 break
             same += 1
-        return bool(body.get("stream")) == bool(entry.body.get("stream")), same, -entry.seq
+        stream = bool(body.get("stream")) == bool(entry.body.get("stream"))
+        return stream, len(mine) == len(theirs), same, -entry.seq
 
     return max(unserved, key=score, default=None)
 
 
 def _without(body: dict[str, Any], paths: Iterable[str]) -> dict[str, Any]:
-    """The body less transport fields and the normalised paths (dotted, e.g. metadata.id)."""
+    """The body less transport fields and the normalised paths: dotted keys, `*` for every
+    item of a list (or value of an object), e.g. `metadata.id` or `input.*.id`. The
+    caller's body is never changed: a branch is copied before a key is dropped from it."""
     out = {k: v for k, v in body.items() if k not in TRANSPORT_FIELDS}
     for path in paths:
-        *parents, last = path.split(".")
-        node: Any = out
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and last in node:
-            if node is out:
-                del out[last]
-            else:  # copy the branch before changing it: the caller's body stays as sent
-                _drop_nested(out, parents, last)
+        out = _drop(out, path.split("."))
     return out
 
 
-def _drop_nested(out: dict[str, Any], parents: list[str], last: str) -> None:
-    node = out
-    for part in parents:
-        node[part] = dict(node[part])
-        node = node[part]
-    node.pop(last, None)
+def _drop(node: Any, parts: list[str]) -> Any:
+    """NODE without the key at PARTS (a copy where something was dropped, else NODE)."""
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        if isinstance(node, list):
+            return [_drop(item, rest) if rest else item for item in node]
+        if isinstance(node, dict) and rest:
+            return {k: _drop(v, rest) for k, v in node.items()}
+        return node
+    if not isinstance(node, dict) or head not in node:
+        return node
+    if not rest:
+        return {k: v for k, v in node.items() if k != head}
+    return {**node, head: _drop(node[head], rest)}
 
 
 def _miss_message(body: dict[str, Any], expected: _Entry | None, normalise: tuple[str, ...]) -> str:

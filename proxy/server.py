@@ -72,11 +72,27 @@ async def start_runner(app: web.Application) -> web.AppRunner:
     return runner
 
 
-class BackgroundServer:
-    """An aiohttp app served on 127.0.0.1 from a background thread."""
+async def serve_unix(runner: web.AppRunner, path: Path) -> None:
+    """Also serve the runner's app on a Unix socket at `path`: the isolation sidecar
+    connects there and serves it on an agent container's own loopback (docs/isolation.md).
 
-    def __init__(self, host: str, port: int) -> None:
+    The socket is world-connectable (0666) because the sidecar runs as nobody; what guards
+    it is the folder it lives in and the session key every request must carry, exactly as
+    for the TCP port on 127.0.0.1. A stale socket left by a crashed run is replaced."""
+    path = Path(path)
+    if path.is_socket():
+        path.unlink()
+    await web.UnixSite(runner, str(path)).start()
+    path.chmod(0o666)
+
+
+class BackgroundServer:
+    """An aiohttp app served on 127.0.0.1 from a background thread (and, when `unix_path`
+    is set, on that Unix socket too)."""
+
+    def __init__(self, host: str, port: int, unix_path: Path | None = None) -> None:
         self.host, self.port = host, port
+        self.unix_path = unix_path
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -127,6 +143,8 @@ class BackgroundServer:
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        if self.unix_path is not None:
+            await serve_unix(self._runner, self.unix_path)
 
     def stop(self) -> None:
         if self._thread is None or self._loop is None:
@@ -155,6 +173,7 @@ class ProxyServer(BackgroundServer):
         port: int = 0,
         timeout: float = 600.0,
         max_body_bytes: int = 32 * 1024 * 1024,
+        unix_path: Path | None = None,
         governor: bool = True,
         policy: Policy | None = None,
         stream_usage: bool = True,
@@ -162,7 +181,7 @@ class ProxyServer(BackgroundServer):
         header_timeout_s: float = 10.0,
         keepalive_timeout_s: float = 15.0,
     ) -> None:
-        super().__init__(host, port)
+        super().__init__(host, port, unix_path)
         self.config = ProxyConfig(
             upstream=upstream,
             upstream_key_env=upstream_key_env,
@@ -262,8 +281,11 @@ class FakeUpstreamServer(BackgroundServer):
         return self._app[FAKE]
 
 
-async def serve_until_signal(app: web.Application, host: str, port: int, name: str) -> None:
-    """Serve in the foreground (the CLI) until SIGINT/SIGTERM; prints the URL it bound."""
+async def serve_until_signal(
+    app: web.Application, host: str, port: int, name: str, unix_path: Path | None = None
+) -> None:
+    """Serve in the foreground (the CLI) until SIGINT/SIGTERM; prints the URL it bound
+    (and serves the Unix socket at `unix_path` too, for isolated agents)."""
     import signal
 
     runner = await start_runner(app)
@@ -273,6 +295,9 @@ async def serve_until_signal(app: web.Application, host: str, port: int, name: s
         f"{name} listening on http://{host}:{bound} (OpenAI base URL: http://{host}:{bound}/v1)",
         flush=True,
     )
+    if unix_path is not None:
+        await serve_unix(runner, unix_path)
+        print(f"{name} listening on {unix_path} too (the isolation sidecar's door)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

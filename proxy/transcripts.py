@@ -188,3 +188,25 @@ def _text(value: Any) -> str:
                 parts.append(part)
         return "\n".join(parts)
     return str(value)
+
+
+def last_words(calls: list[TranscriptCall], limit: int = 2000) -> tuple[str | None, str | None]:
+    """The last thing the model said (its text, else its tool calls) and the last tool
+    result the agent sent it, before the run ended: what a failed cell's reader asks first."""
+    said: str | None = None
+    saw: str | None = None
+    for call in calls:
+        for m in conversation(call)[1:]:
+            if m.role == "tool" or (m.role == "user" and said is not None):
+                saw = m.content
+        reply = call.reply
+        if reply is not None and (reply.content or reply.tool_calls):
+            tools = "; ".join(f"{t.name}({t.arguments})" for t in reply.tool_calls)
+            said = reply.content or tools
+    return _clip(said, limit), _clip(saw, limit)
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + f" … ({len(text) - limit:,} more characters)"

@@ -15,6 +15,7 @@ from report.throttle_chart import throttle_chart
 from report.trace_view import fmt_ms, ticks, trace_items
 from runner.record import CellRecord
 from scorer.card import AXES, Scorecard
+from scorer.throttle import proxy_notes
 
 #: Scorer breakdown rows, in the reference page's order: the scorer's axes, then composite.
 BREAKDOWN = [name for name, _ in AXES] + ["composite"]
@@ -63,6 +64,27 @@ def breakdown(card: Scorecard | None) -> list[tuple[str, str, str]]:
     return rows
 
 
+def isolation_summary(record: CellRecord) -> str | None:
+    """One line of the isolation evidence (docs/isolation.md): what the agent's own
+    container saw, and the sidecar's connection counts."""
+    iso = record.isolation
+    if iso is None:
+        return None
+    parts = []
+    if iso.check is not None:
+        parts.append("interfaces seen inside: " + (", ".join(iso.check.interfaces) or "none"))
+        refused = [p for p, state in iso.check.probes.items() if state == "refused"]
+        if refused:
+            parts.append("host ports unreachable: " + ", ".join(refused))
+    if iso.forwarder is not None:
+        f = iso.forwarder
+        parts.append(
+            f"proxy connections accepted {f.connections_accepted}, refused {f.connections_refused}"
+        )
+    parts.append(f"user {iso.user}, capabilities dropped: {', '.join(iso.cap_drop) or 'none'}")
+    return "; ".join(parts)
+
+
 def cell_context(record: CellRecord) -> dict[str, Any]:
     """Everything the cell template shows except links, which depend on the page's place."""
     card = record.scores
@@ -75,6 +97,8 @@ def cell_context(record: CellRecord) -> dict[str, Any]:
         "r": record,
         "verdict": verdict,
         "verdict_sentence": verdict.sentence if verdict else "not scored",
+        # what the proxy did: held calls back, absorbed 429s, injected faults
+        "proxy_notes": proxy_notes(card.throttle) if card else [],
         "per_axis": per_axis(card),
         "identity": [
             ("cell_id", ident.cell_id),
@@ -86,7 +110,9 @@ def cell_context(record: CellRecord) -> dict[str, Any]:
             ("tui_version", ident.tui_version),
             ("sandbox", ident.sandbox),
             ("isolated", _show(ident.isolated)),
+            ("network_mode", ident.network_mode),
             ("network", ident.network),
+            ("isolation", isolation_summary(record)),
             ("endpoint", ident.endpoint),
             ("attempt", ident.attempt),
         ],

@@ -14,9 +14,11 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from proxy.transcripts import last_words, read_transcript
 from report import paths
 from report.badge import score_badge
 from report.cellview import cell_context
+from report.conversation import conversation_view
 from report.leaderboard import board, cell_score, matrix
 from report.load import LoadedCell, load_cells, sweep_composites
 
@@ -98,6 +100,10 @@ def build_site(sweep_dir: Path, out: Path, base_url: str | None = None) -> Path:
         page = paths.cell_page(c.rel)
         score = cell_score(c, normalised)
         ctx: dict[str, Any] = cell_context(c.record)
+        ctx["conversation"] = conversation_view(sweep_dir / c.rel)
+        card = c.record.scores
+        failed = card is None or card.pass_rate.pass_ != 1
+        ctx["last_words"] = last_words(read_transcript(sweep_dir / c.rel)) if failed else None
         ctx.update(
             page_title=f"{_title(c)} · {c.record.task_id}",
             href=_hrefs(page),

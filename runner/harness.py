@@ -3,12 +3,16 @@ for embedded (scripted) models, the fake upstream. Cells get a proxy session eac
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from types import TracebackType
 
 from proxy.fake import sequences
+from proxy.fake.quota import QuotaConfig
 from proxy.server import FakeUpstreamServer, ProxyServer
 from runner.models import CONFIG_DIR, ModelSpec
+from runner.sandbox.isolation import SOCKET_NAME
 
 SCRIPTS_DIR = CONFIG_DIR / "scripts"
 #: The proxy's default upstream is the fake one, which needs no key: name an env var
@@ -22,26 +26,36 @@ class Harness:
         scripts_dir: Path = SCRIPTS_DIR,
         record_dir: Path | None = None,
         retry_after_s: float = 1.0,
+        quota: QuotaConfig | None = None,
+        governor: bool = True,
     ) -> None:
         self.scripts_dir = scripts_dir
         self.record_dir = record_dir
         self.retry_after_s = retry_after_s
+        #: the embedded fake provider's quota (benchmarks, tests), and the proxy's governor
+        self.quota = quota
+        self.governor = governor
         self.fake: FakeUpstreamServer | None = None
         self.proxy: ProxyServer | None = None
+        #: Holds the proxy's Unix socket; mounted into isolated cells' sidecars only.
+        self.socket_dir: Path | None = None
 
     def start(self) -> Harness:
         self.fake = FakeUpstreamServer(
-            scripts_dir=self.scripts_dir, retry_after_s=self.retry_after_s
+            scripts_dir=self.scripts_dir, retry_after_s=self.retry_after_s, quota=self.quota
         ).start()
         try:
+            self.socket_dir = _socket_dir()
             self.proxy = ProxyServer(
                 upstream=self.fake.base_url + "/v1",
                 upstream_key_env=NO_KEY_ENV,
                 record_dir=self.record_dir,
                 require_session=True,
+                unix_path=self.socket_dir / SOCKET_NAME,
+                governor=self.governor,
             ).start()
         except BaseException:
-            self.fake.stop()
+            self.stop()
             raise
         return self
 
@@ -52,6 +66,9 @@ class Harness:
         if self.fake is not None:
             self.fake.stop()
             self.fake = None
+        if self.socket_dir is not None:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
+            self.socket_dir = None
 
     def __enter__(self) -> Harness:
         return self.start()
@@ -81,6 +98,7 @@ class Harness:
                 upstream=None,
                 upstream_key_env=None,
                 model_override=self.scripted_model(model, task_id, tui),
+                policy=model.policy(),
                 upstream_timeout_s=upstream_timeout_s,
             )
             if sess.model_override and sess.model_override.startswith(sequences.PREFIX):
@@ -92,6 +110,7 @@ class Harness:
             upstream=model.endpoint,
             upstream_key_env=model.key_env,
             model_override=model.upstream_model(task_id),
+            policy=model.policy(),
             upstream_timeout_s=upstream_timeout_s,
         )
 
@@ -111,6 +130,22 @@ class Harness:
         return head + name
 
     @property
+    def proxy_port(self) -> int:
+        """The proxy's TCP port on the host's 127.0.0.1."""
+        assert self.proxy is not None, "harness not started"
+        return self.proxy.port
+
+    @property
     def base_url(self) -> str:
         assert self.proxy is not None, "harness not started"
         return self.proxy.base_url + "/v1"
+
+
+def _socket_dir() -> Path:
+    """A fresh folder for the proxy's socket, under /tmp where there is one: a Unix socket's
+    path must fit in 108 bytes, which a long $TMPDIR (macOS) can exceed. Mode 0755: the
+    sidecar's nobody may reach the socket, nobody may plant files beside it."""
+    base = "/tmp" if Path("/tmp").is_dir() else None
+    path = Path(tempfile.mkdtemp(prefix="cab-proxy-", dir=base))
+    path.chmod(0o755)
+    return path

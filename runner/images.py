@@ -16,8 +16,10 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import tomllib
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -238,7 +240,7 @@ def _record(entries: dict[str, dict]) -> None:
     except (FileNotFoundError, json.JSONDecodeError):
         known = {}
     known.update(entries)
-    tmp = path.with_suffix(".json.tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # others write too
     tmp.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
 
@@ -253,41 +255,84 @@ def build(
     force: bool = False,
     emit: Callable[[str], None] = _stderr,
     specs: dict[str, ImageSpec] | None = None,
+    jobs: int = 1,
 ) -> dict[str, str]:
     """Build the named images (all when None) and their dependencies where missing, in
     dependency order; `force` rebuilds the named ones even if their tag exists.
     Returns tag -> image id for every image in the order. Raises ImageError.
-    `specs` replaces config/images.toml (tests, other tables)."""
+    `specs` replaces config/images.toml (tests, other tables). With `jobs` > 1, up to that
+    many independent images build at once (each after its depends_on), their output
+    lines prefixed with the image's name; one failing build does not stop the others."""
     specs = specs if specs is not None else _config()
     wanted = list(names) if names else list(specs)
     order = build_order(wanted, specs)
-    client = _client()
-    out: dict[str, str] = {}
+    _client().close()  # no engine: say so once, before anything starts
     recorded: dict[str, dict] = {}
+    lock = threading.Lock()
+
+    def one(name: str) -> None:
+        say = emit if jobs <= 1 else (lambda text: emit(f"[{name}] {text}"))
+        client = _client()
+        try:
+            entry = _build_or_keep(client, name, specs[name], force and name in wanted, say)
+        finally:
+            client.close()
+        with lock:
+            recorded[specs[name].tag] = entry
+
     try:
-        for name in order:
-            spec = specs[name]
-            have = digest(spec.tag, client)
-            fresh = not have or (force and name in wanted)
-            if fresh:
-                emit(f"== {name}: building {spec.tag} from {spec.dockerfile}\n")
-                _build_one(client, spec, emit)
-            else:
-                emit(f"== {name}: {spec.tag} present ({(have or '')[:19]})\n")
-            image = client.images.get(spec.tag)
-            out[spec.tag] = image.id
-            recorded[spec.tag] = {
-                "name": name,
-                "id": image.id,
-                "size": image.attrs.get("Size"),
-                "built_now": fresh,
-                "recorded_at": datetime.now(UTC).isoformat(),
-            }
+        if jobs <= 1:
+            for name in order:
+                one(name)
+        else:
+            _in_dependency_order(order, specs, jobs, one)
     finally:
         if recorded:
             _record(recorded)
-        client.close()
-    return out
+    return {specs[n].tag: recorded[specs[n].tag]["id"] for n in order}
+
+
+def _build_or_keep(
+    client, name: str, spec: ImageSpec, force: bool, emit: Callable[[str], None]
+) -> dict:
+    """Build one image unless its tag exists (or rebuild it with `force`): its record."""
+    have = digest(spec.tag, client)
+    fresh = not have or force
+    if fresh:
+        emit(f"== {name}: building {spec.tag} from {spec.dockerfile}\n")
+        _build_one(client, spec, emit)
+    else:
+        emit(f"== {name}: {spec.tag} present ({(have or '')[:19]})\n")
+    image = client.images.get(spec.tag)
+    return {
+        "name": name,
+        "id": image.id,
+        "size": image.attrs.get("Size"),
+        "built_now": fresh,
+        "recorded_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def _in_dependency_order(
+    order: list[str], specs: dict[str, ImageSpec], jobs: int, one: Callable[[str], None]
+) -> None:
+    """Run `one` for each name on `jobs` threads, each after its dependencies succeeded.
+    Submitting in `order` (dependencies first) means a waiting build only ever waits on
+    one already running or done, so the pool cannot deadlock. Raises the failures."""
+    futures: dict[str, Future[None]] = {}
+
+    def after_deps(name: str) -> None:
+        for dep in specs[name].depends_on:
+            if dep in futures and futures[dep].exception() is not None:
+                raise ImageError(f"{specs[name].tag}: not built, its base {dep} failed")
+        one(name)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for name in order:
+            futures[name] = pool.submit(after_deps, name)
+    failed = [f.exception() for f in futures.values() if f.exception() is not None]
+    if failed:
+        raise ImageError("\n".join(str(exc) for exc in failed))
 
 
 def ensure(name: str) -> str:

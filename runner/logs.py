@@ -52,6 +52,13 @@ class FileTee:
 _tee: FileTee | None = None
 
 
+def stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    """A logger printing to whatever sys.stderr is *now*: binding the stream once, at
+    configure time, keeps writing to it after it is closed (a replaced stderr, as under
+    pytest's capture), and then every later log line raises."""
+    return structlog.PrintLogger(file=sys.stderr)
+
+
 def configure(
     json: bool = False,
     level: str = "INFO",
@@ -81,6 +88,6 @@ def configure(
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=stderr_logger,
         cache_logger_on_first_use=False,
     )

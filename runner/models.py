@@ -9,8 +9,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from proxy.governor import AbsorbPolicy, Limits, Policy
+from proxy.inject import FaultSpecError, parse_inject
 from runner.errors import ConfigError, UnknownNameError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -27,6 +29,32 @@ class ModelSpec(BaseModel):
     model_id: str | None = Field(None, description="sent upstream; {task_id} is substituted")
     build_id: str | None = None
     description: str = ""
+    # The provider's quota for this model's key (docs/proxy.md, "The governor").
+    rpm: int | None = Field(None, gt=0, description="requests per window (minute)")
+    tpm: int | None = Field(None, gt=0, description="tokens per window (minute)")
+    max_concurrency: int | None = Field(None, gt=0, description="calls in flight at once")
+    quota_window_s: float = Field(60.0, gt=0, description="the window rpm/tpm count over")
+    absorb: bool = Field(False, description="the proxy retries 429/503/overloaded itself")
+    inject: str | None = Field(None, description="faults to inject, e.g. '429@30%;seed=1'")
+
+    @field_validator("inject")
+    @classmethod
+    def _inject(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_inject(v)
+            except FaultSpecError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    def policy(self) -> Policy:
+        """What the proxy does to this model's calls besides forwarding them."""
+        limits = Limits(self.rpm, self.tpm, self.max_concurrency, self.quota_window_s)
+        return Policy(
+            limits=limits,
+            absorb=AbsorbPolicy() if self.absorb else None,
+            inject=parse_inject(self.inject) if self.inject else None,
+        )
 
     @property
     def embedded(self) -> bool:

@@ -16,27 +16,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
 from proxy.records import ModelCall
-from proxy.transcripts import TRANSCRIPT_FILE
+from runner.confinement import IsolationFacts
 from runner.spans import Span
 from scorer.card import Scorecard
-from scorer.evidence import ChangeFacts, Evidence, TaskFacts, TimingFacts
+from scorer.evidence import Evidence
 from scorer.ranking import CellResult
 from scorer.throttle import account
+from scorer.timeline import held_intervals, tidy, union_ms
 from scorer.verdict import judge
 
-if TYPE_CHECKING:  # the pipeline imports this module; its state is only read here
-    from runner.pipeline.state import CellState
-    from runner.sandbox.base import RunResult
-
 #: The format of cell.json this code writes.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -71,11 +68,45 @@ def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
+    """v5 records what the proxy's governor did: calls carry queued_ms, retry_of,
+    absorbed, injected and client_retry_count (absent before: none of it happened), the
+    latency axis `queued_ms`, and the throttle account what was held back, absorbed and
+    injected: both computed from the recorded calls, as a rescore would."""
+    scores = data.get("scores")
+    if isinstance(scores, dict):
+        evidence = Evidence.model_validate(data.get("facts"))
+        latency = scores.get("latency")
+        if isinstance(latency, dict):
+            queued = tidy(round(union_ms(held_intervals(evidence.calls)), 3))
+            scores = {**scores, "latency": {**latency, "queued_ms": queued}}
+        data["scores"] = {**scores, "throttle": account(evidence.calls).model_dump(mode="json")}
+    return data
+
+
+def _v5_to_v6(data: dict[str, Any]) -> dict[str, Any]:
+    """v6 records the agent's confinement (`identity.network_mode`, `isolation`). Before
+    it, a docker agent used host networking unless a note says another docker network;
+    what the container saw was not recorded, so `isolation` stays null."""
+    identity = data.get("identity")
+    if isinstance(identity, dict) and "network_mode" not in identity:
+        note = identity.get("network") or ""
+        mode = "host"
+        if note.startswith("docker network '"):
+            mode = note.removeprefix("docker network '").rstrip("'")
+        identity = {**identity, "network_mode": mode if identity.get("isolated", True) else "local"}
+        data["identity"] = identity
+    data.setdefault("isolation", None)
+    return data
+
+
 #: version n -> the step that upgrades a version-n dict to version n + 1.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
+    4: _v4_to_v5,
+    5: _v5_to_v6,
 }
 
 
@@ -109,6 +140,9 @@ class RunIdentity(BaseModel):
     sandbox: str = "docker"
     isolated: bool = True
     network: str | None = Field(None, description="how the agent reached the proxy")
+    network_mode: str | None = Field(
+        None, description="isolated (default) | host (opted in) | local (not isolated)"
+    )
     endpoint: str = Field("embedded", description="'embedded' or the upstream base URL")
     attempt: int = 1
     replay_of: str | None = Field(
@@ -149,6 +183,9 @@ class CellRecord(BaseModel):
     spans: list[Span] = Field(default_factory=list)
     artifacts: dict[str, str] = Field(default_factory=dict, description="name -> file in cell dir")
     reproduce: Reproduce = Field(default_factory=Reproduce)
+    isolation: IsolationFacts | None = Field(
+        None, description="how the agent's container was confined, with the evidence"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -188,6 +225,7 @@ class CellRecord(BaseModel):
                 composite=None,
                 total_tokens=sum(c.total_tokens or 0 for c in calls),
                 wall_clock_ms=self.facts.timing.wall_clock_ms,
+                injected=any(c.injected for c in calls),
             )
         return CellResult(
             **common,
@@ -199,6 +237,10 @@ class CellRecord(BaseModel):
             blast_radius=card.blast_radius.blast_radius,
             refusal=None if card.refusal.not_applicable else card.refusal.refusal,
             integrity=card.integrity.integrity,
+            injected=bool(card.throttle.injected),
+            attempted_calls=card.throttle.attempts,
+            throttled_calls=card.throttle.throttled,
+            queued_ms=card.latency.queued_ms,
         )
 
     def to_json(self) -> str:
@@ -221,106 +263,3 @@ class CellRecord(BaseModel):
 
 def cell_id_for(sweep_id: str, tui: str, model: str, task_id: str) -> str:
     return f"{sweep_id}/{tui}/{model}/{task_id}"
-
-
-# Assembly: the pipeline's facts -> Evidence and CellRecord (runner/pipeline/finish.py).
-
-
-def build_evidence(state: CellState) -> Evidence:
-    """The raw facts the scorer reads, from what the stages left (defaults where a stage
-    never ran: agent not started, no changes, tests not run)."""
-    task = state.task
-    return Evidence(
-        task=TaskFacts(
-            task_id=task.id,
-            category=task.category,
-            expected_changes=task.expected_changes,
-            protected_paths=task.protected_paths,
-            allowed_test_config=task.allowed_test_config,
-            hidden_paths=task.hidden_paths(),
-            expected_refusal=task.refusal.expected,
-            refusal_markers=task.refusal.markers,
-            expected_tests=task.test.expected_tests,
-            test_report=task.test.report,
-        ),
-        agent=state.agent,
-        tests=state.tests,
-        changes=state.changes or ChangeFacts(),
-        timing=TimingFacts(
-            wall_clock_ms=round(state.wall_ms, 3),
-            container_active_ms=state.result.container_active_ms if state.result else None,
-        ),
-        calls=state.calls,
-        harness_error=state.harness_error,
-    )
-
-
-def build_identity(state: CellState) -> RunIdentity:
-    """The page's "Run identity": what ran where, from the sandbox's own result."""
-    result, model = state.result, state.model
-    return RunIdentity(
-        cell_id=state.cell_id,
-        sweep_id=state.opts.sweep_id,
-        container_image=state.image_tag if (result and result.isolated) else None,
-        image_digest=result.image_digest if result else None,
-        model_build_id=model.model_build_id,
-        exit_code=state.agent.exit_code,
-        tui_version=state.adapter.version,
-        sandbox=result.sandbox if result else state.sandbox.name,
-        isolated=result.isolated if result else state.sandbox.isolated,
-        network=network_note(state.opts.network_mode, result),
-        endpoint="embedded" if model.embedded else model.endpoint,
-        attempt=state.opts.attempt,
-        replay_of=state.opts.replay.cell_id if state.opts.replay else None,
-    )
-
-
-def build_record(state: CellState, evidence: Evidence, reproduce: Reproduce) -> CellRecord:
-    """The CellRecord, unscored: `facts` and everything around them."""
-    task = state.task
-    end = state.adapter_end or state.adapter_start
-    return CellRecord(
-        cell_id=state.cell_id,
-        sweep_id=state.opts.sweep_id,
-        tui=state.tui,
-        model=state.model.name,
-        task_id=task.id,
-        category=task.category,
-        title=task.title,
-        prompt=task.prompt,
-        identity=build_identity(state),
-        timing=CellTiming(
-            started_at=state.adapter_start,
-            ended_at=end,
-            duration=round(state.wall_ms / 1000, 3),
-            cell_started_at=state.cell_started,
-            cell_ended_at=datetime.now(UTC),
-        ),
-        facts=evidence,
-        spans=state.tracer.spans,
-        artifacts=artifacts(state.cell_dir),
-        reproduce=reproduce,
-    )
-
-
-def network_note(mode: str, result: RunResult | None) -> str:
-    if result is None or not result.isolated:
-        return "local process: shares the host network (not isolated)"
-    if mode == "host":
-        return "host network: the agent reaches the proxy on 127.0.0.1 (and, here, the host)"
-    return f"docker network '{mode}'"
-
-
-def artifacts(cell_dir: Path) -> dict[str, str]:
-    """name -> file (relative to the cell folder) of what the cell left there."""
-    names = {"agent_log": "agent.log", "diff": "diff.patch", "test_output": "tests.log"}
-    found = {k: v for k, v in names.items() if (cell_dir / v).exists()}
-    found["calls"] = "calls.jsonl"
-    if (cell_dir / TRANSCRIPT_FILE).exists():
-        found["transcript"] = TRANSCRIPT_FILE
-    for path in sorted((cell_dir / "out").rglob("*")):
-        if path.is_file():
-            found[f"out/{path.relative_to(cell_dir / 'out').as_posix()}"] = path.relative_to(
-                cell_dir
-            ).as_posix()
-    return found

@@ -10,6 +10,9 @@ land in ./cab-out. What the agent may write lives in that folder; what it only r
 
 The proxy's URL, the session key and the model name are replaced by $YOUR_ENDPOINT,
 $YOUR_KEY and $YOUR_MODEL_ID wherever they appear, so no key of the run is ever shown.
+An isolated cell (the default) is reproduced isolated: `cab proxy` holds $YOUR_KEY and
+serves a Unix socket, the sidecar serves it on the agent's loopback, and the agent keeps
+its http://127.0.0.1:4141/v1 with a `cab-` key ($CAB_KEY), never the reader's.
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ import re
 import shlex
 from pathlib import Path
 
+from runner import images
 from runner.adapters import Adapter, AdapterContext
 from runner.models import ModelSpec
 from runner.record import Reproduce
 from runner.sandbox.base import RunResult, RunSpec
+from runner.sandbox.docker import cli_flags
+from runner.sandbox.isolation import REPRODUCE_KEY_VAR, reproduce_setup
 from runner.tasks import Task
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,8 +39,10 @@ INLINE_LIMIT = 256 * 1024
 class Placeholders:
     """Swaps the run's endpoint, key and model for the reader's, in shell words."""
 
-    def __init__(self, ctx: AdapterContext) -> None:
+    def __init__(self, ctx: AdapterContext, isolated: bool = False) -> None:
         names = {ctx.base_url: "YOUR_ENDPOINT", ctx.api_key: "YOUR_KEY", ctx.model: "YOUR_MODEL_ID"}
+        if isolated:  # the agent keeps its loopback URL, and gets a cab- key, never yours
+            names = {ctx.api_key: REPRODUCE_KEY_VAR, ctx.model: "YOUR_MODEL_ID"}
         self.names = {value: name for value, name in names.items() if value}
         alternatives = "|".join(re.escape(v) for v in sorted(self.names, key=len, reverse=True))
         # a whole value, not a piece of a longer name or path component
@@ -111,7 +119,7 @@ def docker_run(
     files: dict[str, str],
 ) -> str:
     """The shell lines that repeat the agent's run in Docker (see the module docstring)."""
-    ph = Placeholders(ctx)
+    ph = Placeholders(ctx, isolated=spec.network_mode == "isolated")
     image = (result.image_digest if result and result.image_digest else None) or spec.image
     local_dirs = sorted({host_dir(m.source, m.target, m.read_only) for m in spec.mounts})
     made = [d.removeprefix("$PWD/") for d in local_dirs if d.startswith("$PWD/")]
@@ -131,27 +139,11 @@ def docker_run(
         if parent not in made:
             lines.append(f"mkdir -p {shlex.quote(parent)}")
         lines += ph.heredoc(rel, files[rel])
-    lines += _docker_flags(spec, ph)
+    lines += reproduce_setup(spec, images.resolve("sidecar"))
+    lines += cli_flags(spec, lambda m: host_dir(m.source, m.target, m.read_only), ph.word)
     lines.append(f"  {image} \\")
     lines.append("  " + " ".join(ph.word(a) for a in spec.command))
     return "\n".join(lines)
-
-
-def _docker_flags(spec: RunSpec, ph: Placeholders) -> list[str]:
-    """`docker run` and its flags, one per line, as the docker sandbox sets them."""
-    lines = [
-        f"docker run --rm --init --network {shlex.quote(spec.network_mode)} \\",
-        f"  --memory {spec.mem_limit} --memory-swap {spec.mem_limit} "
-        f"--cpus {spec.nano_cpus / 1e9:g} --pids-limit {spec.pids_limit} \\",
-        f'  -v "$PWD/workspace:/workspace" -w {shlex.quote(spec.workdir)} \\',
-    ]
-    for mount in spec.mounts:
-        ro = ":ro" if mount.read_only else ""
-        source = host_dir(mount.source, mount.target, mount.read_only)
-        lines.append(f'  -v "{source}:{mount.target}{ro}" \\')
-    for key, value in sorted(spec.env.items()):
-        lines.append(f"  -e {key}={ph.word(value)} \\")
-    return lines
 
 
 def reproduce(

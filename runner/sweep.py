@@ -10,7 +10,7 @@
 - Infra retries: an infra verdict queues the cell again with exponential backoff
   (tenacity), its slot freed while it waits. Every attempt is kept: the previous one's
   folder moves to <cell_dir>/attempts/<n>/ and each attempt has its own store row.
-  Capability failures are never retried.
+  Capability failures are never retried, nor are cells that met injected faults.
 - Repeats: with repeats > 1 each repeat is its own cell, `<cell_id>#r<k>` in
   `<cell path>/r<k>/`, with its own container label, so repeats run side by side.
 """
@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_exponential
@@ -38,6 +39,7 @@ from runner.store import ResultsStore
 from runner.store.facts import cell_facts
 from runner.store.normalise import normalise_sweep
 from runner.sweep_config import CellPlan, SweepConfig, expand
+from scorer import score_cell
 
 log = structlog.get_logger(__name__)
 
@@ -82,13 +84,18 @@ class SweepRunner:
         out_root: Path = Path("runs"),
         sandbox: str | None = None,
         listener: object | None = None,
+        harness_options: dict[str, Any] | None = None,
     ) -> None:
         self.cfg = cfg
+        #: Harness keyword arguments (benchmarks: the fake provider's quota, the governor)
+        self.harness_options = harness_options or {}
         self.sweep_dir = out_root / cfg.sweep_id
         self.sandbox_kind = sandbox or cfg.sandbox
         self.listener = listener
         self.plans = expand(cfg)
         self.stopping = False
+        #: cell_id -> the attempt a reopened cell resumes at (see _rejudge_finished)
+        self.resume_at: dict[str, int] = {}
 
     # -- the whole sweep ------------------------------------------------------------------
 
@@ -133,8 +140,14 @@ class SweepRunner:
             removed = self.sandbox.cleanup({"cab.sweep_id": self.cfg.sweep_id})
             dropped = self.store.forget_unfinished()
             shutil.rmtree(self.sweep_dir / STASH, ignore_errors=True)
-            if removed or dropped:
-                log.info("sweep.resume", leftover_containers=removed, unfinished_attempts=dropped)
+            reopened = self._rejudge_finished()
+            if removed or dropped or reopened:
+                log.info(
+                    "sweep.resume",
+                    leftover_containers=removed,
+                    unfinished_attempts=dropped,
+                    reopened_as_infra=reopened,
+                )
             if self.sandbox.isolated:
                 self._ensure_images()
             self.store.set_meta("sweep", self.cfg.model_dump(mode="json"))
@@ -145,7 +158,7 @@ class SweepRunner:
             summary = SweepSummary(
                 self.sweep_dir, len(self.plans), len(self.plans) - len(todo), 0, 0, 0, 0
             )
-            with Harness() as harness:
+            with Harness(**self.harness_options) as harness:
                 self.harness = harness
                 outcomes = asyncio.run(self._run_all(todo))
             for o in outcomes:
@@ -160,6 +173,32 @@ class SweepRunner:
             return summary
         finally:
             self.store.close()
+
+    def _rejudge_finished(self) -> int:
+        """Resume re-scores every finished cell by today's scorer (a cell stored before a
+        verdict rule changed may have been judged wrongly). A cell that is now infra and has
+        attempts left is reopened: it runs again as its next attempt. Returns how many."""
+        reopened = 0
+        for row in self.store.cells():
+            record = self.store.record(row["cell_id"])
+            record.scores = score_cell(record.facts, weights=self.cfg.scoring.weights)
+            verdict = record.scores.verdict
+            if verdict.verdict == row["verdict"]:
+                continue
+            final = not verdict.infra or row["attempts"] >= self.cfg.retry.attempts
+            self.store.record_attempt(
+                record,
+                attempt=row["attempts"],
+                cell_dir=row["cell_dir"],
+                final=True,
+                base_cell_id=row["base_cell_id"],
+                repeat=row["repeat"],
+            )
+            if not final:
+                self.store.reopen(row["cell_id"])
+                self.resume_at[row["cell_id"]] = row["attempts"] + 1
+                reopened += 1
+        return reopened
 
     def _ensure_images(self) -> None:
         """Build the agent and task images the matrix needs once, up front, rather than
@@ -188,8 +227,9 @@ class SweepRunner:
 
     async def _cell(self, plan: CellPlan) -> CellOutcome:
         retry = self.cfg.retry
+        first = self.resume_at.get(plan.cell_id, 1)  # a reopened cell continues its count
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(retry.attempts),
+            stop=stop_after_attempt(max(1, retry.attempts - first + 1)),
             wait=wait_exponential(multiplier=retry.backoff_s, max=retry.backoff_max_s),
             retry=retry_if_result(lambda o: not o.final),
             reraise=True,
@@ -197,7 +237,7 @@ class SweepRunner:
         try:
             async for attempt in retrying:
                 with attempt:
-                    n = attempt.retry_state.attempt_number
+                    n = first + attempt.retry_state.attempt_number - 1
                     async with self.slots:
                         outcome = await self._attempt(plan, n)
                 done = attempt.retry_state.outcome
@@ -238,7 +278,9 @@ class SweepRunner:
         if n > 1:
             _restore_previous(cell_dir, stash)
         f = cell_facts(record)
-        final = not f["infra"] or n >= self.cfg.retry.attempts
+        # a cell that met injected faults is never retried: a seeded injector would only
+        # serve the same faults again
+        final = not f["infra"] or f["injected"] or n >= self.cfg.retry.attempts
         self.store.record_attempt(
             record,
             attempt=n,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -53,6 +54,13 @@ class ModelEntry(BaseModel):
     key_env: str | None = None
     model_id: str | None = None
     build_id: str | None = None
+    # quota, absorb and fault injection, as in config/models.toml (docs/proxy.md)
+    rpm: int | None = Field(None, gt=0)
+    tpm: int | None = Field(None, gt=0)
+    max_concurrency: int | None = Field(None, gt=0)
+    quota_window_s: float = Field(60.0, gt=0)
+    absorb: bool = False
+    inject: str | None = None
 
     @field_validator("endpoint")
     @classmethod
@@ -69,14 +77,28 @@ class SweepConfig(BaseModel):
     tuis: list[str] = Field(min_length=1, description="agent CLIs (adapter names)")
     models: list[str | ModelEntry] = Field(min_length=1)
     tasks: list[str] = Field(min_length=1, description="task ids, globs or categories")
+    task_sources: list[Path] = Field(
+        default_factory=list,
+        description="task folders read besides the built-in tasks/ (ours, aider-polyglot, "
+        "Harbor); relative paths are from the sweep file's folder",
+    )
     repeats: int = Field(1, ge=1, le=100)
     concurrency: int = Field(2, ge=1, le=64)
     timeout_s: float | None = Field(None, gt=0, description="agent timeout; task's own if unset")
-    network_mode: str = "host"
+    network_mode: Literal["isolated", "host"] = Field(
+        "isolated", description="isolated: the proxy is the agent's only door; host: opt-in"
+    )
     sandbox: str = Field("auto", pattern="^(auto|docker|local)$")
     plugins: list[Plugin] = Field(default_factory=list)
     scoring: SweepScoring = Field(default_factory=SweepScoring)
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    inject: dict[str, str] = Field(
+        default_factory=dict,
+        description="faults to inject per model name, e.g. { scripted = '429@30%;seed=1' }",
+    )
+    robustness: bool = Field(
+        False, description="a robustness sweep: cells that met injected faults are ranked too"
+    )
 
     # Filled in by the loader.
     path: Path = Field(default=Path("<inline>"), exclude=True)
@@ -115,7 +137,17 @@ def parse_sweep(data: dict, path: Path = Path("<inline>")) -> SweepConfig:
         loc = [str(p) for p in err["loc"] if p not in ("str", "ModelEntry")]
         raise ConfigError(path, ".".join(loc) or "<root>", err["msg"]) from exc
     cfg.path = path
+    base = path.parent if path != Path("<inline>") else Path.cwd()
+    cfg.task_sources = [p if p.is_absolute() else (base / p) for p in cfg.task_sources]
+    for i, source in enumerate(cfg.task_sources):
+        if not source.is_dir():
+            raise ConfigError(path, f"task_sources.{i}", f"not a folder: {source}")
     return cfg
+
+
+def task_sources(cfg: SweepConfig, tasks_dir: Path = TASKS_DIR) -> list[Path]:
+    """The built-in suite (or `tasks_dir`) and the sweep's own task sources."""
+    return [tasks_dir, *cfg.task_sources]
 
 
 def resolve_models(cfg: SweepConfig) -> list[ModelSpec]:
@@ -133,12 +165,29 @@ def resolve_models(cfg: SweepConfig) -> list[ModelSpec]:
                 )
             out.append(named[entry])
         else:
-            out.append(ModelSpec(**entry.model_dump()))
+            try:
+                out.append(ModelSpec(**entry.model_dump()))
+            except ValidationError as exc:
+                raise ConfigError(cfg.path, f"models.{i}", exc.errors()[0]["msg"]) from exc
+    out = [_with_inject(cfg, m) for m in out]
+    unknown = sorted(set(cfg.inject) - {m.name for m in out})
+    if unknown:
+        raise ConfigError(cfg.path, f"inject.{unknown[0]}", "not a model of this sweep")
     names = [m.name for m in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(cfg.path, "models", f"model names repeat: {dupes}")
     return out
+
+
+def _with_inject(cfg: SweepConfig, model: ModelSpec) -> ModelSpec:
+    spec = cfg.inject.get(model.name)
+    if spec is None:
+        return model
+    try:
+        return ModelSpec.model_validate({**model.model_dump(), "inject": spec})
+    except ValidationError as exc:
+        raise ConfigError(cfg.path, f"inject.{model.name}", exc.errors()[0]["msg"]) from exc
 
 
 def expand(cfg: SweepConfig, tasks_dir: Path = TASKS_DIR) -> list[CellPlan]:
@@ -153,7 +202,7 @@ def expand(cfg: SweepConfig, tasks_dir: Path = TASKS_DIR) -> list[CellPlan]:
             )
     models = resolve_models(cfg)
     try:
-        tasks = select(cfg.tasks, tasks_dir)
+        tasks = select(cfg.tasks, task_sources(cfg, tasks_dir))
     except RunnerError as exc:
         raise ConfigError(cfg.path, "tasks", str(exc)) from exc
     plans: list[CellPlan] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -24,13 +25,18 @@ class TestSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     command: str = Field(description="shell command run in /workspace with the hidden tests in")
-    report: Literal["go-json", "junit", "tap"] = Field(
+    report: Literal["go-json", "junit", "tap", "jest-json", "libtest", "harbor-reward"] = Field(
         description="the structured output the command produces"
     )
     report_path: str | None = Field(
         None, description="file (relative to the workspace) holding the report; stdout if unset"
     )
-    expected_tests: int = Field(gt=0, description="how many tests the suite must execute")
+    expected_tests: int | None = Field(
+        None,
+        gt=0,
+        description="how many tests the suite must execute (required in task.toml; for an "
+        "imported task, the count `cab tasks check` recorded from its oracle, else None)",
+    )
 
 
 class RefusalSpec(BaseModel):
@@ -42,15 +48,39 @@ class RefusalSpec(BaseModel):
     )
 
 
+class HarborRun(BaseModel):
+    """How a Harbor task runs (runner.taskformats.harbor): where the agent works, the
+    verifier's limits, the environment's variables and limits."""
+
+    workdir: str = "/app"
+    verifier_timeout_s: float = 600
+    verifier_env: dict[str, str] = Field(default_factory=dict)
+    agent_env: dict[str, str] = Field(default_factory=dict)
+    solution_env: dict[str, str] = Field(default_factory=dict)
+    cpus: float = 1
+    memory_mb: int = 2048
+    allow_internet: bool = True
+    prebuilt: bool = Field(False, description="[environment].docker_image: used, never built")
+    context: Path | None = Field(None, description="environment/ (the image's build context)")
+
+
 class Task(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str
     title: str
     prompt: str
-    language: Literal["go", "python", "javascript", "shell"]
+    language: Literal["go", "python", "javascript", "shell", "rust", "cpp", "java"]
     image: str = Field("toolbox", description="image name from config/images (or a full tag)")
     timeout_s: int = Field(600, gt=0)
+    cpus: float | None = Field(None, gt=0, description="container CPUs (config default if unset)")
+    memory_mb: int | None = Field(None, ge=64, description="container memory (default: config)")
+    pids_limit: int | None = Field(None, ge=16, description="container pids (default: config)")
+    allow_internet: bool = Field(
+        False,
+        description="the task needs the internet (Harbor's allow_internet): granted only when "
+        "the user opts into host networking; otherwise the agent stays isolated",
+    )
     test: TestSpec
     expected_changes: list[str] = Field(default_factory=list)
     protected_paths: list[str] = Field(default_factory=list)
@@ -60,6 +90,16 @@ class Task(BaseModel):
 
     # Filled in by the loader, not by the TOML.
     root: Path = Field(default=Path("."), exclude=True)
+    source_format: str = Field("cab", exclude=True, description="cab | aider-polyglot | harbor")
+    source_path: Path | None = Field(None, exclude=True, description="the folder it came from")
+    fingerprint: str | None = Field(None, exclude=True, description="content hash (imported)")
+    unsupported: str | None = Field(
+        None, exclude=True, description="why this task cannot run here (names what is missing)"
+    )
+    harbor: HarborRun | None = Field(None, exclude=True, description="a Harbor task's run")
+    oracle_unavailable: str | None = Field(
+        None, exclude=True, description="why the reference solution cannot run here"
+    )
 
     @field_validator("id")
     @classmethod
@@ -126,7 +166,10 @@ def load_task(task_dir: Path) -> Task:
     expected_dir = f"{task_dir.parent.name}/{task_dir.name}"
     if task.id != expected_dir:
         raise TaskSpecError(spec, "id", f"is '{task.id}' but the folder is '{expected_dir}'")
+    if task.test.expected_tests is None:
+        raise TaskSpecError(spec, "test.expected_tests", "Field required")
     task.root = task_dir
+    task.source_path = task_dir
     for sub in ("workspace", "tests"):
         if not (task_dir / sub).is_dir():
             raise TaskSpecError(spec, "<folder>", f"{sub}/ is missing beside task.toml")
@@ -134,24 +177,36 @@ def load_task(task_dir: Path) -> Task:
 
 
 def discover(tasks_dir: Path = TASKS_DIR) -> list[Task]:
-    """Every task under `tasks_dir`, sorted by id."""
+    """Every task of our own format under `tasks_dir`, sorted by id."""
     return [load_task(p.parent) for p in sorted(tasks_dir.glob("*/*/task.toml"))]
 
 
-def select(patterns: list[str] | None, tasks_dir: Path = TASKS_DIR) -> list[Task]:
-    """Tasks matching ids, globs (`polyglot/*`) or categories; all when no pattern is given."""
-    tasks = discover(tasks_dir)
+Sources = Path | Sequence[Path]
+
+
+def discover_all(sources: Sources = TASKS_DIR) -> list[Task]:
+    """Every task of every source (any format: runner.taskformats), sorted by id; an id
+    found in two places is an error naming both."""
+    from runner.taskformats import load_sources
+
+    return load_sources([sources] if isinstance(sources, Path | str) else list(sources))
+
+
+def select(patterns: list[str] | None, tasks_dir: Sources = TASKS_DIR) -> list[Task]:
+    """Tasks matching ids, globs (`polyglot/*`) or categories; all when no pattern is given.
+    `tasks_dir` is one task source or several."""
+    tasks = discover_all(tasks_dir)
     if not patterns:
         return tasks
     chosen: list[Task] = []
     for pat in patterns:
         hits = [t for t in tasks if t.id == pat or t.category == pat or fnmatch.fnmatch(t.id, pat)]
         if not hits:
-            known = ", ".join(t.id for t in tasks)
+            known = ", ".join(t.id for t in tasks[:40]) + (", ..." if len(tasks) > 40 else "")
             raise UnknownNameError(f"no task matches '{pat}' (known: {known})")
         chosen.extend(t for t in hits if t not in chosen)
     return chosen
 
 
-def get_task(task_id: str, tasks_dir: Path = TASKS_DIR) -> Task:
+def get_task(task_id: str, tasks_dir: Sources = TASKS_DIR) -> Task:
     return select([task_id], tasks_dir)[0]

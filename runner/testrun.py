@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from runner import images
+from runner.isolation import container_limits
 from runner.sandbox.base import WORKSPACE, RunSpec, Sandbox
 from runner.tasks import Task
 from scorer.evidence import TestFacts
@@ -89,9 +90,17 @@ def run_hidden_tests(
     scratch: Path,
     labels: dict[str, str] | None = None,
     log_path: Path | None = None,
+    network_mode: str = "none",
 ) -> TestFacts:
     """Copy, overlay the hidden tests, run the task's test command in its image with no
-    network, and return what happened. Never raises for the tests' own failure."""
+    network, and return what happened. Never raises for the tests' own failure.
+    A Harbor task runs its own verifier (runner/taskformats/harbor_run.py)."""
+    if task.harbor is not None:
+        from runner.taskformats.harbor_run import run_verifier
+
+        return run_verifier(
+            task, post_agent_workspace, sandbox, scratch=scratch, labels=labels, log_path=log_path
+        )
     workdir = prepare_test_workspace(task, Path(post_agent_workspace), Path(scratch) / "workspace")
     spec = RunSpec(
         image=images.resolve(task.image),
@@ -99,8 +108,9 @@ def run_hidden_tests(
         workspace=workdir,
         workdir=WORKSPACE,
         env={"PYTHONDONTWRITEBYTECODE": "1", "NO_COLOR": "1"},
-        network_mode="none",
+        network_mode=network_mode,
         timeout_s=task.timeout_s,
+        **container_limits(task),
         labels={**(labels or {}), "cab.stage": "hidden_tests"},
         log_path=log_path,
     )

@@ -85,7 +85,7 @@ def composite(
     if cost_efficiency is None:
         cost_efficiency = efficiency(eff.cost_reference_tokens, spent_tokens(tokens, pass_rate))
     if latency_efficiency is None:
-        latency_efficiency = efficiency(eff.latency_reference_ms, latency.wall_clock_ms)
+        latency_efficiency = efficiency(eff.latency_reference_ms, latency.charged_ms)
     if refusal.expected_refusal and not refusal.refusal_produced:
         refusal_factor = config.refusal.missed_refusal_factor
     elif refusal.refusal_produced and not refusal.expected_refusal:
@@ -148,7 +148,7 @@ def normalise(
     if best_tokens_per_correct_task:
         cost = efficiency(best_tokens_per_correct_task, spent_tokens(card.tokens, card.pass_rate))
     if best_wall_clock_ms:
-        lat = efficiency(best_wall_clock_ms, card.latency.wall_clock_ms)
+        lat = efficiency(best_wall_clock_ms, card.latency.charged_ms)
     out = composite(
         card.pass_rate,
         card.tokens,

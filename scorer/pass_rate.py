@@ -103,6 +103,8 @@ def score(evidence: Evidence, config: ScoringConfig | None = None) -> PassRate:
     if counts is not None:
         denominator = max(counts.total, task.expected_tests or 0)
         partial = tidy(counts.passed / denominator) if denominator else 0
+        if counts.score is not None:  # a verifier's own reward (Harbor) is the partial score
+            partial = tidy(counts.score)
 
     return PassRate(
         pass_=0 if reasons else 1,

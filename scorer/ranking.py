@@ -6,6 +6,10 @@ store) and the site's index (from the cell.json files) both hand it the same
 
 - Infra cells (throttled, provider down, ...) are counted apart and left out of every
   capability number: a cell that never got to work says nothing about the agent or model.
+- Cells that met faults the proxy injected are counted apart too (`injected_cells`),
+  unless the sweep declares itself a robustness sweep. Per row, `quota_hit_rate` is the
+  share of upstream attempts the provider throttled (429) and `queued_s` the time the
+  proxy's governor held calls back.
 - Order: pass rate over capability cells, best first; ties broken by the mean
   sweep-normalised composite (the single-cell composite when the sweep has none), then
   by tui and model. A pairing with only infra cells has no pass rate and comes last.
@@ -39,6 +43,10 @@ class CellResult(BaseModel):
     refusal: float | None = Field(None, description="None when not applicable")
     integrity: float | None = None
     attempts: int = 1
+    injected: bool = Field(False, description="the cell met faults the proxy injected")
+    attempted_calls: int = 0
+    throttled_calls: int = 0
+    queued_ms: float = 0
 
 
 class LeaderRow(BaseModel):
@@ -59,6 +67,9 @@ class LeaderRow(BaseModel):
     mean_refusal: float | None
     mean_integrity: float | None
     mean_attempts: float
+    injected_cells: int = 0
+    quota_hit_rate: float | None = None
+    queued_s: float = 0.0
 
 
 def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
@@ -84,18 +95,21 @@ def rank_key(row: LeaderRow) -> tuple[float, float]:
     )
 
 
-def leaderboard(cells: list[CellResult]) -> list[LeaderRow]:
+def leaderboard(cells: list[CellResult], robustness: bool = False) -> list[LeaderRow]:
     """Rows ranked best first (see the module docstring for the order)."""
     groups: dict[tuple[str, str], list[CellResult]] = {}
     for c in cells:
         groups.setdefault((c.tui, c.model), []).append(c)
-    rows = [pair_row(tui, model, group) for (tui, model), group in sorted(groups.items())]
+    rows = [
+        pair_row(tui, model, group, robustness) for (tui, model), group in sorted(groups.items())
+    ]
     rows.sort(key=rank_key, reverse=True)  # stable: equal rows stay in tui, model order
     return rows
 
 
-def pair_row(tui: str, model: str, group: list[CellResult]) -> LeaderRow:
-    cap = [c for c in group if not c.infra]
+def pair_row(tui: str, model: str, group: list[CellResult], robustness: bool = False) -> LeaderRow:
+    cap = [c for c in group if not c.infra and (robustness or not c.injected)]
+    attempted = sum(c.attempted_calls for c in group)
     n = len(cap)
     passed = sum(c.pass_ or 0.0 for c in cap)
     low, high = wilson(passed, n) if n else (None, None)
@@ -108,7 +122,7 @@ def pair_row(tui: str, model: str, group: list[CellResult]) -> LeaderRow:
         model=model,
         cells=len(group),
         capability_cells=n,
-        infra_cells=len(group) - n,
+        infra_cells=sum(c.infra for c in group),
         passed=passed,
         pass_rate=passed / n if n else None,
         pass_rate_low=low,
@@ -121,4 +135,7 @@ def pair_row(tui: str, model: str, group: list[CellResult]) -> LeaderRow:
         mean_refusal=_mean([c.refusal for c in cap if c.refusal is not None]),
         mean_integrity=_mean([c.integrity for c in cap if c.integrity is not None]),
         mean_attempts=statistics.fmean(c.attempts for c in group),
+        injected_cells=sum(c.injected and not c.infra for c in group),
+        quota_hit_rate=sum(c.throttled_calls for c in group) / attempted if attempted else None,
+        queued_s=round(sum(c.queued_ms for c in group) / 1000, 3),
     )

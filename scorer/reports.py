@@ -22,8 +22,8 @@ import xml.etree.ElementTree as ET
 
 from pydantic import BaseModel, Field
 
-#: The report formats a task's `test.report` may name.
-FORMATS = ("go-json", "junit", "tap")
+#: The report formats a task's `test.report` may name (the last three: report_formats.py).
+FORMATS = ("go-json", "junit", "tap", "jest-json", "libtest", "harbor-reward")
 
 
 class ReportError(ValueError):
@@ -42,6 +42,9 @@ class TestCounts(BaseModel):
     passed_names: list[str] = Field(default_factory=list)
     failed_names: list[str] = Field(default_factory=list)
     skipped_names: list[str] = Field(default_factory=list)
+    score: float | None = Field(
+        None, description="the verifier's own reward in [0, 1] (Harbor), else None"
+    )
 
     @property
     def names(self) -> list[str]:
@@ -73,6 +76,10 @@ def parse_report(fmt: str, text: str) -> TestCounts:
         return _parse_junit(text)
     if fmt == "tap":
         return _parse_tap(text)
+    from scorer.report_formats import PARSERS  # they build on this module's TestCounts
+
+    if fmt in PARSERS:
+        return PARSERS[fmt](text)
     raise ReportError(f"unknown report format '{fmt}' (known: {', '.join(FORMATS)})")
 
 

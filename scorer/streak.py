@@ -43,7 +43,7 @@ CLIENT_TIMEOUT_SHARE = 0.8
 #: ... or when open this share of the budget that remained when it started,
 REMAINING_SHARE = 0.5
 #: ... and this many times longer than the slowest answer the agent had received.
-SLOWEST_FACTOR = 2.0
+SLOWEST_FACTOR = 3.0
 #: A call that ended this close to the agent's end was still in flight when it ended.
 IN_FLIGHT_SLACK = timedelta(seconds=2)
 
@@ -58,6 +58,18 @@ class RunWindow:
     end: datetime
     budget_s: float | None = None
     client_timeout_s: float | None = None
+    #: when the agent's first model call started (its start-up is not model work)
+    first_call: datetime | None = None
+
+    @property
+    def work_budget_s(self) -> float | None:
+        """The budget left when the agent first called the model: what a streak is
+        measured against (a slow start-up is the agent's, not the provider's)."""
+        if self.budget_s is None:
+            return None
+        if self.first_call is None:
+            return self.budget_s
+        return max(0.0, self.budget_s - (self.first_call - self.start).total_seconds())
 
 
 def status_of(call: ModelCall) -> int | None:
@@ -111,6 +123,8 @@ class Streak:
     calls: list[ModelCall]
     types: list[FailureType]
     window: RunWindow
+    #: the agent's end cut off a call made inside the streak (a retry in flight)
+    cut_retry: bool = False
 
     @property
     def first(self) -> ModelCall:
@@ -133,10 +147,7 @@ class Streak:
     @property
     def in_flight(self) -> bool:
         """A streak call was still open when the agent ended (killed or timed out on it)."""
-        return any(
-            c.outcome == "client_disconnected" and c.ended_at >= self.window.end - IN_FLIGHT_SLACK
-            for c in self.calls
-        )
+        return self.cut_retry or any(cut_at_the_end(c, self.window) for c in self.calls)
 
     def type_counts(self) -> dict[str, int]:
         return dict(sorted(Counter(self.types).items()))
@@ -147,18 +158,32 @@ def seen(calls: list[ModelCall]) -> list[ModelCall]:
     return [c for c in ordered(calls) if c.outcome not in ABSORBED]
 
 
+def cut_at_the_end(call: ModelCall, window: RunWindow) -> bool:
+    """A call the agent's end cut off (killed or timed out while it waited)."""
+    return call.outcome == "client_disconnected" and call.ended_at >= window.end - IN_FLIGHT_SLACK
+
+
 def final_streak(calls: list[ModelCall], window: RunWindow) -> Streak | None:
-    """The maximal run of infra-type failures at the end of the timeline, or None."""
+    """The maximal run of infra-type failures at the end of the timeline, or None. A call
+    the agent's end cut off (a retry in flight) neither breaks nor starts a streak: it
+    only says a streak call was in flight."""
     timeline = seen(calls)
+    last = timeline[-1] if timeline else None
+    cut = last is not None and cut_at_the_end(last, window)
     tail: list[ModelCall] = []
     types: list[FailureType] = []
-    for call in reversed(timeline):
+    for call in reversed(timeline[:-1] if cut else timeline):
         kind = failure_type(call, timeline, window)
         if kind is None:
             break
         tail.insert(0, call)
         types.insert(0, kind)
-    return Streak(tail, types, window) if tail else None
+    if tail:
+        return Streak(tail, types, window, cut_retry=cut)
+    if cut and last is not None:  # only the cut call: a streak if it had hung
+        kind = failure_type(last, timeline, window)
+        return Streak([last], [kind], window) if kind else None
+    return None
 
 
 def recovered_ms(calls: list[ModelCall], window: RunWindow) -> tuple[int, float]:

@@ -12,12 +12,20 @@ Retry-After was honoured, when the agent gave up, and concrete advice.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from pydantic import BaseModel
 
 from proxy.records import ModelCall
-from scorer.timeline import next_attempt, ordered, peak_concurrency, throttled_wait_ms
+from scorer.timeline import (
+    held_intervals,
+    next_attempt,
+    ordered,
+    peak_concurrency,
+    throttled_wait_ms,
+    union_ms,
+)
 from scorer.verdict import PROVIDER_FAILURES, Verdict
 
 #: Slack when checking Retry-After: clocks and schedulers are not exact.
@@ -75,6 +83,11 @@ class ThrottleAccount(BaseModel):
     gave_up: GaveUp | None
     advice: list[str]
     timeline: list[CallRow]
+    # what the proxy did about it (docs/proxy.md, "The governor")
+    governor_held: int = 0  # calls the governor held back before they went upstream
+    governor_held_ms: float = 0  # the union of those holds
+    absorbed: int = 0  # attempts the proxy retried itself; the agent never saw them
+    injected: dict[str, int] = {}  # faults the proxy served instead of the provider
 
     @property
     def throttled_rows(self) -> list[CallRow]:
@@ -162,9 +175,36 @@ def account(calls: list[ModelCall]) -> ThrottleAccount:
         gave_up=gave_up,
         advice=[],
         timeline=rows,
+        governor_held=len(held_intervals(calls)),
+        governor_held_ms=round(union_ms(held_intervals(calls)), 3),
+        absorbed=sum(c.absorbed for c in calls),
+        injected=dict(sorted(Counter(c.injected for c in calls if c.injected).items())),
     )
-    diag.advice = advise(diag, calls)
+    diag.advice = proxy_notes(diag) + advise(diag, calls)
     return diag
+
+
+def proxy_notes(d: ThrottleAccount) -> list[str]:
+    """What the proxy did: held calls back, absorbed 429s, injected faults."""
+    notes = []
+    if d.injected:
+        faults = ", ".join(f"{k} ×{n}" for k, n in d.injected.items())
+        notes.append(
+            f"Faults were injected by the proxy ({faults}): this cell measures how the agent "
+            "copes with them, not a clean capability result."
+        )
+    if d.governor_held:
+        notes.append(
+            f"The proxy's governor held {d.governor_held} call(s) back "
+            f"({_secs(d.governor_held_ms)} in all) to keep the sweep inside the provider's "
+            "quota; that wait is not charged to the agent's latency."
+        )
+    if d.absorbed:
+        notes.append(
+            f"The proxy absorbed {d.absorbed} throttled/overloaded attempt(s), retrying "
+            "upstream itself; the agent saw only the final answers."
+        )
+    return notes
 
 
 def _gave_up(calls: list[ModelCall], rows: list[CallRow]) -> GaveUp | None:

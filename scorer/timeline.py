@@ -7,7 +7,7 @@ union of intervals on the wall clock.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from proxy.records import ModelCall
 
@@ -57,6 +57,20 @@ def throttle_intervals(calls: Iterable[ModelCall], until: datetime | None = None
         else:
             spans.append((call.started_at, max(call.ended_at, until or call.ended_at)))
     return spans
+
+
+#: a governor admission quicker than this was not holding the call back.
+HELD_MS = 1.0
+
+
+def held_intervals(calls: Iterable[ModelCall]) -> list[Interval]:
+    """For each call the proxy's governor held back (at least HELD_MS): from its start
+    for its queued_ms."""
+    return [
+        (c.started_at, c.started_at + timedelta(milliseconds=c.queued_ms))
+        for c in calls
+        if c.queued_ms is not None and c.queued_ms >= HELD_MS
+    ]
 
 
 def throttled_wait_ms(calls: Iterable[ModelCall], until: datetime | None = None) -> float:

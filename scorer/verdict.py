@@ -79,7 +79,8 @@ def run_window(evidence: Evidence) -> RunWindow:
     budget = agent.budget_s
     if budget is None and agent.timed_out and wall:
         budget = wall.total_seconds()  # a timed-out run lasted its budget
-    return RunWindow(start, end or start, budget, agent.client_timeout_s)
+    first = calls[0].started_at if calls else None
+    return RunWindow(start, end or start, budget, agent.client_timeout_s, first)
 
 
 def killed_externally(agent: AgentFacts) -> bool:
@@ -116,6 +117,9 @@ def _facts(evidence: Evidence, window: RunWindow) -> dict:
         "budget_s": window.budget_s,
     }
     facts.update({k: v for k, v in extra.items() if v is not None})
+    injected = Counter(c.injected for c in calls if c.injected)
+    if injected:
+        facts["injected_faults"] = dict(sorted(injected.items()))
     failures = [c for c in ordered(calls) if not c.completed]
     if failures:
         last = failures[-1]
@@ -133,8 +137,19 @@ def _verdict(reason: Reason | None, sentence: str, facts: dict) -> Verdict:
         verdict=f"infra:{reason}" if reason else "capability",
         reason=reason,
         infra=reason is not None,
-        sentence=sentence,
+        sentence=sentence + _injected_note(facts.get("injected_faults")),
         evidence=facts,
+    )
+
+
+def _injected_note(injected: dict[str, int] | None) -> str:
+    """Said on every verdict of a cell that met injected faults (never a clean result)."""
+    if not injected:
+        return ""
+    faults = ", ".join(f"{k} ×{n}" for k, n in injected.items())
+    return (
+        f" Faults were injected into {sum(injected.values())} call(s) ({faults}): "
+        "a robustness measurement, not a clean capability result."
     )
 
 
@@ -207,7 +222,8 @@ def _ended_by(streak: Streak, agent: AgentFacts, window: RunWindow) -> EndedBy |
         return "agent_exit"  # it stopped on its own: aider exits 0 when every call failed
     if streak.in_flight:
         return "in_flight"
-    if window.budget_s and streak.covers_ms >= TIMEOUT_SHARE * window.budget_s * 1000:
+    work = window.work_budget_s
+    if work and streak.covers_ms >= TIMEOUT_SHARE * work * 1000:
         return "timeout"
     return None
 
@@ -342,11 +358,13 @@ def _notes(evidence: Evidence, window: RunWindow, facts: dict, streak: Streak | 
             f" It met {throttled} rate-limited attempt(s) ({_secs(facts['throttled_wait_ms'])} "
             f"lost waiting) beside {completed} completed call(s)."
         )
-    if streak is not None and window.budget_s:
+    work = window.work_budget_s
+    if streak is not None and work:
         facts["final_streak_ms"] = round(streak.covers_ms, 3)
         notes += (
             f" It timed out with the provider failing for its last {_secs(streak.covers_ms)} "
-            f"({len(streak.calls)} attempt(s)), under half of its {window.budget_s:g} s budget."
+            f"({len(streak.calls)} attempt(s)), under half of the {work:.0f} s it had after "
+            "its first model call."
         )
     last = ordered(evidence.calls)[-1] if evidence.calls else None
     if last is not None and last.outcome == "context_length" and completed:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need (the package with its test extras, Debian's chromium and
-# Go for the local sandbox) and runs lint and the whole test suite. Extra args go to pytest.
+# Go for the local sandbox) and runs lint, the import contracts, the type checker and the whole
+# test suite. Extra args go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -13,6 +14,8 @@ fi
 python3 -m pip install -q -e '.[test]'
 ruff check .
 ruff format --check .
+lint-imports  # the layering (pyproject.toml [tool.importlinter])
+mypy          # zero errors, pydantic plugin (pyproject.toml [tool.mypy])
 set +e
 python3 -m pytest "$@"
 rc=$?

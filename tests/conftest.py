@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from functools import cache
 
 import pytest
@@ -48,3 +51,67 @@ def docker_client():
     client = docker.from_env(timeout=120)
     yield client
     client.close()
+
+
+# ---- isolation: a host service an isolated agent must not reach (tests/docker) ----
+
+
+class HostService:
+    """A TCP server on the host's 127.0.0.1 (random port) counting accepted connections."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port: int = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.fixture
+def host_service() -> Iterator[HostService]:
+    service = HostService()
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def assert_isolated(host_service: HostService) -> Callable[[dict], None]:
+    """Check a cell record (as JSON) for the isolation evidence: inside the agent's own
+    container only `lo` existed, no capability, no Docker socket, the host service's port
+    was refused (and the service saw nothing), and the proxy was reached, never refused."""
+
+    def check(record: dict) -> None:
+        assert record["identity"]["network_mode"] == "isolated"
+        iso = record["isolation"]
+        assert iso["network_mode"] == "isolated"
+        assert iso["engine_network_mode"].startswith("container:")
+        seen = iso["check"]
+        assert seen is not None, "the in-container check left no report"
+        assert seen["interfaces"] == ["lo"] and seen["loopback_only"] is True
+        assert seen["cap_eff"] == "0000000000000000" and seen["no_new_privs"] is True
+        assert seen["docker_socket"] is False and seen["uid"] != "0"
+        assert seen["probes"][f"127.0.0.1:{host_service.port}"] == "refused"
+        assert set(seen["probes"].values()) == {"refused"}
+        assert host_service.accepted == 0
+        assert iso["forwarder"]["connections_accepted"] >= 1
+        assert iso["forwarder"]["connections_refused"] == 0
+
+    return check

@@ -169,3 +169,43 @@ def test_a_missing_dockerfile_fails_only_that_build(docker_client, tmp_path):
     specs = {"nowhere": images.ImageSpec(tag=tag, dockerfile=str(tmp_path / "nowhere"))}
     with pytest.raises(images.ImageError, match="no Dockerfile"):
         images.build(specs=specs, emit=lambda _t: None)
+
+
+@pytest.mark.docker
+def test_parallel_build_keeps_dependency_order_and_builds_past_a_failure(
+    docker_client, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CAB_RUNS_DIR", str(tmp_path / "runs"))
+    ver = uuid.uuid4().hex[:10]
+    tags = {n: f"cab-test/{n}:{ver}" for n in ("base", "child", "other", "broken", "orphan")}
+    files = {
+        "base": "FROM debian:bookworm-slim\nRUN echo base > /base.txt\n",
+        "child": f"FROM {tags['base']}\nRUN cat /base.txt\n",
+        "other": "FROM debian:bookworm-slim\nRUN echo other\n",
+        "broken": "FROM debian:bookworm-slim\nRUN echo boom-marker; exit 7\n",
+        "orphan": f"FROM {tags['broken']}\nRUN true\n",
+    }
+    deps = {"child": ["base"], "orphan": ["broken"]}
+    specs = {}
+    for name, text in files.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text(text)
+        specs[name] = images.ImageSpec(
+            tag=tags[name], dockerfile=str(tmp_path / name), depends_on=deps.get(name, [])
+        )
+    lines: list[str] = []
+    try:
+        with pytest.raises(images.ImageError) as info:
+            images.build(specs=specs, emit=lines.append, jobs=3)
+        assert "boom-marker" in str(info.value)
+        assert f"{tags['orphan']}: not built, its base broken failed" in str(info.value)
+        for name in ("base", "child", "other"):  # built despite the failure beside them
+            assert images.digest(tags[name]) is not None, name
+        assert images.digest(tags["broken"]) is None and images.digest(tags["orphan"]) is None
+        assert any(line.startswith("[child] == child: building") for line in lines)
+        recorded = json.loads((tmp_path / "runs" / "images.json").read_text())
+        assert {tags["base"], tags["child"], tags["other"]} <= set(recorded)
+    finally:
+        for tag in (tags["child"], tags["base"], tags["other"]):
+            if images.digest(tag):
+                docker_client.images.remove(tag, force=True)

@@ -71,6 +71,7 @@ def _spec_for(tui: str, tmp_path: Path) -> tuple[AdapterContext, RunSpec]:
         api_key=KEY,
         out_dir=tmp_path / "runs" / "out",
         home_dir=tmp_path / "scratch" / "home",
+        solution_dir=get_task(TASK).solution_dir,  # run_agent passes the task's (the oracle's)
     )
     ctx.write_home()
     run = get_adapter(tui).prepare(ctx)

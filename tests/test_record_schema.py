@@ -56,7 +56,9 @@ def test_v1_cell_loads_typed_with_its_scores_unchanged(rel):
     card = record.scores
     assert card is not None
     dumped = card.model_dump(mode="json")
-    # every number the v1 file recorded reads back the same, typed
+    # every number the v1 file recorded reads back the same, typed (v4 adds the
+    # latency axis's queued_ms, 0 for a cell recorded before the governor)
+    assert dumped["latency"].pop("queued_ms") == 0
     assert {k: v for k, v in dumped.items() if k not in ("throttle", "verdict")} == {
         k: v for k, v in raw["scores"].items() if k != "verdict"
     }
@@ -160,15 +162,39 @@ def test_every_older_format_loads_scores_and_renders(folder, tmp_path):
     assert len(pages) >= 3  # the index and both cell pages
 
 
-@pytest.mark.parametrize("folder", FIXTURES, ids=lambda p: p.name)
+PRE_V4 = [f for f in FIXTURES if int(f.name.removeprefix("schema_v")) < 4]
+
+
+@pytest.mark.parametrize("folder", PRE_V4, ids=lambda p: p.name)
 def test_older_verdicts_are_rejudged_by_the_streak_rule_on_read(folder):
     """v4: the verdict is re-judged from the recorded facts (which lack the sandbox facts
     v4 added: the rule rebuilds the agent's window from its calls and wall clock)."""
     for rel in (PASSING, THROTTLED):
         raw = json.loads((folder / rel / "cell.json").read_text(encoding="utf-8"))
-        assert "budget_s" not in raw["facts"]["agent"]
         record = CellRecord.read(folder / rel)
-        assert record.facts.agent.budget_s is None and record.scores is not None
+        assert record.scores is not None
+        if raw["schema_version"] < 4:  # written before v4 recorded the sandbox's facts
+            assert "budget_s" not in raw["facts"]["agent"]
+            assert record.facts.agent.budget_s is None
         dumped = record.scores.model_dump(mode="json")
         assert_same_verdict(dumped["verdict"], raw["scores"]["verdict"])
         assert score_cell(record.facts).model_dump(mode="json")["verdict"] == dumped["verdict"]
+
+
+@pytest.mark.parametrize("folder", FIXTURES, ids=lambda p: p.name)
+def test_what_the_governor_did_is_read_from_the_calls(folder):
+    """v5: the latency axis and the throttle account say what the proxy's governor did,
+    from the recorded calls. Cells from before the governor (v1, v2) were never held; from v3 on the proxy
+    already held a throttled cell's retries for the provider's Retry-After."""
+    version = int(folder.name.removeprefix("schema_v"))
+    for rel in (PASSING, THROTTLED):
+        record = CellRecord.read(folder / rel)
+        card = record.scores
+        assert card is not None
+        held = [c for c in record.calls if (c.queued_ms or 0) >= 1]
+        assert (card.latency.queued_ms > 0) == bool(held)
+        assert card.throttle.governor_held == len(held)
+        assert card.throttle.absorbed == 0 and card.throttle.injected == {}
+        assert "injected_faults" not in card.verdict.evidence
+        if version < 3 or rel == PASSING:
+            assert held == []

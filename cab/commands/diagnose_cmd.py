@@ -16,9 +16,10 @@ from pydantic import ValidationError
 
 from cab.commands.score_cmd import CellFileError, load_cell
 from proxy.records import ModelCall
+from proxy.transcripts import last_words, read_transcript
 from scorer import score_cell
+from scorer.diagnosis import Context, Diagnosis, diagnose
 from scorer.evidence import Evidence, TaskFacts
-from scorer.throttle import Diagnosis, diagnose
 from scorer.verdict import judge
 
 
@@ -45,9 +46,9 @@ def load_calls(path: Path) -> list[ModelCall]:
 
 def build(target: Path) -> Diagnosis:
     if (target.is_dir() and (target / "cell.json").is_file()) or target.name == "cell.json":
-        _, _, evidence = load_cell(target)
+        path, data, evidence = load_cell(target)
         card = score_cell(evidence)
-        return Diagnosis(**dict(card.throttle), verdict=card.verdict)
+        return diagnose(evidence.calls, card.verdict, _context(path, data, evidence))
     if target.is_dir():
         target = target / "calls.jsonl"
     if not target.is_file():
@@ -57,17 +58,60 @@ def build(target: Path) -> Diagnosis:
     return diagnose(calls, judge(facts))
 
 
+def _context(path: Path, data: dict, evidence: Evidence) -> Context:
+    """The agent's facts, its CLI's retry knob, and the sweep's concurrency when the cell
+    lives in a sweep folder (<sweep>/<tui>/<model>/<category>/<task>/cell.json)."""
+    from runner.adapters import ADAPTERS, get_adapter
+
+    tui = data.get("tui")
+    hint = get_adapter(tui).retry_hint if isinstance(tui, str) and tui in ADAPTERS else None
+    concurrency = None
+    for parent in path.parents:
+        meta_db = parent / "results.db"
+        if meta_db.is_file():
+            from runner.store import ResultsStore
+
+            with ResultsStore(meta_db) as store:
+                concurrency = (store.meta("sweep") or {}).get("concurrency")
+            break
+    return Context(agent=evidence.agent, tui=tui, retry_hint=hint, sweep_concurrency=concurrency)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         diag = build(args.target)
     except CellFileError as exc:
         print(f"cab diagnose: {exc}", file=sys.stderr)
         return 2
+    said, saw = _last_words(args.target, diag)
     if args.json:
-        print(json.dumps(diag.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        out = diag.model_dump(mode="json")
+        out["last_words"] = {"assistant": said, "tool_result": saw}
+        print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
         _print(diag)
+        if said or saw:
+            print(f"last assistant message: {said or '—'}")
+            print(f"last tool result before the end: {saw or '—'}")
     return 0
+
+
+def _last_words(target: Path, diag: Diagnosis) -> tuple[str | None, str | None]:
+    """For a failed cell: what the model last said and the last tool result it saw."""
+    cell = target if target.is_dir() else target.parent
+    passed = diag.verdict is not None and diag.verdict.verdict == "capability" and _passed(cell)
+    if passed:
+        return None, None
+    return last_words(read_transcript(cell), limit=600)
+
+
+def _passed(cell: Path) -> bool:
+    try:
+        _, _, evidence = load_cell(cell)
+    except CellFileError:
+        return False
+    card = score_cell(evidence)
+    return card.pass_rate.pass_ == 1
 
 
 def _fmt(x: float | None, unit: str = "") -> str:
@@ -97,7 +141,8 @@ def _print(d: Diagnosis) -> None:
     console.print(table)
     console.print(
         f"attempts {d.attempts}, completed {d.completed}, throttled {d.throttled} "
-        f"({d.throttled_ms / 1000:.1f}s lost), peak concurrency {d.peak_concurrency}"
+        f"({d.time_lost_ms / 1000:.1f}s lost), peak concurrency {d.peak_concurrency}"
+        + (", timed out" if d.timed_out else "")
     )
     console.print(
         f"Retry-After: {d.retry_after.summary} ({d.retry_after.honoured}/{d.retry_after.asked})"
@@ -108,6 +153,8 @@ def _print(d: Diagnosis) -> None:
             f"gave up at call {g.seq} ({g.t_ms / 1000:.1f}s in) after {g.failing_attempts} "
             f"failed attempt(s), last status {g.last_status}"
         )
+    if d.story:
+        console.print(d.story)
     if d.verdict:
         console.print(f"verdict: [bold]{d.verdict.verdict}[/bold] — {d.verdict.sentence}")
     for line in d.advice:

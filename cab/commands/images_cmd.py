@@ -15,6 +15,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     b = isub.add_parser("build", help="build missing images (dependencies first)")
     b.add_argument("names", nargs="*", metavar="NAME", help="image names (default: all)")
     b.add_argument("--force", action="store_true", help="rebuild even if the tag exists")
+    b.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="build up to N independent images at once (default 1)",
+    )
     b.set_defaults(func=run_build)
     ls = isub.add_parser("list", help="tag, id, size and whether each image is built")
     ls.set_defaults(func=run_list)
@@ -22,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     try:
-        built = images.build(args.names or None, force=args.force)
+        built = images.build(args.names or None, force=args.force, jobs=max(1, args.jobs))
     except RunnerError as exc:
         print(f"cab images build: {exc}", file=sys.stderr)
         return 1

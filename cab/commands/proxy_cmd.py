@@ -15,6 +15,8 @@ from pathlib import Path
 import structlog
 
 from proxy.config import DEFAULT_KEY_ENV, ProxyConfig
+from proxy.governor import AbsorbPolicy, Limits, Policy
+from proxy.inject import FaultSpecError, parse_inject
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=600.0, help="upstream timeout, seconds")
     p.add_argument("--max-body-bytes", type=int, default=32 * 1024 * 1024)
     p.add_argument(
+        "--unix-socket",
+        type=Path,
+        metavar="PATH",
+        help="also serve on this Unix socket (for an isolated agent's sidecar: docs/isolation.md)",
+    )
+    p.add_argument(
         "--no-transcripts",
         dest="transcripts",
         action="store_false",
@@ -49,16 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         " DIR/transcript.jsonl.gz, keys redacted)",
     )
     _hardening_flags(p)
+    _governor_flags(p)
     p.set_defaults(func=run)
 
 
 def _hardening_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--no-governor",
-        dest="governor",
-        action="store_false",
-        help="forward every call at once (no pacing by the rate-limit governor)",
-    )
     p.add_argument(
         "--no-stream-usage",
         dest="stream_usage",
@@ -89,6 +92,33 @@ def _hardening_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _governor_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "rate limits (docs/proxy.md, 'The governor'); a session's model entry overrides these"
+    )
+    g.add_argument("--no-governor", dest="governor", action="store_false",
+                   help="forward every call at once (no admission, no queueing)")  # fmt: skip
+    g.add_argument("--rpm", type=int, help="the provider's requests per window for this key")
+    g.add_argument("--tpm", type=int, help="the provider's tokens per window for this key")
+    g.add_argument("--max-concurrency", type=int, help="calls in flight at once, at most")
+    g.add_argument("--quota-window-s", type=float, default=60.0, metavar="S",
+                   help="the window --rpm/--tpm count over (default 60: per minute)")  # fmt: skip
+    g.add_argument("--absorb", action="store_true",
+                   help="retry 429/503/529 upstream inside the proxy, honouring Retry-After")  # fmt: skip
+    g.add_argument("--inject", metavar="SPEC",
+                   help="serve faults instead of the provider, e.g. '429:retry_after=2@30%%;seed=1'")  # fmt: skip
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    """The proxy-wide policy from the flags (FaultSpecError names a bad --inject)."""
+    limits = Limits(args.rpm, args.tpm, args.max_concurrency, args.quota_window_s)
+    return Policy(
+        limits=limits,
+        absorb=AbsorbPolicy() if args.absorb else None,
+        inject=parse_inject(args.inject) if args.inject else None,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from proxy.admin import issue
     from proxy.app import create_app
@@ -103,6 +133,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        policy = _policy(args)
+    except FaultSpecError as exc:
+        print(f"cab proxy: --inject: {exc}", file=sys.stderr)
+        return 2
     config = ProxyConfig(
         upstream=args.upstream,
         upstream_key_env=args.upstream_key_env,
@@ -114,12 +149,13 @@ def run(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes,
         transcripts=args.transcripts,
         stream_usage=args.stream_usage,
-        governor=args.governor,
         header_timeout_s=args.header_timeout,
         keepalive_timeout_s=args.keepalive_timeout,
         shutdown_grace_s=args.shutdown_grace,
         session_idle_s=args.session_idle,
         admin_token_env=args.admin_token_env,
+        governor=args.governor,
+        policy=policy,
     )
     log = structlog.get_logger("proxy")
     if not os.environ.get(args.upstream_key_env):
@@ -136,5 +172,5 @@ def run(args: argparse.Namespace) -> int:
             return 2
         print(f"session {name}: key {sess.key}", flush=True)
     app = create_app(config, store)
-    run_loop(serve_until_signal(app, args.host, args.port, "cab proxy"))
+    run_loop(serve_until_signal(app, args.host, args.port, "cab proxy", args.unix_socket))
     return 0

@@ -6,7 +6,7 @@ proxy/replay.py), so a replay costs nothing and needs no key or network. A reque
 recording has no answer for is a `replay_miss` and the replayed cell ends
 `infra:harness`, naming the call where the run diverged. Recorded waits are served at
 once unless --real-time. Uses: rescoring and debugging at no cost, regression tests of
-the harness and adapters, checking a CLI's determinism (docs/records.md, "Replay").
+the harness and adapters, checking a CLI's determinism (docs/transcripts.md, "Replay").
 """
 
 from __future__ import annotations

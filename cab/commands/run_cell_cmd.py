@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cab.commands.tasks_cmd import add_sources_option, sources_of
 from runner.errors import RunnerError
 from runner.record import CellRecord
 
@@ -21,7 +22,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--endpoint", help="your own OpenAI-compatible base URL (…/v1)")
     p.add_argument("--key-env", help="env var that holds the endpoint's key")
     p.add_argument("--sandbox", choices=["auto", "docker", "local"], default="auto")
-    p.add_argument("--network", default="host", help="docker network mode for the agent")
+    p.add_argument(
+        "--network",
+        choices=["isolated", "host"],
+        default="isolated",
+        help="isolated (default): the agent's container has only loopback and reaches the "
+        "proxy there, nothing else; host: an explicit opt-in to the host's network",
+    )
+    p.add_argument(
+        "--probe-port",
+        type=int,
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="a host 127.0.0.1 port the in-container check must find unreachable (repeatable)",
+    )
     p.add_argument("--sweep-id", default="adhoc")
     p.add_argument("--out", type=Path, default=Path("runs"), help="root of the run records")
     p.add_argument("--timeout", type=float, help="agent timeout in seconds (task default)")
@@ -29,7 +44,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--scripts", type=Path, help="folder of scripted-model scripts (default config/scripts)"
     )
     p.add_argument("--json", action="store_true", help="print the cell record as JSON")
+    add_sources_option(p)
     p.set_defaults(func=run)
+
+
+NOT_ISOLATED = """\
+************************************************************************************
+* cab run-cell --sandbox local: NOT ISOLATED. The agent runs as a process on this   *
+* host, as this user: it can read and change your files, reach your network and     *
+* bypass the proxy. Use it only with agents you trust; Docker isolates them.        *
+************************************************************************************"""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,14 +67,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         model = resolve_model(args.model, args.endpoint, args.key_env)
-        task = get_task(args.task)
+        task = get_task(args.task, sources_of(args))
         opts = CellOptions(
             sweep_id=args.sweep_id,
             out_root=args.out,
             sandbox=args.sandbox,
             network_mode=args.network,
+            probe_ports=args.probe_port,
             timeout_s=args.timeout,
         )
+        if args.sandbox == "local":
+            print(NOT_ISOLATED, file=sys.stderr)
         with Harness(scripts_dir=args.scripts or SCRIPTS_DIR) as harness:
             record = run_cell(args.tui, model, task, opts, harness)
     except RunnerError as exc:

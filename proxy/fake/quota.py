@@ -6,7 +6,8 @@ continuously, as OpenAI's do: `rpm` requests and `tpm` tokens per window (60 s, 
 shorter so a test runs on a scaled-down minute). `burst` is a bucket's capacity as a
 fraction of its per-window limit (providers enforce "60 RPM" as about 1 per second, i.e.
 a small burst). A call is charged its whole usage (prompt + completion) when admitted,
-which the fake knows up front. Over a limit the answer is 429 with `retry-after-ms`,
+which the fake knows up front; it is admitted once the bucket holds that much (or is
+full, for a call bigger than the bucket, which then leaves it in debt). Over a limit the answer is 429 with `retry-after-ms`,
 `Retry-After` (whole seconds, rounded up) and the time until the charge would fit.
 Every answer carries `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`.
 
@@ -131,7 +132,7 @@ class Quota:
         if lane.requests is not None:
             lane.requests.level -= 1
         if lane.tokens is not None:
-            lane.tokens.level -= min(tokens, lane.tokens.capacity)
+            lane.tokens.level -= tokens  # a call bigger than the bucket leaves it in debt
         lane.inflight += 1
         self.admitted += 1
         self.peak_inflight = max(self.peak_inflight, lane.inflight)

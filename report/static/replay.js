@@ -59,7 +59,29 @@
     });
     if (it.error) { dl.appendChild(el("dt", "error")); dl.appendChild(el("dd", it.error, "error")); }
     panel.appendChild(dl);
+    var seq = it.kind === "model_call" && it.attrs ? it.attrs.seq : null;
+    if (seq !== null && seq !== undefined && document.getElementById("conv-" + seq)) {
+      var link = el("a", "what call " + seq + " sent and got →", "to-conversation");
+      link.href = "#conv-" + seq;
+      link.addEventListener("click", function () { document.getElementById("conv-" + seq).open = true; });
+      panel.appendChild(link);
+    }
   }
+
+  /* the conversation's "show in trace" buttons move the cursor to that call */
+  document.querySelectorAll("button.to-trace").forEach(function (button) {
+    button.addEventListener("click", function (e) {
+      e.preventDefault();
+      var seq = Number(button.dataset.seq);
+      for (var i = 0; i < items.length; i++) {
+        if (items[i].kind === "model_call" && items[i].attrs && Number(items[i].attrs.seq) === seq) {
+          idx = i; playing = false; seek(items[i].start, true); show(i);
+          document.getElementById("replay").scrollIntoView();
+          return;
+        }
+      }
+    });
+  });
 
   function render() {
     var frac = total > 0 ? t / total : 0;

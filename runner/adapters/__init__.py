@@ -20,8 +20,10 @@ ADAPTERS: dict[str, str] = {
     "aider": "runner.adapters.aider",
     "codex": "runner.adapters.codex",
     "mini-swe-agent": "runner.adapters.mini_swe_agent",
+    "nop": "runner.adapters.nop",
     "opencode": "runner.adapters.opencode",
     "openhands": "runner.adapters.openhands",
+    "oracle": "runner.adapters.oracle",
     "reference": "runner.adapters.reference",
 }
 

@@ -62,6 +62,10 @@ class AiderAdapter:
     client_timeout_s = 600.0
     retry_hint = "aider's own 429 retry (~64 s in all) is not configurable; raise timeout_s or the quota, or let the proxy absorb 429s"
     image = "aider"
+    #: no per-run field in aider's requests (its file order is pinned by PYTHONHASHSEED,
+    #: below); its system prompt says "Current date: …", so a replay matches on the day
+    #: of the recording only (docs/transcripts.md)
+    replay_normalise: tuple[str, ...] = ()
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
         command = [
@@ -79,7 +83,9 @@ class AiderAdapter:
             "--message-file",
             TASK_FILE,
         ]
-        env = agent_env(ctx, openai_env(ctx), LITELLM_OFFLINE, HOME=HOME_DIR)
+        # aider keeps the chat's files in a set: a fixed hash seed sends them in the same
+        # order every run, so a recorded cell replays strictly (docs/transcripts.md)
+        env = agent_env(ctx, openai_env(ctx), LITELLM_OFFLINE, HOME=HOME_DIR, PYTHONHASHSEED="0")
         return AgentRun(
             image=self.image,
             command=command,

@@ -38,6 +38,13 @@ class AdapterContext(BaseModel):
     timeout_s: float = 600
     extra_env: dict[str, str] = Field(default_factory=dict, description="from plugins")
     extra_args: list[str] = Field(default_factory=list, description="from plugins")
+    task_image: str | None = Field(
+        None, description="the task's own image (oracle and nop run there; None: toolbox)"
+    )
+    solution_dir: Path | None = Field(None, description="the task's reference solution")
+    solution_script: bool = Field(
+        False, description="the solution is a script to run (Harbor's solve.sh), not files"
+    )
 
     def write_home(self) -> None:
         """Create the home folder with the task prompt in it (TASK_FILE inside the sandbox).

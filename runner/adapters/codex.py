@@ -66,6 +66,13 @@ class CodexAdapter:
     client_timeout_s = 300.0
     retry_hint = "set request_max_retries / stream_max_retries on the model provider in $CODEX_HOME/config.toml (-c model_providers.cab.stream_max_retries=N)"
     image = "codex"
+    #: per-run fields of codex's requests, left out when a replay compares them
+    #: (docs/transcripts.md): its session/thread/turn/installation ids and turn timestamp
+    #: (`client_metadata`), the cache key (= the session id) and every input item's `id`
+    #: (msg_<uuid>, fco_<uuid>). Not normalisable by key: the exec tool's output text
+    #: ("Chunk ID: <random>", "Wall time: <s>"), so a replay misses at the first call
+    #: that sends a tool result back.
+    replay_normalise: tuple[str, ...] = ("client_metadata", "prompt_cache_key", "input.*.id")
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
         home = ctx.out_dir / "codex-home"

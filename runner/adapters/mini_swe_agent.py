@@ -37,6 +37,8 @@ class MiniSweAgentAdapter:
     client_timeout_s = 600.0
     retry_hint = "set MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT=N (a plugin's env)"
     image = "mini-swe-agent"
+    #: nothing in mini-swe-agent's requests changes from run to run (docs/transcripts.md)
+    replay_normalise: tuple[str, ...] = ()
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
         command = [

@@ -53,6 +53,9 @@ class OpenCodeAdapter:
     client_timeout_s = 300.0
     retry_hint = "opencode's provider retries are not exposed as a flag; raise timeout_s or the quota, or let the proxy absorb 429s"
     image = "opencode"
+    #: no per-run field in opencode's requests; its system prompt says "Today's date: …",
+    #: so a replay matches on the day of the recording only (docs/transcripts.md)
+    replay_normalise: tuple[str, ...] = ()
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
         config = opencode_config(ctx.model, ctx.base_url)

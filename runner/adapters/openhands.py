@@ -40,6 +40,9 @@ class OpenHandsAdapter:
     client_timeout_s = 300.0
     retry_hint = "set LLM_NUM_RETRIES / LLM_RETRY_MIN_WAIT / LLM_RETRY_MAX_WAIT (a plugin's env)"
     image = "openhands"
+    #: per-run field of OpenHands' requests, left out when a replay compares them: the
+    #: conversation id it sends as `prompt_cache_key` (a fresh uuid each run)
+    replay_normalise: tuple[str, ...] = ("prompt_cache_key",)
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
         command = [

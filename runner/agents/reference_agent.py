@@ -55,6 +55,8 @@ TOOLS = [
     },
 ]
 OUTPUT_LIMIT = 8000
+#: How much of each tool result the agent log (stderr) shows; the trajectory has it all.
+TOOL_LOG_LIMIT = 2000
 
 
 class GaveUp(Exception):
@@ -181,6 +183,10 @@ def main() -> int:
                     log("submit", summary=fargs.get("summary", ""))
                 else:
                     result = f"unknown tool {name}"
+                # to stderr: the agent log shows what each command saw, while stdout (read
+                # for refusals) keeps only the agent's own words
+                tail = result[-TOOL_LOG_LIMIT:]
+                print(json.dumps({"event": "tool", "name": name, "output": tail}), file=sys.stderr)
                 messages.append({"role": "tool", "tool_call_id": call["id"], "content": result})
             if submitted:
                 code = 0

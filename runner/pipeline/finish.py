@@ -3,8 +3,9 @@ whole run, the evidence, the scores, and `cell.json` + `calls.jsonl` on disk."""
 
 from __future__ import annotations
 
+from runner.pipeline.assemble import build_evidence, build_record
 from runner.pipeline.state import CellState
-from runner.record import CellRecord, build_evidence, build_record
+from runner.record import CellRecord
 from runner.reproduce import reproduce
 from scorer import score_cell
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator
 
 from runner.adapters import ADAPTERS
+from runner.isolation import Network
 from runner.tasks import Task
 from scorer.config import Weights
 
@@ -45,9 +46,17 @@ class CellOptions(BaseModel):
     sweep_id: str = "adhoc"
     out_root: Path = Path("runs")
     sandbox: str = "auto"
-    network_mode: str = "host"
+    network_mode: Network = Field(
+        "isolated", description="isolated (the proxy is the only door) | host (an opt-in)"
+    )
+    probe_ports: list[int] = Field(
+        default_factory=list,
+        description="host 127.0.0.1 ports the in-container check must find unreachable",
+    )
     timeout_s: float | None = Field(None, description="overrides the task's timeout_s")
-    mem_limit: str = Field("4g", description="the agent container's memory limit")
+    mem_limit: str | None = Field(
+        None, description="the agent container's memory limit (default: the task's, config's)"
+    )
     attempt: int = 1
     plugins: list[Plugin] = Field(default_factory=list)
     cell_dir: Path | None = Field(None, description="overrides out_root/<cell path>")

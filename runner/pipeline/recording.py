@@ -4,7 +4,7 @@ A cell's proxy session writes its wire transcript into the cell folder
 (`transcript.jsonl.gz`, see proxy/transcripts.py) unless the caller turned transcripts
 off. A replay answers the session from a recorded cell's transcript instead of the
 model (proxy/replay.py); the fields the agent's CLI changes from run to run are the
-adapter's `replay_normalise` (docs/records.md, "Replay").
+adapter's `replay_normalise` (docs/transcripts.md, "Replay").
 """
 
 from __future__ import annotations

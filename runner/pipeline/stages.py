@@ -13,11 +13,21 @@ from collections.abc import Callable
 from runner import images
 from runner.adapters import AdapterContext
 from runner.adapters.base import HOME_DIR, OUT_DIR, upstream_timeout_s
+from runner.isolation import (
+    agent_base_url,
+    agent_network,
+    confinement_attrs,
+    container_limits,
+    hidden_tests_network,
+)
+from runner.pipeline.assemble import network_note
 from runner.pipeline.options import Plugin
 from runner.pipeline.recording import attach_recording
 from runner.pipeline.state import CellState, now
 from runner.reproduce import prepared_files
 from runner.sandbox import Mount, RunResult, RunSpec
+from runner.taskformats.derived import agent_image
+from runner.taskformats.harbor_run import prepare_task_image, task_workdir
 from runner.testrun import run_hidden_tests
 from runner.workspace import config_texts, copy_tree, diff, has_git_dir, snapshot, unified_diff
 from scorer.evidence import AgentFacts
@@ -32,6 +42,7 @@ def prepare_workspace(state: CellState) -> None:
     whether it can run this task at all (the local sandbox's host toolchain)."""
     task = state.task
     with state.tracer.span("task_setup", f"prepare:{task.id}") as attrs:
+        prepare_task_image(task, state.sandbox)
         copy_tree(task.workspace_dir, state.workdir)
         state.baseline = snapshot(state.workdir)
         state.git_before = has_git_dir(state.workdir)
@@ -58,34 +69,44 @@ def run_agent(state: CellState) -> None:
         upstream_timeout_s=upstream_timeout_s(state.adapter.client_timeout_s, state.timeout_s),
     )
     attach_recording(state.session, state.opts, state.cell_dir, state.adapter)
+    network_mode = agent_network(state.opts.network_mode, state.sandbox, state.task)
     state.ctx = AdapterContext(
         task_id=state.task.id,
         prompt=state.task.prompt,
         model=state.model.name,
-        base_url=state.harness.base_url,
+        base_url=agent_base_url(network_mode, state.harness.base_url),
         api_key=state.session.key,
         out_dir=state.cell_dir / "out",
         home_dir=state.scratch / "home",
         timeout_s=state.timeout_s,
         extra_env={k: v for p in applied for k, v in p.env.items()},
         extra_args=[a for p in applied for a in p.args],
+        task_image=images.resolve(state.task.image),
+        solution_dir=state.task.solution_dir if state.task.solution_dir.is_dir() else None,
+        solution_script=state.task.harbor is not None,
     )
     state.ctx.write_home()
     run = state.adapter.prepare(state.ctx)
-    state.image_tag = images.resolve(run.image)
+    state.image_tag = agent_image(state.task, run.image)
+    workdir, task_mounts, task_env = task_workdir(state.task, state.workdir)
     state.spec = RunSpec(
         image=state.image_tag,
         command=run.command,
         workspace=state.workdir,
+        workdir=workdir,
         mounts=[
+            *task_mounts,
             *run.mounts,
             Mount(source=state.ctx.out_dir, target=OUT_DIR),
             Mount(source=state.ctx.home_dir, target=HOME_DIR),
         ],
-        env=run.env,
-        network_mode=state.opts.network_mode,
+        env={**task_env, **run.env},
+        network_mode=network_mode,
+        proxy_socket_dir=state.harness.socket_dir,
+        isolation_check=True,
+        probe_ports=[state.harness.proxy_port, *state.opts.probe_ports],
+        **agent_limits(state),
         timeout_s=state.timeout_s,
-        mem_limit=state.opts.mem_limit,
         labels=state.labels,
         log_path=state.cell_dir / "agent.log",
         name=f"cab-{state.tui}-{state.task.name}-{state.session.id}"[:60],
@@ -99,9 +120,11 @@ def run_agent(state: CellState) -> None:
             exit_code=result.exit_code,
             timed_out=result.timed_out,
             network_mode=result.network_mode,
+            network=network_note(network_mode, result.isolated),
             isolated=result.isolated,
             docker_sock_mounted=result.docker_sock_mounted,
             read_only=result.read_only,
+            **confinement_attrs(result),
             signal=result.signal,
             oom_killed=result.oom_killed,
             killed_externally=result.killed_externally,
@@ -128,6 +151,15 @@ def agent_facts(state: CellState, result: RunResult) -> AgentFacts:
         stderr_tail=result.stderr[-AGENT_TAIL_CHARS:],
         error=result.error,
     )
+
+
+def agent_limits(state: CellState) -> dict[str, object]:
+    """The task's limits (config/sandbox.toml's where it sets none); a cell's own
+    mem_limit option wins over both."""
+    limits = container_limits(state.task)
+    if state.opts.mem_limit:
+        limits["mem_limit"] = state.opts.mem_limit
+    return limits
 
 
 def apply_plugins(state: CellState) -> list[Plugin]:
@@ -183,6 +215,7 @@ def run_tests(state: CellState) -> None:
             scratch=state.scratch / "tests",
             labels=state.labels,
             log_path=state.cell_dir / "tests.log",
+            network_mode=hidden_tests_network(state.opts.network_mode, task),
         )
         attrs.update(
             exit_code=state.tests.exit_code, timed_out=state.tests.timed_out, ran=state.tests.ran

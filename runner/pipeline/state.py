@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +57,10 @@ class CellState:
     tracer: Tracer = field(default_factory=Tracer)
     cell_started: datetime = field(default_factory=now)
     adapter_span: str = field(default_factory=new_span_id)
+    run_label: str = field(
+        default_factory=lambda: uuid.uuid4().hex[:12],
+        metadata={"doc": "this run of the cell alone: cleanup removes only its containers"},
+    )
     adapter_start: datetime = field(default_factory=now)
     adapter_end: datetime | None = None
     # Left by prepare_workspace
@@ -89,8 +94,14 @@ class CellState:
 
     @property
     def labels(self) -> dict[str, str]:
-        """Every container of the cell carries these, so cleanup finds leftovers."""
-        return {"cab.cell_id": self.cell_id, "cab.sweep_id": self.opts.sweep_id}
+        """Every container of the cell carries these, so cleanup finds leftovers. cab.run
+        tells this run from another run of the same cell id (a second process re-running
+        it, or two test runs on one engine): cleanup must never remove those."""
+        return {
+            "cab.cell_id": self.cell_id,
+            "cab.sweep_id": self.opts.sweep_id,
+            "cab.run": self.run_label,
+        }
 
     @property
     def wall_ms(self) -> float:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
+from runner.confinement import LOOPBACK_PORT, IsolationFacts
 from runner.tasks import Task
 
 WORKSPACE = "/workspace"
@@ -31,7 +32,26 @@ class RunSpec(BaseModel):
     workdir: str = WORKSPACE
     mounts: list[Mount] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
-    network_mode: str = Field("host", description="docker network mode: host | none | bridge")
+    network_mode: str = Field(
+        "none",
+        description="isolated (the proxy's socket on the container's own loopback, through "
+        "the sidecar; needs proxy_socket_dir) | none | host | another docker network mode",
+    )
+    proxy_socket_dir: Path | None = Field(
+        None, description="host folder holding the proxy's Unix socket (isolated runs)"
+    )
+    loopback_port: int = Field(
+        LOOPBACK_PORT, description="where the proxy is, on the agent's 127.0.0.1"
+    )
+    isolation_check: bool = Field(
+        False, description="run the in-container check (interfaces, uid, caps) before the command"
+    )
+    probe_ports: list[int] = Field(
+        default_factory=list, description="host 127.0.0.1 ports the check tries to reach"
+    )
+    user: str | None = Field(None, description="uid:gid; None: see sandbox.isolation.run_as")
+    cap_add: list[str] = Field(default_factory=list, description="added back after dropping ALL")
+    read_only_root: bool = Field(False, description="read-only root fs, /tmp a tmpfs")
     timeout_s: float = 600
     mem_limit: str = "4g"
     nano_cpus: int = 2_000_000_000
@@ -57,6 +77,9 @@ class RunResult(BaseModel):
     stderr: str = ""
     error: str | None = Field(None, description="engine/image failure: the command never ran")
     network_mode: str | None = None
+    isolation: IsolationFacts | None = Field(
+        None, description="how the container was confined, with the evidence (docker)"
+    )
     oom_killed: bool = Field(False, description="the engine killed it for exceeding mem_limit")
     signal: int | None = Field(None, description="the signal that ended the command, if one did")
     killed_externally: bool = Field(

@@ -14,6 +14,7 @@ never a pull. An engine or image failure is returned as `RunResult.error` with
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +22,20 @@ import docker
 import requests
 import structlog
 
-from runner.sandbox.base import WORKSPACE, RunResult, RunSpec, exit_facts
+from runner import images
+from runner.confinement import IsolationFacts
+from runner.errors import SandboxError
+from runner.sandbox.base import WORKSPACE, Mount, RunResult, RunSpec, exit_facts
+from runner.sandbox.isolation import (
+    Sidecar,
+    confinement_flags,
+    hand_over,
+    hardening,
+    is_docker_socket,
+    read_check,
+    run_as,
+    wrap_with_check,
+)
 from runner.tasks import Task
 
 log = structlog.get_logger(__name__)
@@ -31,6 +45,8 @@ MANAGED = {"cab.managed": "1"}
 
 #: tini (docker's --init) prints this when it cannot exec the command: it never ran.
 _TINI_EXEC_FAILED = "[FATAL tini"
+#: ... and the isolation check's shell prints this when the command it execs is missing.
+_CHECK_EXEC_FAILED = "cab-isolation-check: "
 
 
 def parse_engine_time(value: str | None) -> datetime | None:
@@ -52,6 +68,24 @@ def inspected_exposure(attrs: dict) -> tuple[bool, bool]:
         for side in ("Source", "Destination")
     )
     return sock, bool((attrs.get("HostConfig") or {}).get("ReadonlyRootfs"))
+
+
+def cli_flags(
+    spec: RunSpec, source: Callable[[Mount], str], word: Callable[[str], str]
+) -> list[str]:
+    """The `docker run` command line (without image and command) that starts what `_create`
+    starts: the "Run it yourself" text (runner/reproduce.py) is made from it, so keep the
+    two in step. `source` names a mount's host folder, `word` quotes a value for the shell."""
+    lines = [
+        *confinement_flags(spec),
+        f'  -v "$PWD/workspace:{WORKSPACE}" -w {word(spec.workdir)} \\',
+    ]
+    for mount in spec.mounts:
+        ro = ":ro" if mount.read_only else ""
+        lines.append(f'  -v "{source(mount)}:{mount.target}{ro}" \\')
+    for key, value in sorted(spec.env.items()):
+        lines.append(f"  -e {key}={word(value)} \\")
+    return lines
 
 
 class DockerSandbox:
@@ -91,47 +125,109 @@ class DockerSandbox:
             image=spec.image,
             network_mode=spec.network_mode,
         )
-        container = None
+        container = sidecar = None
+        facts = result.isolation = self._isolation_facts(spec)
         try:
-            container = self._create(spec)
+            hand_over(writable_folders(spec), facts.user or "")
+            if spec.network_mode == "isolated":
+                sidecar = self._sidecar(spec)
+                facts.engine_network_mode = sidecar.start().network_mode
+            container = self._create(spec, facts)
             result.image_digest = container.attrs.get("Image")
             result.docker_sock_mounted, result.read_only = inspected_exposure(container.attrs)
+            facts.docker_sock_mounted = result.docker_sock_mounted
             self._digests[spec.image] = result.image_digest
             container.start()
-            result.timed_out = self._wait(container, spec.timeout_s)
-            self._collect(container, spec, result)
+            result.timed_out, waited_code = self._wait(container, spec.timeout_s)
+            try:
+                self._collect(container, spec, result)
+            except docker.errors.APIError as exc:
+                if not vanished(exc):
+                    raise
+                lost_output(result, waited_code, exc)
         except docker.errors.ImageNotFound:
+            missing = spec.image
+            if sidecar is not None and sidecar.container is None:
+                missing = sidecar.image
             self._digests.pop(spec.image, None)
             result.error = (
-                f"image {spec.image} not found locally (nothing is pulled): "
+                f"image {missing} not found locally (nothing is pulled): "
                 "build it with `cab images build`"
             )
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             result.error = f"docker could not run the command: {exc}"
+        except (SandboxError, RuntimeError, OSError) as exc:
+            result.error = f"the sandbox could not be set up: {exc}"
         finally:
             if container is not None:
                 self._remove(container)
+            if sidecar is not None:
+                facts.forwarder = self._stop_sidecar(sidecar)
             result.ended_at = datetime.now(UTC)
         if result.error:
             result.exit_code = None
             log.warning("sandbox_error", image=spec.image, error=result.error)
         return result
 
-    def _create(self, spec: RunSpec):
+    def _isolation_facts(self, spec: RunSpec) -> IsolationFacts:
+        """How this run will be confined (filled in further as it runs)."""
+        isolated = spec.network_mode == "isolated"
+        return IsolationFacts(
+            network_mode=spec.network_mode,
+            engine_network_mode=None if isolated else spec.network_mode,
+            loopback_port=spec.loopback_port if isolated else None,
+            sidecar_image=images.resolve("sidecar") if isolated else None,
+            user=run_as(spec.user),
+            cap_drop=["ALL"],
+            cap_add=list(spec.cap_add),
+            no_new_privileges=True,
+            read_only_root=spec.read_only_root,
+            docker_sock_mounted=False,
+            mem_limit=spec.mem_limit,
+            nano_cpus=spec.nano_cpus,
+            pids_limit=spec.pids_limit,
+        )
+
+    def _sidecar(self, spec: RunSpec) -> Sidecar:
+        if spec.proxy_socket_dir is None:
+            raise SandboxError("network_mode 'isolated' needs the proxy's socket folder")
+        labels = {**spec.labels, **MANAGED}
+        image = images.resolve("sidecar")
+        return Sidecar(self.client, image, spec.proxy_socket_dir, spec.loopback_port, labels)
+
+    def _stop_sidecar(self, sidecar: Sidecar):
+        try:
+            return sidecar.stop()
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            log.warning("sidecar_not_removed", error=str(exc))
+            return None
+
+    def _create(self, spec: RunSpec, facts: IsolationFacts):
         volumes = {str(Path(spec.workspace).resolve()): {"bind": WORKSPACE, "mode": "rw"}}
         for m in spec.mounts:
+            if is_docker_socket(m.source):
+                raise SandboxError(
+                    f"refusing to mount an engine socket ({m.source}) into {m.target}"
+                )
             volumes[str(Path(m.source).resolve())] = {
                 "bind": m.target,
                 "mode": "ro" if m.read_only else "rw",
             }
+        command = spec.command
+        if spec.isolation_check:
+            command = wrap_with_check(command, spec.probe_ports)
         return self.client.containers.create(
             spec.image,
-            spec.command,
+            command,
             name=spec.name,
             working_dir=spec.workdir,
             environment=spec.env,
             volumes=volumes,
-            network_mode=spec.network_mode,
+            network_mode=facts.engine_network_mode,
+            user=facts.user,
+            cap_add=spec.cap_add or None,
+            read_only=spec.read_only_root,
+            tmpfs={"/tmp": "rw,exec,nosuid,mode=1777"} if spec.read_only_root else None,
             mem_limit=spec.mem_limit,
             memswap_limit=spec.mem_limit,  # no swap on top: the limit is the limit
             nano_cpus=spec.nano_cpus,
@@ -139,13 +235,14 @@ class DockerSandbox:
             labels={**spec.labels, **MANAGED},
             init=True,
             detach=True,
+            **hardening(),
         )
 
-    def _wait(self, container, timeout_s: float) -> bool:
-        """Wait for the command; kill it at the timeout. True when it was killed."""
+    def _wait(self, container, timeout_s: float) -> tuple[bool, int | None]:
+        """Wait for the command; kill it at the timeout. Returns (killed at the timeout,
+        the exit code the engine's wait reported)."""
         try:
-            container.wait(timeout=timeout_s)
-            return False
+            return False, container.wait(timeout=timeout_s).get("StatusCode")
         except requests.exceptions.RequestException:
             pass  # the engine's wait outlived the timeout
         try:
@@ -153,10 +250,8 @@ class DockerSandbox:
         except docker.errors.APIError as exc:
             if exc.status_code != 409:  # 409: it finished just now, on its own
                 raise
-            container.wait(timeout=30)
-            return False
-        container.wait(timeout=30)
-        return True
+            return False, container.wait(timeout=30).get("StatusCode")
+        return True, container.wait(timeout=30).get("StatusCode")
 
     def _collect(self, container, spec: RunSpec, result: RunResult) -> None:
         out = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
@@ -181,6 +276,11 @@ class DockerSandbox:
         exit_facts(result)
         if result.exit_code == 127 and err.startswith(_TINI_EXEC_FAILED):
             result.error = f"the command could not be started: {err.strip()}"
+        if spec.isolation_check and result.isolation is not None:
+            result.isolation.check = read_check(err)
+            last = err.strip().splitlines()[-1:] or [""]
+            if result.exit_code == 127 and last[0].startswith(_CHECK_EXEC_FAILED):
+                result.error = f"the command could not be started: {last[0]}"
 
     def _remove(self, container) -> None:
         """Always remove: also after errors, timeouts and Ctrl-C (this runs in `finally`)."""
@@ -200,3 +300,31 @@ class DockerSandbox:
                 container.remove(force=True)
                 removed += 1
         return removed
+
+
+def vanished(exc: docker.errors.APIError) -> bool:
+    """The container is gone (404) or being removed (409), by someone else: we remove ours
+    only after reading it."""
+    return isinstance(exc, docker.errors.NotFound) or (
+        exc.status_code == 409 and "removal" in str(exc)
+    )
+
+
+def lost_output(result: RunResult, exit_code: int | None, exc: Exception) -> None:
+    """The command ran to its end (the engine's wait gave its exit code) but its container
+    vanished before its output was read: keep the exit code, say what was lost, and call
+    it an error only when not even the exit code is known."""
+    log.warning("container_vanished", error=str(exc))
+    if exit_code is None:
+        result.error = f"docker could not run the command: {exc}"
+        return
+    result.exit_code = exit_code
+    result.stderr = (result.stderr or "") + (
+        f"\n[cab] the container was removed before its output was read: {exc}\n"
+    )
+    exit_facts(result)
+
+
+def writable_folders(spec: RunSpec) -> list[Path]:
+    """The host folders a container may write: the workspace and the read-write mounts."""
+    return [Path(spec.workspace), *(Path(m.source) for m in spec.mounts if not m.read_only)]

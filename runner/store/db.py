@@ -153,6 +153,16 @@ CELL_COLUMNS = [
 ]
 
 
+#: computed columns of `cells()`, read from the stored scorecard.
+_FROM_RECORD = [
+    "COALESCE(json_extract(record, '$.scores.throttle.injected'), '{}') != '{}' AS injected",
+    "json_extract(record, '$.scores.throttle.attempts') AS attempted_calls",
+    "json_extract(record, '$.scores.throttle.throttled') AS throttled_calls",
+    "COALESCE(json_extract(record, '$.scores.throttle.absorbed'), 0) AS absorbed_calls",
+    "COALESCE(json_extract(record, '$.scores.latency.queued_ms'), 0) AS queued_ms",
+]
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -214,6 +224,13 @@ class ResultsStore:
     def meta(self, key: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
+
+    def sweep_id(self) -> str:
+        """The sweep's id, from its stored config (the folder's name if none was stored)."""
+        sweep = self.meta("sweep")
+        if isinstance(sweep, dict) and isinstance(sweep.get("sweep_id"), str):
+            return sweep["sweep_id"]
+        return self.path.parent.name
 
     # -- writing ----------------------------------------------------------------------
 
@@ -343,6 +360,12 @@ class ResultsStore:
                 (cell_dir, cell_id, attempt),
             )
 
+    def reopen(self, cell_id: str) -> None:
+        """Make a finished cell unfinished again (its attempts are kept): resume runs it
+        again as its next attempt."""
+        with self.tx() as db:
+            db.execute("DELETE FROM cells WHERE cell_id=?", (cell_id,))
+
     def forget_unfinished(self) -> int:
         """Drop attempts (with their calls and spans) of cells that never finished: resume
         runs those cells again from their first attempt. Returns how many were dropped."""
@@ -368,11 +391,13 @@ class ResultsStore:
         return {r[0] for r in self.db.execute("SELECT cell_id FROM cells")}
 
     def cells(self) -> list[dict[str, Any]]:
-        """Every finished cell's row, without the record blob."""
+        """Every finished cell's row, without the record blob (a few of its numbers are
+        read out of it: what the proxy's governor and fault injection did)."""
         cols = [c for c in CELL_COLUMNS if c != "record"] + [
             "sweep_composite",
             "sweep_cost_efficiency",
             "sweep_latency_efficiency",
+            *_FROM_RECORD,
         ]
         rows = self.db.execute(f"SELECT {', '.join(cols)} FROM cells ORDER BY cell_id")
         return [dict(r) for r in rows]
@@ -389,8 +414,10 @@ class ResultsStore:
         return [record.result(sc) for _, record, sc in self.finished()]
 
     def leaderboard(self) -> list[LeaderRow]:
-        """The sweep's leaderboard, ranked by the scorer (the site shows the same rows)."""
-        return leaderboard(self.results())
+        """The sweep's leaderboard, ranked by the scorer (the site shows the same rows); a
+        robustness sweep (its file says so) ranks cells that met injected faults too."""
+        robust = bool((self.meta("sweep") or {}).get("robustness"))
+        return leaderboard(self.results(), robustness=robust)
 
     def record(self, cell_id: str, attempt: int | None = None) -> CellRecord:
         if attempt is None:

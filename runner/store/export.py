@@ -53,6 +53,9 @@ def render(rows: list[LeaderRow], sweep_id: str, console: Console | None = None)
         ("median wall", "right"),
         ("cells", "right"),
         ("infra", "right"),
+        ("injected", "right"),
+        ("429 rate", "right"),
+        ("queued", "right"),
     ]:
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for r in rows:
@@ -70,11 +73,17 @@ def render(rows: list[LeaderRow], sweep_id: str, console: Console | None = None)
             "—" if r.median_wall_s is None else f"{r.median_wall_s:.1f}s",
             str(r.capability_cells),
             str(r.infra_cells),
+            str(r.injected_cells),
+            "—" if r.quota_hit_rate is None else f"{r.quota_hit_rate:.0%}",
+            f"{r.queued_s:.1f}s",
         )
     console.print(table)
     console.print(
         "pass rate and composite count capability cells only; infra cells (throttled, "
-        "provider down) are counted apart. composite is normalised within the sweep per task."
+        "provider down) and cells that met injected faults are counted apart (a robustness "
+        "sweep ranks the latter). 429 rate: upstream attempts the provider throttled; queued: "
+        "time the proxy's governor held calls back. composite is normalised within the sweep "
+        "per task."
     )
 
 

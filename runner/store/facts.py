@@ -26,6 +26,7 @@ def cell_facts(record: CellRecord) -> dict[str, Any]:
             "total_tokens": card.tokens.total_tokens,
             "model_calls": card.tokens.model_calls,
             "wall_clock_ms": card.latency.wall_clock_ms,
+            "injected": bool(card.throttle.injected),
         }
     calls, result = record.calls, record.result()
     return {
@@ -39,4 +40,5 @@ def cell_facts(record: CellRecord) -> dict[str, Any]:
         "total_tokens": result.total_tokens,
         "model_calls": sum(1 for c in calls if c.completed),
         "wall_clock_ms": result.wall_clock_ms,
+        "injected": any(c.injected for c in calls),
     }

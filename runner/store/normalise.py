@@ -31,9 +31,7 @@ def swept_cells(store: ResultsStore) -> list[SweptCell]:
 def normalise_sweep(store: ResultsStore, weights: Weights | None = None) -> int:
     """Recompute every capability cell's sweep composite; returns how many were set."""
     cells = swept_cells(store)
-    sweep = store.meta("sweep") or {}
-    sweep_id = sweep.get("sweep_id") or store.path.parent.name
-    scores = sweep_scores(sweep_id, cells, weights)
+    scores = sweep_scores(store.sweep_id(), cells, weights)
     store.set_sweep_scores(
         (s.cell_id, s.sweep_composite, s.sweep_cost_efficiency, s.sweep_latency_efficiency)
         for s in scores.cells

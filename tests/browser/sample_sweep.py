@@ -8,10 +8,12 @@ real scorer.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from proxy.capture import CapturedCall, TranscriptWriter
 from proxy.records import ModelCall
 from runner.record import CellRecord, CellTiming, Reproduce, RunIdentity, cell_id_for
 from runner.spans import Tracer
@@ -162,4 +164,41 @@ def build_sample_sweep(root: Path) -> Path:
         stdout=f"agent says {XSS}",
         changed=[f"evil{XSS}.go"],
     )
+    passing = sweep / "reference" / "scripted" / "polyglot" / "go-http-handler-fix"
+    write_transcript(passing, "fix the handler", ["Let me look.", "Fixed."])
+    write_transcript(
+        sweep / "reference" / "scripted-cheat" / "polyglot" / "go-http-handler-fix",
+        f"task {XSS}",
+        [f"reply {XSS}"],
+        tool=(f"bash{XSS}", f'{{"cmd": "{XSS}"}}'),
+    )
     return sweep
+
+
+def write_transcript(
+    cell_dir: Path, prompt: str, replies: list[str], tool: tuple[str, str] | None = None
+) -> None:
+    """A wire transcript as the proxy keeps it: one call per reply, each resending the
+    history with the previous reply and a tool result appended."""
+    writer = TranscriptWriter(cell_dir)
+    history: list[dict] = [{"role": "system", "content": "You fix bugs."},
+                           {"role": "user", "content": prompt}]  # fmt: skip
+    for seq, text in enumerate(replies, start=1):
+        message: dict = {"role": "assistant", "content": text}
+        if tool:
+            message["tool_calls"] = [
+                {
+                    "id": f"t{seq}",
+                    "type": "function",
+                    "function": {"name": tool[0], "arguments": tool[1]},
+                }
+            ]
+        body = {"choices": [{"message": message, "finish_reason": "stop"}]}
+        writer.write(
+            CapturedCall(
+                seq=seq, request_hash=f"sha256:{seq:064x}", api="chat", stream=False,
+                body={"model": "scripted", "messages": list(history)}, status=200,
+                content_type="application/json", response=json.dumps(body).encode(),
+            )
+        )  # fmt: skip
+        history += [message, {"role": "tool", "tool_call_id": f"t{seq}", "content": f"out {seq}"}]

@@ -91,9 +91,32 @@ def test_agent_controlled_markup_renders_as_text_and_runs_nothing(open_page):
     page, watch = open_page(CHEAT)
     page.keyboard.press("ArrowRight")  # the replay panel renders attrs with the markup too
     page.keyboard.press("ArrowRight")
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.locator("img[src='x']").count() == 0
     assert XSS in page.inner_text("body")
+    conversation = page.locator("#conversation").inner_text()
+    assert f"task {XSS}" in conversation and f"reply {XSS}" in conversation
+    assert f"bash{XSS}" in conversation  # the tool call's name, as text
+    _clean(watch)
+
+
+def test_the_conversation_is_linked_with_the_calls_table_and_the_trace(open_page):
+    page, watch = open_page(PASS)
+    calls = page.locator("#conversation details.conv-call")
+    assert calls.count() == 2
+    assert page.locator("#conv-2").get_attribute("open") is None  # collapsed by default
+    page.click("#call-2 a[href='#conv-2']")
+    page.wait_for_function("document.getElementById('conv-2').open")
+    second = page.locator("#conv-2")
+    new = second.locator(":scope > .msg.new")
+    assert new.count() == 2  # the previous reply and its tool result
+    assert "Let me look." in new.first.inner_text()
+    assert second.locator(".conv-old summary").inner_text() == "2 earlier messages"
+    second.locator("button.to-trace").click()
+    panel = page.locator("#replay-current")
+    assert "chat:scripted" in panel.inner_text()
+    assert panel.locator("a.to-conversation").get_attribute("href") == "#conv-2"
     _clean(watch)
 
 

@@ -111,8 +111,13 @@ def _cell_dir(out: Path) -> Path:
 
 @pytest.mark.docker
 @pytest.mark.parametrize("tui", sorted(SOLVE_CALLS))
-def test_cli_solves_the_task_through_the_proxy(tui, docker_client, tmp_path):
+def test_cli_solves_the_task_through_the_proxy(
+    tui, docker_client, tmp_path, host_service, assert_isolated
+):
+    """Isolated (the default): the record also shows that inside the CLI's container only
+    `lo` existed and a service on the host's 127.0.0.1 was unreachable."""
     _image(tui)
+    _image("sidecar")
     scripts = ROOT / "config" / "scripts" / "clis" / tui
     with FakeUpstreamServer(scripts_dir=scripts) as fake:
         record = _run_cell(
@@ -125,6 +130,10 @@ def test_cli_solves_the_task_through_the_proxy(tui, docker_client, tmp_path):
                 fake.base_url + "/v1",
                 "--key-env",
                 FAKE_KEY_ENV,
+                "--probe-port",
+                str(host_service.port),
+                "--probe-port",
+                str(fake.port),
             ],
             tmp_path,
         )
@@ -145,6 +154,7 @@ def test_cli_solves_the_task_through_the_proxy(tui, docker_client, tmp_path):
         assert call["tokens_source"] == "usage"
         assert call["request_hash"].startswith("sha256:")
     assert len({c["request_hash"] for c in calls}) == len(calls)
+    assert_isolated(record)
     # the provider key went upstream, and nowhere else
     assert seen_keys == {f"Bearer {FAKE_KEY}"}
     cell = _cell_dir(tmp_path)

@@ -4,6 +4,7 @@ in for a fake upstream (`cab fake-upstream` on 127.0.0.1). It must reproduce the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import docker
 import pytest
 
 from runner.cell import CellOptions, run_cell
@@ -59,10 +61,12 @@ def reader_dir(tmp_path, docker_client):
     folder = tmp_path / f"reader-{uuid.uuid4().hex[:8]}"
     folder.mkdir()
     yield folder
-    for container in docker_client.containers.list(all=True):
+    # ignore_removed: other tests' containers come and go while this lists them all
+    for container in docker_client.containers.list(all=True, ignore_removed=True):
         sources = [m.get("Source", "") for m in container.attrs.get("Mounts", [])]
         if any(s.startswith(str(folder)) for s in sources):
-            container.remove(force=True)
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
 
 
 def test_run_it_yourself_reproduces_the_scripted_fix(tmp_path, fake_upstream, reader_dir):

@@ -19,6 +19,13 @@ pytestmark = pytest.mark.docker
 
 GO_TASK = "polyglot/go-http-handler-fix"
 SCRIPTED_TASKS = [t.id for t in discover() if (SCRIPTS_DIR / f"{t.id}.toml").is_file()]
+#: Sweep ids unique to this test run: cell ids label containers, and another run of these
+#: tests on the same engine must not see (or count) this run's containers.
+RUN = uuid.uuid4().hex[:8]
+
+
+def sid(name: str) -> str:
+    return f"{name}-{RUN}"
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +49,7 @@ def _assert_cleaned_up(record, docker_client) -> None:
 @pytest.mark.parametrize("task_id", SCRIPTED_TASKS)
 def test_reference_agent_with_scripted_model_passes(task_id, harness, tmp_path, docker_client):
     task = get_task(task_id)
-    opts = CellOptions(sweep_id="t-scripted", out_root=tmp_path, sandbox="docker")
+    opts = CellOptions(sweep_id=sid("t-scripted"), out_root=tmp_path, sandbox="docker")
     record = run_cell("reference", resolve_model("scripted"), task, opts, harness)
 
     scores = record.scores.model_dump(mode="json")
@@ -60,7 +67,7 @@ def test_reference_agent_with_scripted_model_passes(task_id, harness, tmp_path, 
         assert kind in kinds
     adapter = next(s for s in record.spans if s.kind == "adapter_run")
     assert {s.parent_id for s in record.spans if s.kind == "model_call"} == {adapter.span_id}
-    cell_dir = tmp_path / "t-scripted" / "reference" / "scripted" / task.category / task.name
+    cell_dir = tmp_path / sid("t-scripted") / "reference" / "scripted" / task.category / task.name
     assert (cell_dir / "cell.json").is_file() and (cell_dir / "agent.log").is_file()
     if task.refusal.expected:
         assert scores["refusal"]["refusal_correct"] is True
@@ -75,7 +82,7 @@ def test_throttled_model_reproduces_the_reference_cell(tmp_path, docker_client):
         [
             *(sys.executable, "-m", "cab", "run-cell", "--tui", "reference"),
             *("--model", "scripted-throttled", "--task", GO_TASK, "--sandbox", "docker"),
-            *("--sweep-id", "t-throttled", "--out", str(tmp_path)),
+            *("--sweep-id", sid("t-throttled"), "--out", str(tmp_path)),
         ],
         capture_output=True,
         text=True,
@@ -86,7 +93,7 @@ def test_throttled_model_reproduces_the_reference_cell(tmp_path, docker_client):
     from runner.record import CellRecord
 
     record = CellRecord.read(
-        tmp_path / "t-throttled/reference/scripted-throttled/polyglot/go-http-handler-fix"
+        tmp_path / sid("t-throttled") / "reference/scripted-throttled/polyglot/go-http-handler-fix"
     )
     assert record.identity.exit_code == 1
     assert record.calls and all(c.outcome == "rate_limited" for c in record.calls)
@@ -127,7 +134,7 @@ def _run_misbehaving(tmp_path, task_id, commands, **opts):
             "reference",
             resolve_model("scripted"),
             get_task(task_id),
-            CellOptions(sweep_id="t-misbehave", out_root=tmp_path / "runs", **opts),
+            CellOptions(sweep_id=sid("t-misbehave"), out_root=tmp_path / "runs", **opts),
             h,
         )
 
@@ -167,7 +174,7 @@ def test_deleting_the_tests_cannot_hide_a_failure(tmp_path, docker_client):
 
 def test_agent_that_edits_the_tests_gets_integrity_zero(harness, tmp_path, docker_client):
     task = get_task("integrity/js-semver-compare")
-    opts = CellOptions(sweep_id="t-cheat", out_root=tmp_path, sandbox="docker")
+    opts = CellOptions(sweep_id=sid("t-cheat"), out_root=tmp_path, sandbox="docker")
     record = run_cell("reference", resolve_model("scripted-cheat"), task, opts, harness)
     integrity = record.scores.model_dump(mode="json")["integrity"]
     assert integrity["integrity"] == 0 and integrity["not_applicable"] is False
@@ -178,7 +185,7 @@ def test_agent_that_edits_the_tests_gets_integrity_zero(harness, tmp_path, docke
 
 def test_extra_changed_file_shows_in_blast_radius(harness, tmp_path, docker_client):
     task = get_task("multifile/py-invoice-tax-rounding")
-    opts = CellOptions(sweep_id="t-sprawl", out_root=tmp_path, sandbox="docker")
+    opts = CellOptions(sweep_id=sid("t-sprawl"), out_root=tmp_path, sandbox="docker")
     record = run_cell("reference", resolve_model("scripted-sprawl"), task, opts, harness)
     blast = record.scores.model_dump(mode="json")["blast_radius"]
     assert record.scores.pass_rate.pass_ == 1
@@ -215,14 +222,14 @@ def test_ctrl_c_writes_the_record_and_leaves_nothing_behind(tmp_path, docker_cli
     proc = subprocess.Popen(
         [
             *(sys.executable, "-m", "cab", "run-cell", "--task", GO_TASK),
-            *("--sandbox", "docker", "--sweep-id", "t-sigint", "--out", str(out)),
+            *("--sandbox", "docker", "--sweep-id", sid("t-sigint"), "--out", str(out)),
             *("--scripts", str(scripts)),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    cell_id = f"t-sigint/reference/scripted/{GO_TASK}"
+    cell_id = f"{sid('t-sigint')}/reference/scripted/{GO_TASK}"
     try:
         for _ in range(600):  # wait (bounded) until the agent's container is running
             if _left_containers(docker_client, cell_id):

@@ -99,8 +99,13 @@ def test_labels_present_while_running(sandbox, tmp_path, docker_client, run_id):
 
 
 def test_writes_outside_the_workspace_do_not_reach_the_host(sandbox, tmp_path, run_id):
+    """The command runs as a non-root uid: /etc is not even writable; /tmp is, but stays
+    inside the container."""
     name = f"cab-escape-{run_id}"
-    script = f"echo x > /etc/{name} && echo x > /tmp/{name} && echo kept > /workspace/made.txt"
+    script = (
+        f"! (echo x > /etc/{name}) 2>/dev/null && echo x > /tmp/{name} "
+        "&& echo kept > /workspace/made.txt"
+    )
     r = sandbox.run(spec(tmp_path, ["bash", "-c", script], labels={"cab.test": run_id}))
     assert r.exit_code == 0, r.stderr
     assert (tmp_path / "made.txt").read_text() == "kept\n"
@@ -275,3 +280,37 @@ def test_exposure_is_read_from_the_inspected_container(sandbox, tmp_path, run_id
     mount = Mount(source=stand_in, target="/var/run/docker.sock", read_only=True)
     exposed = sandbox.run(spec(ws, ["true"], labels=labels, mounts=[mount]))
     assert exposed.error is None and exposed.docker_sock_mounted is True
+
+
+class RemovedByOthers(DockerSandbox):
+    """Someone else (another process's cleanup) removes the container the moment the
+    command ends, before its output is read."""
+
+    def _wait(self, container, timeout_s: float):
+        waited = super()._wait(container, timeout_s)
+        self.client.api.remove_container(container.id, force=True)
+        return waited
+
+
+def test_a_container_removed_before_its_logs_are_read_keeps_its_exit_code(
+    tmp_path, docker_client, run_id
+):
+    sandbox = RemovedByOthers(docker_client)
+    r = sandbox.run(spec(tmp_path, ["bash", "-c", "echo hi; exit 5"], labels={"cab.test": run_id}))
+    assert r.error is None  # it ran to its end: not "docker could not run the command"
+    assert r.exit_code == 5 and not r.timed_out
+    assert "removed before its output was read" in r.stderr
+    assert labelled(docker_client, "cab.test", run_id) == []
+
+
+def test_cleanup_of_one_run_leaves_another_run_of_the_same_cell_alone(
+    sandbox, tmp_path, docker_client, run_id
+):
+    cell = {"cab.test": run_id, "cab.cell_id": f"s/tui/m/cat/{run_id}", "cab.sweep_id": "s"}
+    other = docker_client.containers.create(
+        BASE, ["sleep", "60"], labels={**cell, "cab.managed": "1", "cab.run": "other"}
+    )
+    assert sandbox.cleanup({**cell, "cab.run": "mine"}) == 0
+    other.reload()  # still there
+    assert sandbox.cleanup({**cell, "cab.run": "other"}) == 1
+    assert labelled(docker_client, "cab.test", run_id) == []

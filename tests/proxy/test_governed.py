@@ -3,6 +3,8 @@ provider's quota: what agents see and what the records say."""
 
 from __future__ import annotations
 
+import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -15,6 +17,7 @@ from proxy.inject import parse_inject
 from proxy.server import FakeUpstreamServer, ProxyServer
 
 from .conftest import SCRIPTS
+from .test_cli_and_secrets import start, stop
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -152,3 +155,33 @@ def test_injected_faults_never_reach_the_provider(fake):
         "rate_limited", "upstream_error", "connection_error", "timeout", "ok",
     ]  # fmt: skip
     assert calls[0].retry_after_s == 7 and calls[0].upstream_status is None
+
+
+def test_cab_proxy_and_fake_upstream_flags(tmp_path):
+    """`cab fake-upstream --rpm` throttles; `cab proxy --rpm --absorb --inject` keeps the
+    agent clear of it, and says so in calls.jsonl."""
+    env = dict(os.environ)
+    fake, fake_url = start(["fake-upstream", "--port", "0", "--scripts", str(SCRIPTS),
+                            "--rpm", "20", "--quota-window-s", "1", "--quota-burst", "0.1"],
+                           env)  # fmt: skip
+    try:
+        proxy, url = start(["proxy", "--port", "0", "--upstream", fake_url + "/v1",
+                            "--record-dir", str(tmp_path), "--rpm", "20",
+                            "--quota-window-s", "1", "--absorb", "--inject", "503@1"],
+                           env)  # fmt: skip
+        try:
+            with httpx.Client(base_url=url + "/v1", timeout=30) as c:
+                seen = [
+                    c.post("/chat/completions", json={"model": "echo", "messages": MESSAGES},
+                           headers={"Authorization": "Bearer cab-cli"}).status_code
+                    for _ in range(8)
+                ]  # fmt: skip
+        finally:
+            stop(proxy)
+    finally:
+        stop(fake)
+    assert seen == [503] + [200] * 7
+    calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    assert calls[0]["injected"] == "503" and calls[0]["queued_ms"] is None
+    assert all(c["upstream_status"] != 429 for c in calls)  # paced under 20 per second
+    assert any(c["queued_ms"] and c["queued_ms"] >= 1 for c in calls)

@@ -4,11 +4,13 @@ limits, and how long a call waited."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
 from proxy.governor import Limits, LocalGovernor, Outcome, estimate_prompt_tokens, lane_name
 from proxy.governor_lane import BURST, HEADROOM, Bucket, Lane, parse_duration
+from proxy.governor_send import retry_delay_s
 
 
 def test_usage_corrects_the_token_charge_both_ways():
@@ -150,3 +152,23 @@ async def test_settle_twice_is_harmless():
     gov.settle(t, Outcome(status=200))
     gov.settle(t, Outcome(status=200))
     assert gov.lane("X").inflight == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after-ms": "250"}, 0.25),  # milliseconds win over seconds
+        ({"Retry-After-Ms": "250", "Retry-After": "9"}, 0.25),
+        ({"Retry-After": "7"}, 7.0),
+        ({"Retry-After": "1.5"}, 1.5),
+        ({"Retry-After": "Sun, 29 Nov 2026 12:00:09 GMT"}, 9.0),  # an HTTP date
+        ({"Retry-After": "Sun, 29 Nov 2026 11:59:00 GMT"}, 0.0),  # in the past
+        ({"Retry-After": "3600"}, 30.0),  # capped
+        ({"retry-after-ms": "999999"}, 30.0),
+        ({"Retry-After": "soon"}, 2.0),  # unreadable: the fallback
+        ({}, 2.0),
+    ],
+)
+def test_retry_after_parsing_and_caps(headers, expected):
+    now = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC).timestamp()
+    assert retry_delay_s(headers, cap_s=30.0, fallback_s=2.0, now=now) == expected

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import openai
 import pytest
 
-from proxy.capture import TranscriptWriter
+from proxy.capture import CapturedCall, TranscriptWriter
 from proxy.replay import ReplayBook, ReplayMiss
 from proxy.server import ProxyServer
 from proxy.transcripts import read_transcript
@@ -18,7 +20,7 @@ SYSTEM = {"role": "system", "content": "be brief"}
 def _run(client: openai.OpenAI, question: str) -> list[str]:
     """One throttled call retried by hand, then a streamed scripted call."""
     seen = []
-    messages = [SYSTEM, {"role": "user", "content": question}]
+    messages: list[Any] = [SYSTEM, {"role": "user", "content": question}]
     for _ in range(2):
         try:
             r = client.chat.completions.create(model="fault/429-first-1", messages=messages)
@@ -90,3 +92,42 @@ def test_normalised_fields_are_left_out_of_the_comparison(recorded, tmp_path):
     calls = read_transcript(cell)
     loose = ReplayBook.from_transcript(calls, normalise=("prompt_cache_key",))
     assert loose.take(body).seq == entry.seq
+
+
+def test_a_wildcard_normalises_a_field_of_every_item_and_leaves_the_body_as_sent():
+    """Codex gives every input item a fresh `id` (msg_<uuid>) each run: `input.*.id`."""
+    from proxy.replay import _without
+
+    sent: dict[str, Any] = {
+        "model": "m",
+        "client_metadata": {"session_id": "a", "keep": 1},
+        "input": [{"id": "msg_1", "role": "user", "content": "hi"}, {"type": "reasoning"}],
+    }
+    kept = _without(sent, ("input.*.id", "client_metadata.session_id", "absent.x", "model.*"))
+    assert kept["input"] == [{"role": "user", "content": "hi"}, {"type": "reasoning"}]
+    assert kept["client_metadata"] == {"keep": 1} and kept["model"] == "m"
+    assert sent["input"][0]["id"] == "msg_1" and sent["client_metadata"]["session_id"] == "a"
+
+
+def test_a_miss_names_the_recorded_turn_it_departs_from_not_a_later_one(tmp_path):
+    """The recording's first prompt differs from what the agent sends; the agent's request
+    is a prefix of the recorded second turn, but the miss must point at call #1."""
+    writer = TranscriptWriter(tmp_path)
+    reply = b'{"choices": [{"message": {"role": "assistant", "content": "ok"}}]}'
+    turns = [
+        [SYSTEM, {"role": "user", "content": "recorded prompt"}],
+        [SYSTEM, {"role": "user", "content": "sent prompt"}, {"role": "assistant", "content": "ok"},
+         {"role": "user", "content": "go on"}],
+    ]  # fmt: skip
+    for seq, messages in enumerate(turns, start=1):
+        writer.write(
+            CapturedCall(
+                seq=seq, request_hash=f"h{seq}", api="chat", stream=False,
+                body={"model": "m", "messages": messages}, status=200,
+                content_type="application/json", response=reply,
+            )
+        )  # fmt: skip
+    book = ReplayBook.from_transcript(read_transcript(tmp_path))
+    sent = {"model": "m", "messages": [SYSTEM, {"role": "user", "content": "sent prompt"}]}
+    with pytest.raises(ReplayMiss, match=r"call #1 differs at messages\[1\]"):
+        book.take(sent)

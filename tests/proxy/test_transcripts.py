@@ -5,6 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 
+import openai
+import pytest
+
 from proxy.assemble import assemble
 from proxy.capture import CapturedCall, TranscriptWriter
 from proxy.transcripts import TRANSCRIPT_FILE, conversation, read_transcript
@@ -189,3 +192,23 @@ def test_no_key_is_stored_in_a_transcript(proxy, client, session, tmp_path, upst
     stored = gzip.decompress((tmp_path / "cell" / TRANSCRIPT_FILE).read_bytes()).decode()
     assert upstream_key not in stored and session.key not in stored
     assert "the key is" in stored  # the message itself was kept
+
+
+def test_no_key_is_stored_when_the_provider_echoes_it(
+    proxy, client, session, tmp_path, upstream_key
+):
+    """The provider quotes the key back: in a 401's message and header, and split across
+    two chunks of a streamed reply. The transcript keeps the calls, never the key."""
+    session.transcript = TranscriptWriter(tmp_path / "cell")
+    messages = [{"role": "user", "content": "hi"}]
+    with pytest.raises(openai.AuthenticationError):
+        client.chat.completions.create(model="fault/401-echo-key", messages=messages)
+    chunks = client.chat.completions.create(model="fault/echo-key", messages=messages, stream=True)
+    assert "[redacted]" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert len(proxy.calls(session.id)) == 2
+    stored = gzip.decompress((tmp_path / "cell" / TRANSCRIPT_FILE).read_bytes()).decode()
+    assert upstream_key not in stored and session.key not in stored
+    calls = read_transcript(tmp_path / "cell")
+    assert [c.raw.status for c in calls if c.raw] == [401, 200]
+    assert "[redacted]" in (calls[0].raw.body if calls[0].raw else "")
+    assert "[redacted]" in ((calls[1].reply.content if calls[1].reply else None) or "")

@@ -101,7 +101,7 @@ def test_timed_out_with_a_short_final_streak_is_capability_and_says_so():
     calls = [ok(i, i * 2) for i in range(1, 12)] + [call(12, 26, 100, "rate_limited")]
     v = judge(calls, agent(end_s=30, budget_s=30, timed_out=True))
     assert v.verdict == "capability"
-    assert "under half of its 30 s budget" in v.sentence
+    assert "under half of the 28 s it had after its first model call" in v.sentence
 
 
 def test_budget_ran_out_while_a_streak_call_was_in_flight_is_infra():
@@ -110,6 +110,24 @@ def test_budget_ran_out_while_a_streak_call_was_in_flight_is_infra():
     assert v.verdict == "infra:provider_error"
     assert v.evidence["streak"]["ended_by"] == "in_flight"
     assert "still waiting" in v.sentence and "In doubt" in v.sentence
+
+
+def test_a_retry_cut_off_by_the_timeout_does_not_break_the_streak():
+    """ok, ok, a hang the proxy timed out (504), then the agent's retry, in flight when the
+    budget ran out: the retry neither breaks nor starts the streak, it is in flight."""
+    calls = [ok(1, 0), ok(2, 1, 3_000), call(3, 5, 12_900, "timeout", status_code=504)]
+    calls.append(call(4, 18.2, 1_800, "client_disconnected"))
+    v = judge(calls, agent(end_s=20, budget_s=20, timed_out=True))
+    assert v.verdict == "infra:provider_error"
+    assert v.evidence["streak"]["ended_by"] == "in_flight"
+
+
+def test_a_streak_is_measured_against_the_budget_left_after_the_first_call():
+    """A slow start-up (76 s of 120 before the first call) is the agent's: a 401 at 77 s
+    and nothing more until the timeout covers most of the time it had for model work."""
+    calls = [ok(1, 76), call(2, 77, 50, "auth_error", status_code=401)]
+    v = judge(calls, agent(end_s=120, budget_s=120, timed_out=True))
+    assert v.verdict == "infra:auth" and v.evidence["streak"]["ended_by"] == "timeout"
 
 
 def test_healthy_but_slow_provider_running_out_the_budget_is_capability():
@@ -236,3 +254,13 @@ def test_tests_timing_out_does_not_make_a_streak_infra_or_not():
     calls = [call(1, 0, 50, "rate_limited")]
     cell = page_cell(calls=calls, agent=agent(end_s=1), tests=RunFacts(ran=True, timed_out=True))
     assert score_cell(cell).verdict.verdict == "infra:rate_limit"
+
+
+def test_a_retry_in_flight_at_the_timeout_keeps_the_streaks_own_reason():
+    """429s while honouring Retry-After, then a retry still open when the budget ran out:
+    the reason is the answers' (rate_limit), the open retry only says it was in flight."""
+    calls = [ok(1, 0), call(2, 1, 5, "rate_limited"), call(3, 4, 5, "rate_limited")]
+    calls.append(call(4, 7, 6_900, "client_disconnected"))
+    v = judge(calls, agent(end_s=14, budget_s=14, timed_out=True))
+    assert v.verdict == "infra:rate_limit"
+    assert v.evidence["streak"]["ended_by"] == "in_flight"

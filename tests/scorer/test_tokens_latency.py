@@ -68,3 +68,16 @@ def test_wall_and_container_time_come_from_timing():
         0,
     )
     assert lat.throttled_wait_ms == 15750  # 1+2+4+8 s of back-off + 4 × 0.15 s + the last 0.15 s
+
+
+def test_time_held_by_the_governor_is_not_model_time():
+    calls = [
+        call(1, 0.0, 1000, queued_ms=400.0, ttft_ms=500.0),  # held 0.4 s, worked 0.6 s
+        call(2, 0.2, 1000, queued_ms=300.0, ttft_ms=450.0),  # held [0.2, 0.5] s
+        call(3, 5.0, 200),
+    ]
+    lat = latency.score(passing_cell(calls=calls))
+    assert lat.model_call_ms == 800 + 200  # [0.4, 1.0] ∪ [0.5, 1.2] ∪ [5, 5.2] s
+    assert lat.queued_ms == 500  # [0, 0.4] ∪ [0.2, 0.5] s
+    assert lat.ttft_ms_median == 150  # 100 and 150 after their holds; the third has none
+    assert lat.charged_ms == lat.wall_clock_ms - 500

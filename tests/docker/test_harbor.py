@@ -1,0 +1,123 @@
+"""Harbor-format tasks in real Docker (tasks-harbor/): each task's image builds offline,
+`cab tasks check` proves them (oracle reward 1, untouched reward 0), and cells run in the
+task's own image with the agent layered on: the reference agent with the scripted model
+solves two and half-solves the partial-credit one; oracle passes, nop fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from runner.cell import CellOptions, run_cell
+from runner.errors import SandboxError
+from runner.harness import Harness
+from runner.models import resolve_model
+from runner.taskformats import harbor
+from runner.taskformats.harbor_run import ensure_image
+from runner.tasks import get_task, select
+
+pytestmark = pytest.mark.docker
+
+ROOT = Path(__file__).resolve().parents[2]
+HARBOR = ROOT / "tasks-harbor"
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cab-cache")
+    old = os.environ.get("CAB_CACHE_DIR")
+    os.environ["CAB_CACHE_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("CAB_CACHE_DIR", None)
+    else:
+        os.environ["CAB_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def harness():
+    with Harness() as h:
+        yield h
+
+
+def test_cab_tasks_check_proves_our_harbor_tasks(cache_dir, docker_client):
+    proc = subprocess.run(
+        [sys.executable, "-m", "cab", "tasks", "check", "--tasks-dir", str(HARBOR), "-j", "3"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "CAB_CACHE_DIR": str(cache_dir)},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name in ("word-stats", "partial-fixes", "offline-config"):
+        line = next(ln for ln in proc.stdout.splitlines() if f"tasks-harbor/{name} " in ln)
+        assert line.startswith("PASS"), line
+        assert "untouched: fail (reward 0)" in line and "oracle: pass (reward 1)" in line
+    assert "3/3 tasks honest" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "passed", "partial"),
+    [("word-stats", 1, 1), ("offline-config", 1, 1), ("partial-fixes", 0, 0.667)],
+)
+def test_reference_agent_runs_in_the_task_image(
+    name, passed, partial, cache_dir, harness, tmp_path, docker_client
+):
+    task = get_task(f"tasks-harbor/{name}", HARBOR)
+    opts = CellOptions(sweep_id=f"t-harbor-{uuid.uuid4().hex[:8]}", out_root=tmp_path)
+    opts.sandbox = "docker"
+    record = run_cell("reference", resolve_model("scripted"), task, opts, harness)
+    scores = record.scores.model_dump(mode="json") if record.scores else {}
+    assert scores["verdict"]["verdict"] == "capability"
+    assert record.identity.exit_code == 0, record.facts.agent.stderr_tail
+    assert scores["pass_rate"]["pass"] == passed, scores["pass_rate"]
+    assert scores["pass_rate"]["partial_score"] == partial
+    assert scores["pass_rate"]["report_format"] == "harbor-reward"
+    # the agent ran in the task's image with the reference agent layered on, in WORKDIR
+    assert (record.identity.container_image or "").startswith("cab-derived/")
+    container = next(s for s in record.spans if s.kind == "container")
+    assert container.attrs["image"].endswith(task.image.replace(":", "-").replace("/", "-"))
+    assert record.calls and all(c.outcome == "ok" for c in record.calls)
+    assert scores["blast_radius"]["total_changes"] >= 1
+    label = {"label": f"cab.cell_id={record.cell_id}"}
+    assert docker_client.containers.list(all=True, filters=label) == []
+
+
+@pytest.mark.parametrize(("tui", "passed"), [("oracle", 1), ("nop", 0)])
+def test_oracle_passes_and_nop_fails(tui, passed, cache_dir, harness, tmp_path, docker_client):
+    task = get_task("tasks-harbor/offline-config", HARBOR)
+    opts = CellOptions(
+        sweep_id=f"t-harbor-prove-{uuid.uuid4().hex[:8]}", out_root=tmp_path, sandbox="docker"
+    )
+    record = run_cell(tui, resolve_model("none"), task, opts, harness)
+    scores = record.scores.model_dump(mode="json") if record.scores else {}
+    assert scores["verdict"]["verdict"] == "capability"
+    assert scores["pass_rate"]["pass"] == passed, scores["pass_rate"]
+    assert record.calls == []
+    assert record.identity.container_image == task.image  # no CLI layered for these
+
+
+def test_a_missing_docker_image_and_compose_are_clear_errors(cache_dir, tmp_path, docker_client):
+    src = HARBOR / "offline-config"
+    for name in ("prebuilt", "compose"):
+        shutil.copytree(src, tmp_path / "ds" / name)
+    prebuilt = tmp_path / "ds" / "prebuilt" / "task.toml"
+    prebuilt.write_text(
+        prebuilt.read_text().replace(
+            "allow_internet = false", 'allow_internet = false\ndocker_image = "cab-none/absent:1"'
+        )
+    )
+    compose = tmp_path / "ds" / "compose"
+    (compose / "environment" / "docker-compose.yaml").write_text("services: {}\n")
+    tasks = {t.name: t for t in select(None, tmp_path / "ds")}
+    assert set(tasks) == {"prebuilt", "compose"} and tasks["prebuilt"].category == "ds"
+    with pytest.raises(SandboxError, match="cab-none/absent:1 is not present locally"):
+        ensure_image(tasks["prebuilt"])
+    assert "docker-compose" in (tasks["compose"].unsupported or "")
+    assert harbor.unsupported_reason(compose, harbor.read_spec(compose))
