@@ -203,16 +203,15 @@ class DockerSandbox:
             return None
 
     def _create(self, spec: RunSpec, facts: IsolationFacts):
-        volumes = {str(Path(spec.workspace).resolve()): {"bind": WORKSPACE, "mode": "rw"}}
+        # A list of binds, not a dict keyed by host path: one folder may be mounted at two
+        # places (a Harbor task's workspace is at /workspace and at its WORKDIR).
+        volumes = [f"{Path(spec.workspace).resolve()}:{WORKSPACE}:rw"]
         for m in spec.mounts:
             if is_docker_socket(m.source):
                 raise SandboxError(
                     f"refusing to mount an engine socket ({m.source}) into {m.target}"
                 )
-            volumes[str(Path(m.source).resolve())] = {
-                "bind": m.target,
-                "mode": "ro" if m.read_only else "rw",
-            }
+            volumes.append(f"{Path(m.source).resolve()}:{m.target}:{'ro' if m.read_only else 'rw'}")
         command = spec.command
         if spec.isolation_check:
             command = wrap_with_check(command, spec.probe_ports)
