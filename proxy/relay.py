@@ -123,13 +123,17 @@ class Relay:
         await out.prepare(self.request)
         self.response = out
         call.status_code = reply.status
-        with upstream_errors(str(reply.response.url), "stream"):
-            async for chunk in reply.response.content.iter_any():
-                t = perf_counter()
-                data = pipe.feed(chunk)
-                if data:
-                    await out.write(data)
-                call.proxy_s += perf_counter() - t  # observe + hand to the socket
+        url, chunks = str(reply.response.url), reply.response.content.iter_any()
+        while True:
+            with upstream_errors(url, "stream"):  # the upstream's failures, not the client's
+                chunk = await anext(chunks, None)
+            if chunk is None:
+                break
+            t = perf_counter()
+            data = pipe.feed(chunk)
+            if data:
+                await out.write(data)
+            call.proxy_s += perf_counter() - t  # observe + hand to the socket
         rest = pipe.finish()
         if rest:
             await out.write(rest)
