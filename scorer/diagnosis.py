@@ -200,6 +200,16 @@ def _throttle_advice(
             + (f"; the provider asked for up to {asked:g} s between tries." if asked else ".")
             + how
         )
+    if (
+        verdict is not None
+        and verdict.reason == "rate_limit"
+        and not any(c.absorbed for c in calls)
+    ):
+        advice.append(
+            "Or let the proxy absorb 429s (it retries upstream honouring Retry-After and the "
+            "agent never sees them): `absorb = true` on the model in config/models.toml or the "
+            "sweep file, or `cab proxy --absorb`."
+        )
     return advice
 
 

@@ -96,10 +96,18 @@ def failure_type(call: ModelCall, calls: list[ModelCall], window: RunWindow) -> 
         no_ok_before = not any(c.completed and c.started_at < call.started_at for c in calls)
         return "config" if no_ok_before else None
     if call.outcome == "client_disconnected":
+        if held_by_the_proxy(call):
+            return "rate_limit"  # the governor held it for the provider's quota
         return "provider_error" if left_waiting(call, calls, window) else None
     if call.outcome in AGENT_OUTCOMES:
         return None
     return "provider_error"  # an outcome this scorer does not know: lean to infra
+
+
+def held_by_the_proxy(call: ModelCall) -> bool:
+    """The governor held the call (queued_ms) for most of the time the agent waited."""
+    open_ms = (call.ended_at - call.started_at).total_seconds() * 1000
+    return bool(call.queued_ms) and open_ms > 0 and (call.queued_ms or 0) >= 0.5 * open_ms
 
 
 def left_waiting(call: ModelCall, calls: list[ModelCall], window: RunWindow) -> bool:
@@ -154,8 +162,9 @@ class Streak:
 
 
 def seen(calls: list[ModelCall]) -> list[ModelCall]:
-    """The answers the agent saw, in the order it made the calls."""
-    return [c for c in ordered(calls) if c.outcome not in ABSORBED]
+    """The answers the agent saw, in the order it made the calls: attempts the proxy made
+    for it (absorb mode) are evidence, not answers."""
+    return [c for c in ordered(calls) if c.outcome not in ABSORBED and not c.absorbed]
 
 
 def cut_at_the_end(call: ModelCall, window: RunWindow) -> bool:

@@ -5,6 +5,7 @@ solves two and half-solves the partial-credit one; oracle passes, nop fails."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -121,3 +122,69 @@ def test_a_missing_docker_image_and_compose_are_clear_errors(cache_dir, tmp_path
         ensure_image(tasks["prebuilt"])
     assert "docker-compose" in (tasks["compose"].unsupported or "")
     assert harbor.unsupported_reason(compose, harbor.read_spec(compose))
+
+
+def test_a_real_cli_solves_a_harbor_task_in_the_task_image(cache_dir, tmp_path, docker_client):
+    """mini-swe-agent (PyPI), layered on the task's own Debian image, driven by the fake
+    provider through our proxy with its own CLI-shaped script."""
+    from proxy.server import FakeUpstreamServer
+    from runner import images
+
+    images.ensure("mini-swe-agent")  # its Dockerfile is what gets layered on the task image
+    scripts = ROOT / "config" / "scripts" / "clis" / "mini-swe-agent"
+    key_env, key = "CAB_TEST_HARBOR_KEY", "sk-harbor-provider-key-0451"
+    with FakeUpstreamServer(scripts_dir=scripts) as fake:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cab",
+                "run-cell",
+                "--tui",
+                "mini-swe-agent",
+                "--model",
+                "scripted/tasks-harbor/offline-config",
+                "--endpoint",
+                fake.base_url + "/v1",
+                "--key-env",
+                key_env,
+                "--task",
+                "tasks-harbor/offline-config",
+                "--tasks-dir",
+                str(HARBOR),
+                "--out",
+                str(tmp_path),
+                "--sandbox",
+                "docker",
+                "--json",
+            ],
+            cwd=ROOT,
+            env={**os.environ, key_env: key, "CAB_CACHE_DIR": str(cache_dir)},
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads(proc.stdout)
+    assert record["scores"]["pass_rate"]["pass"] == 1, record["scores"]["pass_rate"]
+    assert record["scores"]["verdict"]["verdict"] == "capability"
+    assert record["identity"]["container_image"].startswith("cab-derived/mini-swe-agent:")
+    assert len(record["facts"]["calls"]) == 3
+    assert all(c["outcome"] == "ok" for c in record["facts"]["calls"])
+
+
+def test_cab_images_build_makes_each_task_image_and_the_agent_on_it(cache_dir, docker_client):
+    args = ["images", "build", "--tasks-dir", str(HARBOR), "--tui", "reference", "--tui", "nop"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "cab", *args],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "CAB_CACHE_DIR": str(cache_dir)},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [ln.split("\t") for ln in proc.stdout.splitlines()]
+    tasks = [tag for tag, what in lines if what.startswith("task image of tasks-harbor/")]
+    layered = [tag for tag, what in lines if what.startswith("reference on cab-harbor/")]
+    assert len(tasks) == 3 and len(layered) == 3
+    assert all(docker_client.images.get(tag) for tag in tasks + layered)

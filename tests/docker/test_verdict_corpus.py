@@ -50,8 +50,7 @@ class Scenario:
     tui: str = "reference"
     budget_s: float = 30
     plugins: list[Plugin] = field(default_factory=lambda: [QUICK])
-    network_mode: str = "host"
-    mem_limit: str = "4g"
+    mem_limit: str | None = None
     kill_after_s: float | None = None  # `docker kill` the agent from outside
     inner: str | None = None  # the inner model, when not the tui's default
     passed: bool | None = None
@@ -134,7 +133,8 @@ SCENARIOS = [
     S("context-first-call", "context", "infra:config", "context-length on the first call"),
     # the sandbox: container
     S("unreachable-proxy", "ok", "infra:container", "zero calls, agent could not reach the proxy",
-      network_mode="none", says="could not reach the proxy"),
+      plugins=[QUICK, Plugin(name="no-door", env={"OPENAI_API_BASE": "http://127.0.0.1:9/v1"})],
+      says="could not reach the proxy"),
     S("killed-from-outside", "ok*2,slow:s=20", "infra:container", "exit 137 not timed out",
       budget_s=40, kill_after_s=5, says="killed from outside"),
     # real agent CLIs
@@ -199,7 +199,6 @@ def _run(scn: Scenario, harness: Harness, out: Path, sweep_id: str) -> CellRecor
         sandbox="docker",
         timeout_s=scn.budget_s,
         plugins=scn.plugins,
-        network_mode=scn.network_mode,
         mem_limit=scn.mem_limit,
     )
     task = get_task(scn.task)

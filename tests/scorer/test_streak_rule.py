@@ -264,3 +264,20 @@ def test_a_retry_in_flight_at_the_timeout_keeps_the_streaks_own_reason():
     v = judge(calls, agent(end_s=14, budget_s=14, timed_out=True))
     assert v.verdict == "infra:rate_limit"
     assert v.evidence["streak"]["ended_by"] == "in_flight"
+
+
+def test_attempts_the_proxy_absorbed_are_evidence_not_answers():
+    """Absorb mode: the proxy retried two 429s itself and the agent got an ok; then the
+    agent hit a bad request of its own. The absorbed 429s do not make a streak."""
+    calls = [ok(1, 0), call(2, 1, 50, "rate_limited", absorbed=True)]
+    calls += [call(3, 2, 50, "rate_limited", absorbed=True), ok(4, 3)]
+    calls.append(call(5, 4, 20, "client_error", status_code=400))
+    assert judge(calls, agent(end_s=5)).verdict == "capability"
+    only_absorbed = [ok(1, 0), call(2, 1, 50, "rate_limited", absorbed=True)]
+    assert judge(only_absorbed, agent(end_s=2)).verdict == "capability"
+
+
+def test_timed_out_while_the_governor_held_the_call_is_rate_limit():
+    calls = [ok(1, 0), call(2, 1, 28_000, "client_disconnected", queued_ms=27_500)]
+    v = judge(calls, agent(end_s=29, budget_s=29, timed_out=True))
+    assert v.verdict == "infra:rate_limit" and v.evidence["streak"]["ended_by"] == "in_flight"
