@@ -51,13 +51,16 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=60_000)
     ap.add_argument("--checkpoint", type=int, default=10_000)
     ap.add_argument("--per-session", type=int, default=100)
+    ap.add_argument("--proxy-flag", action="append", default=[], metavar="FLAG",
+                    help="extra cab proxy flag, e.g. --proxy-flag=--no-transcripts")  # fmt: skip
     args = ap.parse_args()
     record_dir = tempfile.mkdtemp(prefix="cab-mem-")
     fake, fake_url = start(["fake-upstream", "--port", "0"], None)
     proxy, proxy_url = start(
-        ["proxy", "--port", "0", "--upstream", fake_url + "/v1", "--record-dir", record_dir],
+        ["proxy", "--port", "0", "--upstream", fake_url + "/v1", "--record-dir", record_dir,
+         *args.proxy_flag],
         None,
-    )
+    )  # fmt: skip
     try:
         asyncio.run(load(proxy_url, 0, args.checkpoint, args.per_session))
         at_checkpoint = rss_mb(proxy.pid)
