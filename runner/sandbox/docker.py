@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -131,8 +132,8 @@ class DockerSandbox:
             hand_over(writable_folders(spec), facts.user or "")
             if spec.network_mode == "isolated":
                 sidecar = self._sidecar(spec)
-                facts.engine_network_mode = sidecar.start().network_mode
-            container = self._create(spec, facts)
+                facts.engine_network_mode = sidecar.create().network_mode
+            container = self._create_beside(spec, facts, sidecar)
             result.image_digest = container.attrs.get("Image")
             result.docker_sock_mounted, result.read_only = inspected_exposure(container.attrs)
             facts.docker_sock_mounted = result.docker_sock_mounted
@@ -194,6 +195,27 @@ class DockerSandbox:
         labels = {**spec.labels, **MANAGED}
         image = images.resolve("sidecar")
         return Sidecar(self.client, image, spec.proxy_socket_dir, spec.loopback_port, labels)
+
+    def _create_beside(self, spec: RunSpec, facts: IsolationFacts, sidecar: Sidecar | None):
+        """Create the command's container; with a sidecar, while the sidecar starts (the
+        engine's start is most of the sidecar's cost, and the two do not depend on each
+        other until the command's container starts)."""
+        if sidecar is None:
+            return self._create(spec, facts)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            started = pool.submit(sidecar.start)
+            try:
+                container = self._create(spec, facts)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    started.result()  # the sidecar is removed by the caller either way
+                raise
+            try:
+                started.result()  # raises what the sidecar's start raised
+            except BaseException:
+                self._remove(container)
+                raise
+            return container
 
     def _stop_sidecar(self, sidecar: Sidecar):
         try:

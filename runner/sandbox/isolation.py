@@ -155,7 +155,8 @@ class Sidecar:
         assert self.container is not None, "sidecar not started"
         return f"container:{self.container.id}"
 
-    def start(self) -> Sidecar:
+    def create(self) -> Sidecar:
+        """Create the container (not started): its id is what the agent joins."""
         self.container = self.client.containers.create(
             self.image,
             sidecar_command(self.port),
@@ -170,6 +171,11 @@ class Sidecar:
             detach=True,
             **hardening(),
         )
+        return self
+
+    def start(self) -> Sidecar:
+        """Start it and wait until socat listens (create first)."""
+        assert self.container is not None, "sidecar not created"
         self.container.start()
         self._wait_listening()
         return self

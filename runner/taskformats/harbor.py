@@ -149,6 +149,10 @@ def load_task(task_dir: Path, dataset: str) -> Task:
         language="shell",
         image=image,
         timeout_s=max(1, int(spec.agent.timeout_sec)),
+        # the agent's container limits and network opt-in (docs/isolation.md)
+        cpus=spec.environment.cpus,
+        memory_mb=max(64, spec.environment.memory_mb),
+        allow_internet=spec.environment.allow_internet,
         test=TestSpec(
             command=f"bash {TESTS_DIR}/test.sh",
             report="harbor-reward",

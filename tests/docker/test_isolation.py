@@ -280,3 +280,19 @@ def test_an_agent_that_tries_to_bypass_the_proxy_finds_nothing(
     assert f"port {host_service.port} refused" in out and f"port {fake.port} refused" in out
     assert_isolated(record)
     assert record["facts"]["calls"] and all(c["outcome"] == "ok" for c in record["facts"]["calls"])
+
+
+def test_a_missing_sidecar_image_is_named_and_nothing_is_left(
+    docker_client, tmp_path, socket_dir, run_id, monkeypatch
+):
+    from runner.sandbox import docker as docker_sandbox
+
+    real = docker_sandbox.images.resolve
+    missing = f"codingagentbench/sidecar-missing-{run_id}:0.0.0"
+    monkeypatch.setattr(
+        docker_sandbox.images, "resolve", lambda n: missing if n == "sidecar" else real(n)
+    )
+    spec = _spec(tmp_path, "true", run_id, network_mode="isolated", proxy_socket_dir=socket_dir)
+    result = DockerSandbox(docker_client).run(spec)
+    assert result.exit_code is None and missing in result.error
+    assert docker_client.containers.list(all=True, filters={"label": f"cab.test={run_id}"}) == []
