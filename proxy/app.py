@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from proxy import upstream
+from proxy import admin_sweep, upstream
 from proxy.admin import issue_session
 from proxy.capture import TranscriptWriter
 from proxy.config import ProxyConfig
@@ -61,6 +61,7 @@ def create_app(config: ProxyConfig, store: SessionStore | None = None) -> web.Ap
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/admin/sessions", issue_session)
+    admin_sweep.routes(app)
     # [\s\S]: a decoded %0a must reach a handler (and get an answer and a record) too
     app.router.add_route("*", r"/v1/{tail:[\s\S]*}", forward)
     app.router.add_route("*", r"/s/{sid}/v1/{tail:[\s\S]*}", forward)

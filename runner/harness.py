@@ -12,6 +12,7 @@ from proxy.fake import sequences
 from proxy.fake.quota import QuotaConfig
 from proxy.server import FakeUpstreamServer, ProxyServer
 from runner.models import CONFIG_DIR, ModelSpec
+from runner.remote_proxy import DEFAULT_TOKEN_ENV, RemoteProxy
 from runner.sandbox.isolation import SOCKET_NAME
 
 SCRIPTS_DIR = CONFIG_DIR / "scripts"
@@ -28,6 +29,8 @@ class Harness:
         retry_after_s: float = 1.0,
         quota: QuotaConfig | None = None,
         governor: bool = True,
+        proxy_url: str | None = None,
+        proxy_token_env: str = DEFAULT_TOKEN_ENV,
     ) -> None:
         self.scripts_dir = scripts_dir
         self.record_dir = record_dir
@@ -35,8 +38,10 @@ class Harness:
         #: the embedded fake provider's quota (benchmarks, tests), and the proxy's governor
         self.quota = quota
         self.governor = governor
+        #: a running `cab proxy` to use instead of starting one (runner/remote_proxy.py)
+        self.proxy_url, self.proxy_token_env = proxy_url, proxy_token_env
         self.fake: FakeUpstreamServer | None = None
-        self.proxy: ProxyServer | None = None
+        self.proxy: ProxyServer | RemoteProxy | None = None
         #: Holds the proxy's Unix socket; mounted into isolated cells' sidecars only.
         self.socket_dir: Path | None = None
 
@@ -45,6 +50,9 @@ class Harness:
             scripts_dir=self.scripts_dir, retry_after_s=self.retry_after_s, quota=self.quota
         ).start()
         try:
+            if self.proxy_url:  # shared: its cells reach it over TCP, it has its own socket
+                self.proxy = RemoteProxy(self.proxy_url, self.proxy_token_env).start()
+                return self
             self.socket_dir = _socket_dir()
             self.proxy = ProxyServer(
                 upstream=self.fake.base_url + "/v1",
@@ -93,10 +101,11 @@ class Harness:
         timeout is kept below the agent's client timeout (runner.adapters.base)."""
         assert self.proxy is not None, "harness not started"
         if model.embedded:
+            remote = isinstance(self.proxy, RemoteProxy) and self.fake is not None
             sess = self.proxy.create_session(
                 cell_id=cell_id,
-                upstream=None,
-                upstream_key_env=None,
+                upstream=self.fake.base_url + "/v1" if remote and self.fake else None,
+                upstream_key_env=NO_KEY_ENV if remote else None,
                 model_override=self.scripted_model(model, task_id, tui),
                 policy=model.policy(),
                 upstream_timeout_s=upstream_timeout_s,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from runner import images
 from runner.errors import RunnerError
@@ -22,12 +23,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="build up to N independent images at once (default 1)",
     )
+    b.add_argument(
+        "--tasks-dir",
+        "--tasks",
+        dest="tasks_dirs",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="build what these task sources need instead: each task's image (Harbor "
+        "environments too) and, per --tui, the agent layered on it (repeatable)",
+    )
+    b.add_argument(
+        "--tui", action="append", default=[], help="an agent to layer on each task image"
+    )
     b.set_defaults(func=run_build)
     ls = isub.add_parser("list", help="tag, id, size and whether each image is built")
     ls.set_defaults(func=run_list)
 
 
 def run_build(args: argparse.Namespace) -> int:
+    if args.tasks_dirs:
+        return _build_for_tasks(args.tasks_dirs, args.tui)
     try:
         built = images.build(args.names or None, force=args.force, jobs=max(1, args.jobs))
     except RunnerError as exc:
@@ -51,4 +67,19 @@ def run_list(args: argparse.Namespace) -> int:
         size = f"{r['size'] / 1e6:.0f}MB" if r["size"] else "-"
         built = "yes" if r["built"] else "no"
         print(f"{r['name']:<{width}}{r['tag']:<44}{built:<7}{size:>9}  {r['id'] or '-'}")
+    return 0
+
+
+def _build_for_tasks(sources: list[Path], tuis: list[str]) -> int:
+    """`cab images build --tasks-dir DIR [--tui T]...`: task images x agents, cached by tag."""
+    from runner.taskformats.derived import build_for_tasks
+    from runner.tasks import select
+
+    try:
+        built = build_for_tasks(select(None, sources), tuis)
+    except RunnerError as exc:
+        print(f"cab images build: {exc}", file=sys.stderr)
+        return 1
+    for tag, what in built.items():
+        print(f"{tag}\t{what}")
     return 0

@@ -26,6 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip checking each model's endpoint, key and id before the first cell",
     )
+    p.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="use this running `cab proxy` (http://127.0.0.1:PORT) instead of starting one, "
+        "so sweeps on one key share its governor; its admin token in $CAB_PROXY_ADMIN_TOKEN",
+    )
     p.set_defaults(func=run)
 
 
@@ -40,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_sweep(args.file)
         progress = SweepProgress()
-        runner = SweepRunner(cfg, args.out, args.sandbox, listener=progress)
+        shared = {"proxy_url": args.proxy} if args.proxy else None
+        runner = SweepRunner(cfg, args.out, args.sandbox, listener=progress, harness_options=shared)
         if args.dry_run:
             return dry_run(runner)
         if not args.no_preflight and not preflight(runner, progress.console):

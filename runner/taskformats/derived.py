@@ -94,3 +94,33 @@ def _rebase(text: str, base: str) -> str:
         if re.match(rf"^\s*FROM\s+{re.escape(toolbox)}\b", line, flags=re.I):
             lines[i] = f"FROM {base}\nRUN {_NEEDS_APT.format(base=base)}"
     return "\n".join(lines) + "\nLABEL cab.derived=1\n"
+
+
+def build_for_tasks(
+    tasks: list[Task], tuis: list[str], *, emit: Callable[[str], None] | None = None
+) -> dict[str, str]:
+    """Every image these tasks need, built where missing: each task's own image (a Harbor
+    environment, or a configured image such as `polyglot`), and for each agent in `tuis`
+    the image it runs in for each task image. Returns tag -> what it is for."""
+    from runner.adapters import get_adapter
+    from runner.taskformats.harbor_run import ensure_image
+
+    built: dict[str, str] = {}
+    seen: set[str] = set()
+    for task in tasks:
+        if task.unsupported or task.image in seen:
+            continue
+        seen.add(task.image)
+        if task.harbor is not None:
+            ensure_image(task, emit=emit)
+        else:
+            images.ensure(task.image)
+        built[images.resolve(task.image)] = f"task image of {task.id}"
+        for tui in tuis:
+            adapter = get_adapter(tui)
+            if adapter.image in images.load_config():
+                images.ensure(adapter.image)
+            if tui in ("oracle", "nop"):
+                continue
+            built[agent_image(task, adapter.image, emit=emit)] = f"{tui} on {task.image}"
+    return built

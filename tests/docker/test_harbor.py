@@ -171,3 +171,20 @@ def test_a_real_cli_solves_a_harbor_task_in_the_task_image(cache_dir, tmp_path, 
     assert record["identity"]["container_image"].startswith("cab-derived/mini-swe-agent:")
     assert len(record["facts"]["calls"]) == 3
     assert all(c["outcome"] == "ok" for c in record["facts"]["calls"])
+
+
+def test_cab_images_build_makes_each_task_image_and_the_agent_on_it(cache_dir, docker_client):
+    args = ["images", "build", "--tasks-dir", str(HARBOR), "--tui", "reference", "--tui", "nop"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "cab", *args],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "CAB_CACHE_DIR": str(cache_dir)},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [ln.split("\t") for ln in proc.stdout.splitlines()]
+    tasks = [tag for tag, what in lines if what.startswith("task image of tasks-harbor/")]
+    layered = [tag for tag, what in lines if what.startswith("reference on cab-harbor/")]
+    assert len(tasks) == 3 and len(layered) == 3
+    assert all(docker_client.images.get(tag) for tag in tasks + layered)
