@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
+import io
 import json
 
 import openai
@@ -10,7 +10,7 @@ import pytest
 
 from proxy.assemble import assemble
 from proxy.capture import CapturedCall, TranscriptWriter
-from proxy.transcripts import TRANSCRIPT_FILE, conversation, read_transcript
+from proxy.transcripts import TRANSCRIPT_FILE, conversation, inflate, read_transcript
 
 KEY = "sk-real-provider-key-0123456789"
 
@@ -104,7 +104,7 @@ def test_history_is_stored_once_and_read_back_whole(tmp_path):
     assert len(calls[4].messages) == 10 and calls[4].messages[0] == system
     assert calls[2].reply is not None and calls[2].reply.content == "step 3"
     assert calls[0].request == {"model": "m", "temperature": 0}
-    with gzip.open(tmp_path / TRANSCRIPT_FILE, "rt") as fh:
+    with io.StringIO(inflate((tmp_path / TRANSCRIPT_FILE).read_bytes()).decode()) as fh:
         stored_messages = [json.loads(line) for line in fh if '"t":"m"' in line]
     assert len(stored_messages) == 2 + 2 * 4  # each message once
     assert writer.stats.stored_bytes < writer.stats.logical_bytes / 3
@@ -115,7 +115,7 @@ def test_history_is_stored_once_and_read_back_whole(tmp_path):
 def test_keys_are_redacted_before_anything_is_written(tmp_path):
     writer = TranscriptWriter(tmp_path, redact=lambda s: s.replace(KEY, "[REDACTED]"))
     writer.write(_call(1, [{"role": "user", "content": f"my key is {KEY}"}], f"echo {KEY}"))
-    raw = gzip.decompress((tmp_path / TRANSCRIPT_FILE).read_bytes()).decode()
+    raw = inflate((tmp_path / TRANSCRIPT_FILE).read_bytes()).decode()
     assert KEY not in raw and "[REDACTED]" in raw
 
 
@@ -189,7 +189,7 @@ def test_no_key_is_stored_in_a_transcript(proxy, client, session, tmp_path, upst
         model="scripted/demo/fix-handler", messages=[{"role": "user", "content": planted}]
     )
     proxy.calls(session.id)
-    stored = gzip.decompress((tmp_path / "cell" / TRANSCRIPT_FILE).read_bytes()).decode()
+    stored = inflate((tmp_path / "cell" / TRANSCRIPT_FILE).read_bytes()).decode()
     assert upstream_key not in stored and session.key not in stored
     assert "the key is" in stored  # the message itself was kept
 
@@ -206,7 +206,7 @@ def test_no_key_is_stored_when_the_provider_echoes_it(
     chunks = client.chat.completions.create(model="fault/echo-key", messages=messages, stream=True)
     assert "[redacted]" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert len(proxy.calls(session.id)) == 2
-    stored = gzip.decompress((tmp_path / "cell" / TRANSCRIPT_FILE).read_bytes()).decode()
+    stored = inflate((tmp_path / "cell" / TRANSCRIPT_FILE).read_bytes()).decode()
     assert upstream_key not in stored and session.key not in stored
     calls = read_transcript(tmp_path / "cell")
     assert [c.raw.status for c in calls if c.raw] == [401, 200]
