@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 
@@ -110,6 +111,35 @@ def test_history_is_stored_once_and_read_back_whole(tmp_path):
     assert writer.stats.stored_bytes < writer.stats.logical_bytes / 3
     roles = [m.role for m in conversation(calls[1])]
     assert roles == ["system", "user", "assistant", "user"]
+
+
+def test_tools_resent_every_turn_are_stored_once_and_old_inline_files_still_read(tmp_path):
+    """A request's settings (tools, instructions) are kept by hash like messages; a file
+    written before that, with each call's request inline, reads the same."""
+    writer = TranscriptWriter(tmp_path / "new")
+    tools = [
+        {"type": "function", "function": {"name": f"t{i}", "parameters": {}}} for i in range(50)
+    ]
+    for seq in (1, 2, 3):
+        call = _call(seq, [{"role": "user", "content": f"turn {seq}"}], "ok")
+        call.body = {**(call.body or {}), "tools": tools}
+        writer.write(call)
+    calls = read_transcript(tmp_path / "new")
+    assert [c.request["tools"] for c in calls] == [tools] * 3
+    with io.StringIO(inflate((tmp_path / "new" / TRANSCRIPT_FILE).read_bytes()).decode()) as fh:
+        lines = [json.loads(line) for line in fh]
+    assert sum(1 for line in lines if line["t"] == "r") == 1
+    old = tmp_path / "old"
+    old.mkdir()
+    inline = [
+        {"t": "m", "h": "a", "m": {"role": "user", "content": "hi"}},
+        {"t": "c", "seq": 1, "messages": ["a"], "request": {"model": "m", "tools": tools}},
+    ]
+    (old / TRANSCRIPT_FILE).write_bytes(
+        gzip.compress("".join(json.dumps(x) + "\n" for x in inline).encode())
+    )
+    (only,) = read_transcript(old)
+    assert only.request == {"model": "m", "tools": tools} and only.messages[0]["content"] == "hi"
 
 
 def test_keys_are_redacted_before_anything_is_written(tmp_path):
