@@ -17,6 +17,7 @@ replayed reply is observed and recorded exactly as a live one.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -61,6 +62,9 @@ class ReplayBook:
     calls: list[_Entry]
     normalise: tuple[str, ...] = ()
     real_time: bool = False
+    #: (regex, replacement) applied to every string of a request before comparing: the
+    #: per-run text a CLI writes into messages (a random id, a timing)
+    rewrite: tuple[tuple[str, str], ...] = ()
     _queues: dict[tuple[str, bool], deque[_Entry]] = field(default_factory=dict)
     _served: set[int] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -72,6 +76,7 @@ class ReplayBook:
         normalise: Iterable[str] = (),
         real_time: bool = False,
         latencies_ms: dict[int, float] | None = None,
+        rewrite: Iterable[tuple[str, str]] = (),
     ) -> ReplayBook:
         entries = []
         for call in sorted(calls, key=lambda c: c.seq):
@@ -82,14 +87,21 @@ class ReplayBook:
                 body.setdefault(_MESSAGES.get(call.api, "messages"), call.messages)
             latency = (latencies_ms or {}).get(call.seq, 0.0) / 1000
             entries.append(_Entry(call.seq, body, call.raw, latency))
-        book = cls(entries, tuple(normalise), real_time)
+        book = cls(entries, tuple(normalise), real_time, tuple(rewrite))
         for entry in entries:
             book._queues.setdefault(book._key(entry.body), deque()).append(entry)
         return book
 
     def _key(self, body: dict[str, Any]) -> tuple[str, bool]:
+        return request_hash(self.comparable(body)), body.get("stream") is True
+
+    def comparable(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The body as compared: normalised paths dropped, per-run text rewritten."""
         kept = _without(body, self.normalise)
-        return request_hash(kept), body.get("stream") is True
+        if not self.rewrite:
+            return kept
+        patterns = [(re.compile(p), r) for p, r in self.rewrite]
+        return _rewritten(kept, patterns)
 
     def take(self, body: dict[str, Any] | None) -> _Entry:
         """The recorded call this request replays; ReplayMiss when there is none."""
@@ -101,7 +113,7 @@ class ReplayBook:
                 self._served.add(entry.seq)
                 return entry
             expected = _nearest(body, [e for e in self.calls if e.seq not in self._served])
-        raise ReplayMiss(_miss_message(body, expected, self.normalise))
+        raise ReplayMiss(_miss_message(body, expected, self))
 
     async def reply(self, body: dict[str, Any] | None) -> tuple[_Entry, LocalResponse]:
         entry = self.take(body)
@@ -139,6 +151,18 @@ def _without(body: dict[str, Any], paths: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+def _rewritten(node: Any, patterns: list[tuple[re.Pattern[str], str]]) -> Any:
+    if isinstance(node, str):
+        for pattern, replacement in patterns:
+            node = pattern.sub(replacement, node)
+        return node
+    if isinstance(node, list):
+        return [_rewritten(item, patterns) for item in node]
+    if isinstance(node, dict):
+        return {k: _rewritten(v, patterns) for k, v in node.items()}
+    return node
+
+
 def _drop(node: Any, parts: list[str]) -> Any:
     """NODE without the key at PARTS (a copy where something was dropped, else NODE)."""
     head, rest = parts[0], parts[1:]
@@ -155,13 +179,13 @@ def _drop(node: Any, parts: list[str]) -> Any:
     return {**node, head: _drop(node[head], rest)}
 
 
-def _miss_message(body: dict[str, Any], expected: _Entry | None, normalise: tuple[str, ...]) -> str:
+def _miss_message(body: dict[str, Any], expected: _Entry | None, book: ReplayBook) -> str:
     head = "replay_miss: no recorded reply matches this request"
     if expected is None:
         return f"{head}; every recorded call was already served (the run made more calls)"
     if bool(body.get("stream")) != bool(expected.body.get("stream")):
         return f"{head}; next recorded call #{expected.seq} differs in 'stream'"
-    got, want = _without(body, normalise), _without(expected.body, normalise)
+    got, want = book.comparable(body), book.comparable(expected.body)
     for key in sorted(set(got) | set(want)):
         if got.get(key) == want.get(key):
             continue

@@ -73,6 +73,12 @@ class CodexAdapter:
     #: ("Chunk ID: <random>", "Wall time: <s>"), so a replay misses at the first call
     #: that sends a tool result back.
     replay_normalise: tuple[str, ...] = ("client_metadata", "prompt_cache_key", "input.*.id")
+    #: its exec tool's output, sent back next turn, starts with a random chunk id and the
+    #: command's wall time: per-run text, compared with placeholders on replay
+    replay_rewrite: tuple[tuple[str, str], ...] = (
+        (r"Chunk ID: [0-9A-Za-z]+", "Chunk ID: <id>"),
+        (r"Wall time: [0-9.]+ seconds", "Wall time: <s> seconds"),
+    )
 
     def prepare(self, ctx: AdapterContext) -> AgentRun:
         home = ctx.out_dir / "codex-home"

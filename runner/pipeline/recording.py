@@ -4,7 +4,8 @@ A cell's proxy session writes its wire transcript into the cell folder
 (`transcript.jsonl.gz`, see proxy/transcripts.py) unless the caller turned transcripts
 off. A replay answers the session from a recorded cell's transcript instead of the
 model (proxy/replay.py); the fields the agent's CLI changes from run to run are the
-adapter's `replay_normalise` (docs/transcripts.md, "Replay").
+adapter's `replay_normalise` (fields) and `replay_rewrite` (per-run text inside messages,
+as regex -> replacement) (docs/transcripts.md, "Replay").
 """
 
 from __future__ import annotations
@@ -30,10 +31,18 @@ def attach_recording(session: Session, opts: CellOptions, cell_dir: Path, adapte
         (cell_dir / TRANSCRIPT_FILE).unlink(missing_ok=True)  # a rerun starts its own
         session.transcript = TranscriptWriter(cell_dir)
     if opts.replay is not None:
-        session.replay = replay_book(opts.replay, getattr(adapter, "replay_normalise", ()))
+        session.replay = replay_book(
+            opts.replay,
+            getattr(adapter, "replay_normalise", ()),
+            getattr(adapter, "replay_rewrite", ()),
+        )
 
 
-def replay_book(replay: ReplayOptions, normalise: tuple[str, ...] = ()) -> ReplayBook:
+def replay_book(
+    replay: ReplayOptions,
+    normalise: tuple[str, ...] = (),
+    rewrite: tuple[tuple[str, str], ...] = (),
+) -> ReplayBook:
     calls = read_transcript(replay.source)
     if not calls:
         raise ReplayError(
@@ -42,7 +51,11 @@ def replay_book(replay: ReplayOptions, normalise: tuple[str, ...] = ()) -> Repla
         )
     latencies = {c.seq: c.latency_ms for c in recorded_calls(replay.source)}
     return ReplayBook.from_transcript(
-        calls, normalise=normalise, real_time=replay.real_time, latencies_ms=latencies
+        calls,
+        normalise=normalise,
+        real_time=replay.real_time,
+        latencies_ms=latencies,
+        rewrite=rewrite,
     )
 
 

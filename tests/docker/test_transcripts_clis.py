@@ -14,10 +14,9 @@ run concurrently.
   call, opens it from the calls table, shows the reply's tool calls, no console error
   and no request leaving the site.
 - Replay: the same pass, the same diff, the same number of calls, each served from the
-  recorded call of the same seq. Codex cannot replay strictly past its first call: its
-  exec tool's output, sent back in the next request, says "Chunk ID: <random>" and
-  "Wall time: <seconds>" (message text, not a field to normalise), so the replay must
-  end `replay_miss` at call 2 naming that item, and `infra:harness`, never a pass.
+  recorded call of the same seq. Codex's exec tool output, sent back in the next
+  request, says "Chunk ID: <random>" and "Wall time: <seconds>": its adapter's
+  `replay_rewrite` compares that text with placeholders, so codex replays strictly too.
 - An altered request is a `replay_miss` at call 1 and the cell `infra:harness`.
 - aider, opencode and codex put the date in their prompt: a replay on a later day (UTC)
   than its recording misses at call 1, and the test then asserts that instead.
@@ -57,9 +56,9 @@ pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parents[2]
 TASK = "polyglot/go-http-handler-fix"
 TUIS = ["reference", "mini-swe-agent", "aider", "openhands", "codex", "opencode"]
-#: CLIs whose requests carry per-run text no key normalisation removes: the seq of the
+#: CLIs whose requests carry per-run text no normalisation removes: the seq of the
 #: call a strict replay first misses, and what the miss names (docs/transcripts.md)
-REPLAY_MISSES_AT = {"codex": (2, "Chunk ID")}
+REPLAY_MISSES_AT: dict[str, tuple[int, str]] = {}
 #: CLIs whose prompt carries the date (docs/transcripts.md): a replay on another day
 #: misses at call 1, which is what the test then asserts
 DATED = {"aider", "opencode", "codex"}

@@ -10,7 +10,8 @@ import pytest
 from proxy.capture import CapturedCall, TranscriptWriter
 from proxy.replay import ReplayBook, ReplayMiss
 from proxy.server import ProxyServer
-from proxy.transcripts import read_transcript
+from proxy.transcripts import RawResponse, TranscriptCall, read_transcript
+from runner.adapters import get_adapter
 
 #: nothing listens here: a replay that reached the upstream would fail as connection_error
 CLOSED = "http://127.0.0.1:9/v1"
@@ -131,3 +132,23 @@ def test_a_miss_names_the_recorded_turn_it_departs_from_not_a_later_one(tmp_path
     sent = {"model": "m", "messages": [SYSTEM, {"role": "user", "content": "sent prompt"}]}
     with pytest.raises(ReplayMiss, match=r"call #1 differs at messages\[1\]"):
         book.take(sent)
+
+
+def test_per_run_text_inside_messages_is_compared_through_the_adapters_rewrite():
+    """codex sends its exec tool's output back with a random chunk id and the wall time:
+    strict replay compares that text through the adapter's (regex, replacement) pairs."""
+    recorded = TranscriptCall(
+        seq=1, api="responses", request={"model": "m"},
+        messages=[{"type": "function_call_output", "call_id": "c1",
+                   "output": "Chunk ID: 7c5a5c\nWall time: 0.0001 seconds\nok"}],
+        raw=RawResponse(status=200, content_type="application/json", body="{}"),
+    )  # fmt: skip
+    rerun = {"model": "m", "input": [dict(recorded.messages[0])]}
+    rerun["input"][0]["output"] = "Chunk ID: 93d1c3\nWall time: 2.4207 seconds\nok"
+    with pytest.raises(ReplayMiss, match="Chunk ID: 7c5a5c"):
+        ReplayBook.from_transcript([recorded]).take(rerun)
+    rewrite = get_adapter("codex").replay_rewrite
+    assert ReplayBook.from_transcript([recorded], rewrite=rewrite).take(rerun).seq == 1
+    rerun["input"][0]["output"] = "Chunk ID: 93d1c3\nWall time: 2.4207 seconds\nFAIL"
+    with pytest.raises(ReplayMiss, match="FAIL"):  # what the command printed still counts
+        ReplayBook.from_transcript([recorded], rewrite=rewrite).take(rerun)
