@@ -1,8 +1,9 @@
 """Writes wire transcripts (see proxy.transcripts for the format) as calls end.
 
 One `TranscriptWriter` per session folder. Each call appends one gzip member holding
-the messages not stored before (by content hash) and the call's line, so the file grows
-by what changed and is readable after a crash. Keys are redacted from every line before
+the messages and the request settings (tools, instructions…) not stored before (by
+content hash) and the call's line, so the file grows by what changed and is readable
+after a crash. Keys are redacted from every line before
 it is written; a call larger than the per-call cap, or a cell past its per-cell cap,
 keeps a marker saying what was left out.
 """
@@ -111,18 +112,23 @@ class TranscriptWriter:
         if logical + len(_json(body)) > self.call_cap:
             line |= {"raw": None, "truncated": f"per-call cap of {self.call_cap} bytes reached"}
             return [_json(line)], logical
-        out, hashes = [], []
-        for message in (m for v in items.values() for m in v):
-            encoded = _json(message)
-            digest = hashlib.sha256(encoded.encode()).hexdigest()[:32]
-            hashes.append(digest)
-            if digest not in self._seen:
-                if len(self._seen) >= SEEN_LIMIT:
-                    self._seen.clear()  # a message stored twice costs bytes, never memory
-                self._seen.add(digest)
-                out.append(_json({"t": "m", "h": digest, "m": message}))
+        out: list[str] = []
+        hashes = [self._once(out, "m", m) for v in items.values() for m in v]
+        del line["request"]  # the tools and instructions agents resend every turn: once
+        line["request_h"] = self._once(out, "r", body)
         out.append(_json(line | {"messages": hashes}))
         return out, logical + len(_json(body))
+
+    def _once(self, out: list[str], kind: str, value: Any) -> str:
+        """VALUE's hash; its `{"t": KIND, "h": …, KIND: VALUE}` line is appended to OUT the
+        first time this file sees it."""
+        digest = hashlib.sha256(_json(value).encode()).hexdigest()[:32]
+        if kind + digest not in self._seen:
+            if len(self._seen) >= SEEN_LIMIT:
+                self._seen.clear()  # a body stored twice costs bytes, never memory
+            self._seen.add(kind + digest)
+            out.append(_json({"t": kind, "h": digest, kind: value}))
+        return digest
 
 
 def _raw(call: CapturedCall) -> RawResponse:

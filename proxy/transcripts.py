@@ -2,13 +2,15 @@
 
 The proxy keeps, per call, the request body and the reply (for streams, the assembled
 message) in `transcript.jsonl.gz` beside the call records (`proxy.capture` writes it).
-Agents resend their whole history every turn, so messages are stored once each, by
-content hash, and a call lists the hashes of the messages it sent. The file is a run of
+Agents resend their whole history (and their tools) every turn, so messages and request
+settings are stored once each, by content hash, and a call lists the hashes it sent. The file is a run of
 gzip members, one per call, so a crash loses at most the call being written.
 
 Lines (JSON, one per line, inside the gzip members):
   {"t": "m", "h": HASH, "m": MESSAGE}   a message not stored before in this file
-  {"t": "c", "seq": …, "messages": [HASH, …], "request": {…}, "reply": {…}, "raw": {…}}
+  {"t": "r", "h": HASH, "r": REQUEST}   a request less its messages, not stored before
+  {"t": "c", "seq": …, "messages": [HASH, …], "request_h": HASH, "reply": {…}, "raw": {…}}
+(a call cut by a cap, and files written before request dedup, keep "request" inline)
 
 This module is data only (models and a reader), so the runner, scorer and report can
 read transcripts without the proxy's server code.
@@ -94,15 +96,20 @@ def read_transcript(directory: Path) -> list[TranscriptCall]:
     if not path.is_file():
         return []
     messages: dict[str, dict[str, Any]] = {}
+    requests: dict[str, dict[str, Any]] = {}
     calls: list[TranscriptCall] = []
     for line in _lines(path):
         if line.get("t") == "m":
             messages[line["h"]] = line["m"]
+        elif line.get("t") == "r":
+            requests[line["h"]] = line["r"]
         elif line.get("t") == "c":
             hashes = line.pop("messages", [])
             line["messages"] = [
                 messages.get(h, {"role": "?", "content": "(missing)"}) for h in hashes
             ]
+            if "request_h" in line:  # else inline, as files before request dedup kept it
+                line["request"] = requests.get(line.pop("request_h"), {})
             line.pop("t", None)
             calls.append(TranscriptCall.model_validate(line))
     return sorted(calls, key=lambda c: c.seq)

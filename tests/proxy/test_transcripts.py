@@ -112,6 +112,35 @@ def test_history_is_stored_once_and_read_back_whole(tmp_path):
     assert roles == ["system", "user", "assistant", "user"]
 
 
+def test_tools_resent_every_turn_are_stored_once_and_old_inline_files_still_read(tmp_path):
+    """A request's settings (tools, instructions) are kept by hash like messages; a file
+    written before that, with each call's request inline, reads the same."""
+    writer = TranscriptWriter(tmp_path / "new")
+    tools = [
+        {"type": "function", "function": {"name": f"t{i}", "parameters": {}}} for i in range(50)
+    ]
+    for seq in (1, 2, 3):
+        call = _call(seq, [{"role": "user", "content": f"turn {seq}"}], "ok")
+        call.body = {**(call.body or {}), "tools": tools}
+        writer.write(call)
+    calls = read_transcript(tmp_path / "new")
+    assert [c.request["tools"] for c in calls] == [tools] * 3
+    with gzip.open(tmp_path / "new" / TRANSCRIPT_FILE, "rt") as fh:
+        lines = [json.loads(line) for line in fh]
+    assert sum(1 for line in lines if line["t"] == "r") == 1
+    old = tmp_path / "old"
+    old.mkdir()
+    inline = [
+        {"t": "m", "h": "a", "m": {"role": "user", "content": "hi"}},
+        {"t": "c", "seq": 1, "messages": ["a"], "request": {"model": "m", "tools": tools}},
+    ]
+    (old / TRANSCRIPT_FILE).write_bytes(
+        gzip.compress("".join(json.dumps(x) + "\n" for x in inline).encode())
+    )
+    (only,) = read_transcript(old)
+    assert only.request == {"model": "m", "tools": tools} and only.messages[0]["content"] == "hi"
+
+
 def test_keys_are_redacted_before_anything_is_written(tmp_path):
     writer = TranscriptWriter(tmp_path, redact=lambda s: s.replace(KEY, "[REDACTED]"))
     writer.write(_call(1, [{"role": "user", "content": f"my key is {KEY}"}], f"echo {KEY}"))
