@@ -46,18 +46,21 @@ SPREAD = (
 #: holds up the end of the run; a module keeps its tests together. Prefixes of node ids.
 SLOW_FIRST = (
     "tests/docker/test_clis.py::test_cli_gives_up_on_429_and_the_cell_is_infra[aider]",
-    "tests/docker/test_clis.py::test_cli_solves_the_task_through_the_proxy[openhands]",
     "tests/docker/test_verdict_corpus.py",
-    "tests/docker/test_taskcheck.py::test_whole_suite_is_honest_in_docker",
-    "tests/docker/test_polyglot_sweep.py",
-    "tests/docker/test_harbor.py",
+    "tests/docker/test_clis.py::test_cli_solves_the_task_through_the_proxy[openhands]",
+    "tests/docker/test_sweep.py::test_sweep_matrix_lands_in_the_store",
+    "tests/docker/test_transcripts_clis.py",
     "tests/test_demo_local.py",
+    "tests/docker/test_polyglot_sweep.py",
     "tests/docker/test_clis.py::test_cli_solves_the_task_through_the_proxy",
+    "tests/docker/test_clis.py::test_openhands_retry_budget_is_its_own_setting",
+    "tests/docker/test_harbor.py",
+    "tests/docker/test_taskcheck.py::test_whole_suite_is_honest_in_docker",
     "tests/docker/test_sweep.py::test_sigkilled_sweep_resumes_without_loss",
     "tests/docker/test_clis.py",
-    "tests/browser/test_real_sweep.py",
     "tests/test_sweep_local.py",
     "tests/test_one_leaderboard.py",
+    "tests/browser/test_real_sweep.py",
     "tests/docker/",
 )
 
