@@ -48,6 +48,8 @@ from proxy.upstream import Attempt, Reply
 RETRYABLE = frozenset((429, 503, 529))
 
 Record = Callable[[CallFacts], ModelCall]
+#: request hashes per session whose first attempt is remembered (memory stays flat).
+FIRST_SEQ_KEPT = 1024
 
 
 def retry_delay_s(
@@ -184,4 +186,7 @@ def remember_first(call: CallFacts, rec: ModelCall) -> None:
     """A first attempt (not a retry of anything): later retries link to its seq."""
     sess = call.session
     if sess is not None and rec.request_hash and rec.retry_of is None and not call.client_retry:
-        sess.first_seq[rec.request_hash] = rec.seq
+        first = sess.first_seq
+        first[rec.request_hash] = rec.seq
+        if len(first) > FIRST_SEQ_KEPT:  # bounded: an agent retries recent requests only
+            del first[next(iter(first))]

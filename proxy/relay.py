@@ -31,7 +31,7 @@ from proxy.errors import UpstreamMalformed
 from proxy.facts import CallFacts, ms
 from proxy.observe import Observation, StreamObserver, observe_object, parse_object
 from proxy.redact import NOTHING, Redactor, StreamRedactor
-from proxy.upstream import Reply, upstream_errors
+from proxy.upstream import UPSTREAM_FAILURES, Reply, upstream_failure
 
 #: response headers set by our own server.
 _DROP_RESPONSE = frozenset(
@@ -83,8 +83,10 @@ class Relay:
 
     async def _body(self, reply: Reply, headers: dict[str, str]) -> web.Response:
         call, status = self.call, reply.status
-        with upstream_errors(str(reply.response.url), "body"):
+        try:
             body = await reply.response.read()
+        except UPSTREAM_FAILURES as exc:
+            raise upstream_failure(exc, str(reply.response.url), "body") from exc
         t_last = perf_counter()
         call.ttft_ms = ms(reply.headers_at - call.t0)
         decoder = _decoder(reply.headers)
@@ -123,13 +125,19 @@ class Relay:
         await out.prepare(self.request)
         self.response = out
         call.status_code = reply.status
-        with upstream_errors(str(reply.response.url), "stream"):
-            async for chunk in reply.response.content.iter_any():
-                t = perf_counter()
-                data = pipe.feed(chunk)
-                if data:
-                    await out.write(data)
-                call.proxy_s += perf_counter() - t  # observe + hand to the socket
+        chunks = reply.response.content.iter_any().__aiter__()
+        while True:
+            try:  # only the upstream's read is mapped: a client that left is not a cut
+                chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                break
+            except UPSTREAM_FAILURES as exc:
+                raise upstream_failure(exc, str(reply.response.url), "stream") from exc
+            t = perf_counter()
+            data = pipe.feed(chunk)
+            if data:
+                await out.write(data)
+            call.proxy_s += perf_counter() - t  # observe + hand to the socket
         rest = pipe.finish()
         if rest:
             await out.write(rest)

@@ -2,13 +2,15 @@
 
 The proxy keeps, per call, the request body and the reply (for streams, the assembled
 message) in `transcript.jsonl.gz` beside the call records (`proxy.capture` writes it).
-Agents resend their whole history every turn, so messages are stored once each, by
-content hash, and a call lists the hashes of the messages it sent. The file is a run of
+Agents resend their whole history (and their tools) every turn, so messages and request
+settings are stored once each, by content hash, and a call lists the hashes it sent. The file is a run of
 gzip members, one per call, so a crash loses at most the call being written.
 
 Lines (JSON, one per line, inside the gzip members):
   {"t": "m", "h": HASH, "m": MESSAGE}   a message not stored before in this file
-  {"t": "c", "seq": …, "messages": [HASH, …], "request": {…}, "reply": {…}, "raw": {…}}
+  {"t": "r", "h": HASH, "r": REQUEST}   a request less its messages, not stored before
+  {"t": "c", "seq": …, "messages": [HASH, …], "request_h": HASH, "reply": {…}, "raw": {…}}
+(a call cut by a cap, and files written before request dedup, keep "request" inline)
 
 This module is data only (models and a reader), so the runner, scorer and report can
 read transcripts without the proxy's server code.
@@ -16,7 +18,6 @@ read transcripts without the proxy's server code.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from pathlib import Path
 from typing import Any
@@ -94,15 +95,20 @@ def read_transcript(directory: Path) -> list[TranscriptCall]:
     if not path.is_file():
         return []
     messages: dict[str, dict[str, Any]] = {}
+    requests: dict[str, dict[str, Any]] = {}
     calls: list[TranscriptCall] = []
     for line in _lines(path):
         if line.get("t") == "m":
             messages[line["h"]] = line["m"]
+        elif line.get("t") == "r":
+            requests[line["h"]] = line["r"]
         elif line.get("t") == "c":
             hashes = line.pop("messages", [])
             line["messages"] = [
                 messages.get(h, {"role": "?", "content": "(missing)"}) for h in hashes
             ]
+            if "request_h" in line:  # else inline, as files before request dedup kept it
+                line["request"] = requests.get(line.pop("request_h"), {})
             line.pop("t", None)
             calls.append(TranscriptCall.model_validate(line))
     return sorted(calls, key=lambda c: c.seq)
@@ -110,13 +116,34 @@ def read_transcript(directory: Path) -> list[TranscriptCall]:
 
 def _lines(path: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    try:
-        with gzip.open(path, "rb") as fh:
-            for raw in fh:
-                out.append(loads(raw))
-    except (EOFError, OSError, zlib.error, ValueError):
-        pass  # a member cut by a crash: keep what came before it
+    for raw in inflate(path.read_bytes()).split(b"\n"):
+        try:
+            line = loads(raw) if raw else None
+        except ValueError:
+            break  # a line cut by a crash: keep what came before it
+        if isinstance(line, dict):
+            out.append(line)
     return out
+
+
+def inflate(data: bytes, chunk: int = 1 << 16) -> bytes:
+    """The text of a transcript file: one gzip stream flushed per call (its trailer is
+    missing while a session is open, or after a crash), or several gzip members. What
+    decodes is returned; a corrupt or cut tail is left out."""
+    out: list[bytes] = []
+    while data:
+        z = zlib.decompressobj(31)
+        for i in range(0, len(data), chunk):
+            try:
+                out.append(z.decompress(data[i : i + chunk]))
+            except zlib.error:
+                return b"".join(out)
+            if z.eof:
+                break
+        if not z.eof:
+            break
+        data = z.unused_data
+    return b"".join(out)
 
 
 def conversation(call: TranscriptCall) -> list[Message]:

@@ -22,7 +22,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from proxy.errors import UpstreamCut, UpstreamTimeout, UpstreamUnreachable
+from proxy.errors import ProxyError, UpstreamCut, UpstreamTimeout, UpstreamUnreachable
 
 Phase = Literal["request", "body", "stream"]
 
@@ -70,7 +70,7 @@ async def send(client: aiohttp.ClientSession, attempt: Attempt) -> Reply:
     if attempt.timeout_s is not None:
         t = attempt.timeout_s
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=t, sock_read=t)
-    with upstream_errors(str(attempt.url), "request"):
+    try:
         resp = await client.request(
             attempt.method,
             attempt.url,
@@ -78,7 +78,24 @@ async def send(client: aiohttp.ClientSession, attempt: Attempt) -> Reply:
             headers=dict(attempt.headers),
             timeout=timeout,
         )
+    except UPSTREAM_FAILURES as exc:
+        raise upstream_failure(exc, str(attempt.url), "request") from exc
     return Reply(resp, resp.status, resp.headers, sent_at, perf_counter())
+
+
+#: what talking to the upstream can raise (ServerTimeoutError is both).
+UPSTREAM_FAILURES = (TimeoutError, aiohttp.ClientError)
+
+
+def upstream_failure(exc: BaseException, url: str, during: Phase) -> ProxyError:
+    """The proxy's error for what talking to the upstream raised (the map, in one place).
+    Hot loops catch `UPSTREAM_FAILURES` and raise this: a try costs nothing there."""
+    if isinstance(exc, TimeoutError):  # first: ServerTimeoutError is a ClientError too
+        return UpstreamTimeout(_TIMEOUT[during].format(url=url))
+    reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    if during == "request":
+        return UpstreamUnreachable(f"upstream {url} unreachable: {reason}")
+    return UpstreamCut(f"upstream {url} cut the {_WHAT[during]}: {reason}")
 
 
 @contextmanager
@@ -86,13 +103,8 @@ def upstream_errors(url: str, during: Phase) -> Iterator[None]:
     """Translate what talking to the upstream can raise into the proxy's errors."""
     try:
         yield
-    except TimeoutError as exc:  # before ClientError: ServerTimeoutError is both
-        raise UpstreamTimeout(_TIMEOUT[during].format(url=url)) from exc
-    except aiohttp.ClientError as exc:
-        reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
-        if during == "request":
-            raise UpstreamUnreachable(f"upstream {url} unreachable: {reason}") from exc
-        raise UpstreamCut(f"upstream {url} cut the {_WHAT[during]}: {reason}") from exc
+    except UPSTREAM_FAILURES as exc:
+        raise upstream_failure(exc, url, during) from exc
 
 
 _TIMEOUT = {

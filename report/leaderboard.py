@@ -16,6 +16,7 @@ from typing import Any
 from report.badge import colour_for, percent
 from report.load import LoadedCell
 from scorer.ranking import LeaderRow, leaderboard
+from scorer.slices import dataset_of, language_of
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,17 @@ def cell_score(c: LoadedCell, sweep_composites: dict[str, float]) -> float | Non
     return None if card is None else float(card.composite.composite)
 
 
+#: Past this many tasks the matrix has a column per dataset × language, not per task (a
+#: sweep over the polyglot benchmark has 225 tasks).
+MAX_TASK_COLUMNS = 40
+
+
 def matrix(cells: list[LoadedCell], sweep_composites: dict[str, float]) -> dict[str, Any]:
-    """Rows (tui, model), columns task ids; each entry lists that pairing's cells."""
+    """Rows (tui, model), columns task ids; each entry lists that pairing's cells. With
+    more than MAX_TASK_COLUMNS tasks, columns are dataset/language groups instead."""
     tasks = sorted({c.record.task_id for c in cells})
+    if len(tasks) > MAX_TASK_COLUMNS:
+        return grouped_matrix(cells)
     pairs = sorted({(c.record.tui, c.record.model) for c in cells})
     grid: dict[tuple[str, str, str], list[LoadedCell]] = defaultdict(list)
     for c in cells:
@@ -69,4 +78,36 @@ def matrix(cells: list[LoadedCell], sweep_composites: dict[str, float]) -> dict[
                 }
             )
         rows.append({"tui": tui, "model": model, "entries": entries})
-    return {"tasks": tasks, "rows": rows}
+    return {"tasks": tasks, "rows": rows, "unit": "task"}
+
+
+def grouped_matrix(cells: list[LoadedCell]) -> dict[str, Any]:
+    """Rows (tui, model), columns `dataset/language` (scorer.slices): each entry is how
+    many of that group's capability cells passed, linking to its first cell."""
+
+    def group(c: LoadedCell) -> str:
+        return f"{dataset_of(c.record.task_id)}/{language_of(c.record.task_id)}"
+
+    groups = sorted({group(c) for c in cells})
+    pairs = sorted({(c.record.tui, c.record.model) for c in cells})
+    grid: dict[tuple[str, str, str], list[LoadedCell]] = defaultdict(list)
+    for c in cells:
+        grid[(c.record.tui, c.record.model, group(c))].append(c)
+    rows = []
+    for tui, model in pairs:
+        entries = []
+        for name in groups:
+            members = grid.get((tui, model, name), [])
+            scored = [c for c in members if not c.record.infra]
+            passed = sum(1 for c in scored if (c.record.result().pass_ or 0) >= 1)
+            share = passed / len(scored) if scored else None
+            entries.append(
+                {
+                    "cells": members,
+                    "score": share,
+                    "label": f"{passed}/{len(scored)}" if scored else ("infra" if members else ""),
+                    "colour": colour_for(share) if scored else None,
+                }
+            )
+        rows.append({"tui": tui, "model": model, "entries": entries})
+    return {"tasks": groups, "rows": rows, "unit": "dataset/language (passed/cells)"}

@@ -77,6 +77,11 @@ class SweepConfig(BaseModel):
     tuis: list[str] = Field(min_length=1, description="agent CLIs (adapter names)")
     models: list[str | ModelEntry] = Field(min_length=1)
     tasks: list[str] = Field(min_length=1, description="task ids, globs or categories")
+    visible_tests: bool = Field(
+        False,
+        description="aider-polyglot exercises keep their tests visible, read-only (aider's "
+        "mode; ids aider-polyglot-visible/...)",
+    )
     task_sources: list[Path] = Field(
         default_factory=list,
         description="task folders read besides the built-in tasks/ (ours, aider-polyglot, "
@@ -202,7 +207,7 @@ def expand(cfg: SweepConfig, tasks_dir: Path = TASKS_DIR) -> list[CellPlan]:
             )
     models = resolve_models(cfg)
     try:
-        tasks = select(cfg.tasks, task_sources(cfg, tasks_dir))
+        tasks = select(cfg.tasks, task_sources(cfg, tasks_dir), visible_tests=cfg.visible_tests)
     except RunnerError as exc:
         raise ConfigError(cfg.path, "tasks", str(exc)) from exc
     plans: list[CellPlan] = []

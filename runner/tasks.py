@@ -184,18 +184,21 @@ def discover(tasks_dir: Path = TASKS_DIR) -> list[Task]:
 Sources = Path | Sequence[Path]
 
 
-def discover_all(sources: Sources = TASKS_DIR) -> list[Task]:
+def discover_all(sources: Sources = TASKS_DIR, *, visible_tests: bool = False) -> list[Task]:
     """Every task of every source (any format: runner.taskformats), sorted by id; an id
     found in two places is an error naming both."""
     from runner.taskformats import load_sources
 
-    return load_sources([sources] if isinstance(sources, Path | str) else list(sources))
+    listed = [sources] if isinstance(sources, Path | str) else list(sources)
+    return load_sources(listed, visible_tests=visible_tests)
 
 
-def select(patterns: list[str] | None, tasks_dir: Sources = TASKS_DIR) -> list[Task]:
+def select(
+    patterns: list[str] | None, tasks_dir: Sources = TASKS_DIR, *, visible_tests: bool = False
+) -> list[Task]:
     """Tasks matching ids, globs (`polyglot/*`) or categories; all when no pattern is given.
     `tasks_dir` is one task source or several."""
-    tasks = discover_all(tasks_dir)
+    tasks = discover_all(tasks_dir, visible_tests=visible_tests)
     if not patterns:
         return tasks
     chosen: list[Task] = []
@@ -208,5 +211,5 @@ def select(patterns: list[str] | None, tasks_dir: Sources = TASKS_DIR) -> list[T
     return chosen
 
 
-def get_task(task_id: str, tasks_dir: Sources = TASKS_DIR) -> Task:
-    return select([task_id], tasks_dir)[0]
+def get_task(task_id: str, tasks_dir: Sources = TASKS_DIR, *, visible_tests: bool = False) -> Task:
+    return select([task_id], tasks_dir, visible_tests=visible_tests)[0]

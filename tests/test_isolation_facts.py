@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from proxy.server import ProxyServer
 from runner.record import SCHEMA_VERSION, CellRecord
@@ -78,3 +80,45 @@ def test_a_v5_cell_reads_with_its_network_mode():
     raw = json.loads(cell.read_text(encoding="utf-8"))
     raw["identity"].update(isolated=True, network="host network: the agent reaches ...")
     assert CellRecord.model_validate(raw).identity.network_mode == "host"
+
+
+def test_isolation_is_the_default_and_host_an_opt_in():
+    from runner.errors import ConfigError
+    from runner.isolation import agent_network, hidden_tests_network
+    from runner.pipeline.options import CellOptions
+    from runner.sandbox.docker import DockerSandbox
+    from runner.sweep_config import parse_sweep
+    from runner.tasks import get_task
+
+    base = {"sweep_id": "s", "tuis": ["reference"], "models": ["scripted"], "tasks": ["partial"]}
+    assert CellOptions().network_mode == "isolated"
+    assert parse_sweep(base).network_mode == "isolated"
+    assert parse_sweep({**base, "network_mode": "host"}).network_mode == "host"
+    with pytest.raises(ConfigError, match="network_mode"):
+        parse_sweep({**base, "network_mode": "bridge"})
+    task = get_task("polyglot/go-http-handler-fix")
+    wants = task.model_copy(update={"allow_internet": True})
+    docker = DockerSandbox(client=object())  # never asked: no engine call here
+    # a task asking for the internet gets it only when the user opted in
+    assert agent_network("isolated", docker, wants) == "isolated"
+    assert agent_network("host", docker, wants) == "host"
+    assert hidden_tests_network("isolated", wants) == "none"
+    assert hidden_tests_network("host", wants) == "host"
+    assert hidden_tests_network("host", task) == "none"  # the tests never need it otherwise
+
+
+def test_run_cell_in_the_local_sandbox_says_it_is_not_isolated(tmp_path):
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "cab", "run-cell", "--sandbox", "local", "--json"),
+            *("--task", "partial/py-text-utils", "--out", str(tmp_path)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "NOT ISOLATED" in proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["identity"]["isolated"] is False
+    assert record["identity"]["network_mode"] == "local" and record["isolation"] is None

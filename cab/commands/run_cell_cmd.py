@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         model = resolve_model(args.model, args.endpoint, args.key_env)
-        task = get_task(args.task, sources_of(args))
+        task = get_task(args.task, sources_of(args), visible_tests=args.visible_tests)
         opts = CellOptions(
             sweep_id=args.sweep_id,
             out_root=args.out,

@@ -26,6 +26,13 @@ def add_sources_option(p: argparse.ArgumentParser, dest: str = "tasks_dirs") -> 
         help="a task source (ours, an aider-polyglot checkout, a Harbor dataset); repeat "
         "for more; default: the repo's tasks/",
     )
+    if dest == "tasks_dirs":
+        p.add_argument(
+            "--visible-tests",
+            action="store_true",
+            help="aider-polyglot exercises keep their tests in the workspace, read-only, as "
+            "aider's harness does (ids aider-polyglot-visible/...; scores not comparable)",
+        )
 
 
 def sources_of(args: argparse.Namespace) -> list[Path]:
@@ -68,7 +75,7 @@ def _count(t: Task) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     try:
-        tasks = select(args.ids, sources_of(args))
+        tasks = select(args.ids, sources_of(args), visible_tests=args.visible_tests)
     except RunnerError as exc:
         print(f"cab tasks: {exc}", file=sys.stderr)
         return 2
@@ -88,7 +95,7 @@ def run_check(args: argparse.Namespace) -> int:
     from runner.taskcheck import check_tasks
 
     try:
-        tasks = select(args.ids, sources_of(args))
+        tasks = select(args.ids, sources_of(args), visible_tests=args.visible_tests)
         sandbox = get_sandbox(args.sandbox)
         if sandbox.name == "docker":
             for image in sorted({t.image for t in tasks if not t.unsupported and not t.harbor}):

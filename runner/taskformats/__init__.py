@@ -43,24 +43,25 @@ def detect(path: Path) -> str:
     )
 
 
-def load_source(path: Path) -> list[Task]:
-    """Every task of one source folder, in its own format."""
+def load_source(path: Path, *, visible_tests: bool = False) -> list[Task]:
+    """Every task of one source folder, in its own format. `visible_tests`: aider-polyglot
+    exercises keep their tests in the workspace, read-only (aider's own mode)."""
     from runner.taskformats import harbor, polyglot
 
     fmt = detect(path)
     if fmt == "cab":
         return discover(Path(path))
     if fmt == "aider-polyglot":
-        return polyglot.load(Path(path))
+        return polyglot.load(Path(path), visible_tests=visible_tests)
     return harbor.load(Path(path))
 
 
-def load_sources(sources: Sequence[Path | str]) -> list[Task]:
+def load_sources(sources: Sequence[Path | str], *, visible_tests: bool = False) -> list[Task]:
     """The tasks of every source, sorted by id; an id given twice is an error naming both."""
     seen: dict[str, Task] = {}
     unique = list(dict.fromkeys(Path(s).resolve() for s in sources))  # a folder named twice
     for source in unique:
-        for task in load_source(source):
+        for task in load_source(source, visible_tests=visible_tests):
             if task.id in seen:
                 first = seen[task.id]
                 raise TaskSpecError(

@@ -22,7 +22,11 @@ def _python(_: str) -> str:
 
 def _rust(_: str) -> str:
     # libtest's text report on stdout (cargo's own progress goes to stderr)
-    return "cargo test --offline -- --include-ignored --test-threads=2"
+    # (no incremental cache nor debug info: a fresh container gains nothing from them)
+    return (
+        "CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=0 "
+        "cargo test --offline -- --include-ignored --test-threads=2"
+    )
 
 
 def _javascript(_: str) -> str:

@@ -27,6 +27,8 @@ from runner.taskformats.languages import LANGUAGES, LanguageSpec
 from runner.tasks import Task, TestSpec
 
 CATEGORY = "aider-polyglot"
+#: The category in aider's own mode (tests visible): its scores are not comparable.
+VISIBLE_CATEGORY = "aider-polyglot-visible"
 #: Exercise folders that are documentation or tooling, never given to the agent.
 META_DIRS = (".docs", ".meta", ".approaches", ".articles")
 #: Build output an exercise checkout may carry (never part of a task).
@@ -169,7 +171,7 @@ def load_exercise(exercise: Path, *, visible_tests: bool = False) -> Task:
     every = _all_files(exercise)
     digest = cache.fingerprint(exercise, every, lang, str(visible_tests))
     name = f"{lang}-{exercise.name}"
-    task_id = f"{CATEGORY}/{name}"
+    task_id = f"{VISIBLE_CATEGORY if visible_tests else CATEGORY}/{name}"
     root = cache.materialize(
         CATEGORY,
         name,

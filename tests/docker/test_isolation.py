@@ -8,9 +8,12 @@ inside. Every address any test here connects to is a loopback one or a Unix sock
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -220,6 +223,22 @@ def test_reference_agent_solves_the_task_isolated(
     assert record["isolation"]["forwarder"]["connections_accepted"] >= len(calls) // 2
     assert_isolated(record)
     assert seen_keys == {f"Bearer {PROVIDER_KEY}"}  # the key went upstream, from the proxy
+    # the cell page shows how it was confined, and "Run it yourself" repeats it
+    sweep = next((tmp_path / "runs").iterdir())
+    site = tmp_path / "site"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cab", "report", str(sweep), "--out", str(site)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    page = next(p for p in site.rglob("*.html") if "Run it yourself" in p.read_text())
+    text = html.unescape(page.read_text())
+    assert "interfaces seen inside: lo;" in text
+    assert f"127.0.0.1:{host_service.port}" in text
+    assert '--network "container:$sidecar"' in text and "--cap-drop ALL" in text
+    assert PROVIDER_KEY not in text
 
 
 BYPASS = r"""

@@ -85,6 +85,7 @@ def test_visible_tests_mode_leaves_tests_read_only_and_protected(sample):
     shown = t.workspace_dir / "grep_test.py"
     assert shown.is_file() and not shown.stat().st_mode & 0o222
     assert t.protected_paths == ["grep_test.py"] and "read-only" in t.prompt
+    assert t.id == "aider-polyglot-visible/python-grep"
 
 
 def test_recorded_count_becomes_the_expected_count(sample):
@@ -160,3 +161,19 @@ def test_robot_name_optional_test_is_enabled(sample):
     t = get_task("aider-polyglot/javascript-robot-name", sample)
     hidden = (t.tests_dir / "robot-name.spec.js").read_text()
     assert "test.skip(" not in hidden and "xtest(" not in hidden
+
+
+def test_visible_mode_is_its_own_category_from_the_cli(sample):
+    import subprocess
+    import sys
+
+    args = ["--tasks-dir", str(sample), "--visible-tests", "aider-polyglot-visible/python-*"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "cab", "tasks", "list", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    ids = [ln.split()[0] for ln in proc.stdout.splitlines()[1:]]
+    assert len(ids) == 8 and all(i.startswith("aider-polyglot-visible/python-") for i in ids)
