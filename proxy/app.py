@@ -57,7 +57,7 @@ def create_app(config: ProxyConfig, store: SessionStore | None = None) -> web.Ap
     life = app[APP_LIFECYCLE] = Lifecycle()
     app.cleanup_ctx.append(lifecycle_ctx(life, app[APP_STORE], config))
     app.on_shutdown.append(_stopping)
-    app.on_cleanup.append(lambda _app: _close(sink))
+    app.on_cleanup.append(lambda _app: _close(sink, transcript))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/admin/sessions", issue_session)
@@ -74,8 +74,10 @@ async def _stopping(app: web.Application) -> None:
     app[APP_LIFECYCLE].stopping = True
 
 
-async def _close(sink: RecordSink) -> None:
+async def _close(sink: RecordSink, transcript: TranscriptWriter | None) -> None:
     sink.close()
+    if transcript is not None:
+        transcript.close()
 
 
 async def _upstream_client(app: web.Application) -> AsyncIterator[None]:

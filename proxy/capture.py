@@ -1,22 +1,25 @@
 """Writes wire transcripts (see proxy.transcripts for the format) as calls end.
 
-One `TranscriptWriter` per session folder. Each call appends one gzip member holding
-the messages and the request settings (tools, instructions…) not stored before (by
-content hash) and the call's line, so the file grows by what changed and is readable
-after a crash. Keys are redacted from every line before
+One `TranscriptWriter` per session folder. The file is one gzip stream, written through
+one compressor for the whole cell and flushed (Z_SYNC_FLUSH) at the end of every call:
+each call adds the messages and the request settings (tools, instructions…) not stored
+before (by content hash) and the call's line, so the file grows by what changed,
+compression sees across calls, and everything up to the last finished call is readable
+even if the proxy dies before `close()` writes the stream's trailer. Keys are redacted
+from every line before
 it is written; a call larger than the per-call cap, or a cell past its per-cell cap,
 keeps a marker saying what was left out.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from orjson import OPT_SORT_KEYS, dumps
 
@@ -77,6 +80,9 @@ class TranscriptWriter:
         self.stats = CaptureStats()
         self._seen: set[str] = set()
         self._lock = threading.Lock()
+        self._fh: BinaryIO | None = None
+        #: one gzip stream for the cell (wbits 31: gzip header and trailer)
+        self._z = zlib.compressobj(6, zlib.DEFLATED, 31)
 
     def write(self, call: CapturedCall) -> None:
         with self._lock:
@@ -85,12 +91,23 @@ class TranscriptWriter:
             for scrub in (self.redact, call.redact):
                 if scrub is not None:
                     text = scrub(text)
-            data = gzip.compress(text.encode(), compresslevel=6, mtime=0)
-            with self.path.open("ab") as fh:
-                fh.write(data)
+            data = self._z.compress(text.encode()) + self._z.flush(zlib.Z_SYNC_FLUSH)
+            if self._fh is None:
+                self._fh = self.path.open("ab")
+            self._fh.write(data)
+            self._fh.flush()
             self.stats.calls += 1
             self.stats.logical_bytes += logical
             self.stats.stored_bytes += len(data)
+
+    def close(self) -> None:
+        """Finish the gzip stream (its trailer); later writes start a new one."""
+        with self._lock:
+            if self._fh is not None:
+                self._fh.write(self._z.flush())
+                self._fh.close()
+                self._fh = None
+                self._z = zlib.compressobj(6, zlib.DEFLATED, 31)
 
     def _lines(self, call: CapturedCall) -> tuple[list[str], int]:
         head = {"t": "c", "seq": call.seq, "request_hash": call.request_hash}

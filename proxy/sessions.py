@@ -185,4 +185,7 @@ class SessionStore:
 
     def close(self, sid: str) -> Session | None:
         with self._lock:
-            return self._sessions.pop(sid, None)
+            sess = self._sessions.pop(sid, None)
+        if sess is not None and sess.transcript is not None:
+            sess.transcript.close()
+        return sess

@@ -18,7 +18,6 @@ read transcripts without the proxy's server code.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from pathlib import Path
 from typing import Any
@@ -117,13 +116,34 @@ def read_transcript(directory: Path) -> list[TranscriptCall]:
 
 def _lines(path: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    try:
-        with gzip.open(path, "rb") as fh:
-            for raw in fh:
-                out.append(loads(raw))
-    except (EOFError, OSError, zlib.error, ValueError):
-        pass  # a member cut by a crash: keep what came before it
+    for raw in inflate(path.read_bytes()).split(b"\n"):
+        try:
+            line = loads(raw) if raw else None
+        except ValueError:
+            break  # a line cut by a crash: keep what came before it
+        if isinstance(line, dict):
+            out.append(line)
     return out
+
+
+def inflate(data: bytes, chunk: int = 1 << 16) -> bytes:
+    """The text of a transcript file: one gzip stream flushed per call (its trailer is
+    missing while a session is open, or after a crash), or several gzip members. What
+    decodes is returned; a corrupt or cut tail is left out."""
+    out: list[bytes] = []
+    while data:
+        z = zlib.decompressobj(31)
+        for i in range(0, len(data), chunk):
+            try:
+                out.append(z.decompress(data[i : i + chunk]))
+            except zlib.error:
+                return b"".join(out)
+            if z.eof:
+                break
+        if not z.eof:
+            break
+        data = z.unused_data
+    return b"".join(out)
 
 
 def conversation(call: TranscriptCall) -> list[Message]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from cab.commands.tasks_cmd import add_sources_option, sources_of
 from runner.errors import RunnerError
 from runner.record import CellRecord
 
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sandbox", choices=["auto", "docker", "local"], default="auto")
     p.add_argument("--real-time", action="store_true", help="wait each call's recorded latency")
     p.add_argument("--json", action="store_true", help="print the replay's record as JSON")
+    add_sources_option(p)
     p.set_defaults(func=run)
 
 
@@ -48,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     endpoint = None if original.identity.endpoint == "embedded" else original.identity.endpoint
     try:
         model = resolve_model(original.model, endpoint, "CAB_REPLAY_NEEDS_NO_KEY")
-        task = get_task(original.task_id)
+        visible = args.visible_tests or original.task_id.startswith("aider-polyglot-visible/")
+        task = get_task(original.task_id, sources_of(args), visible_tests=visible)
         opts = CellOptions(
             sweep_id=args.sweep_id,
             out_root=args.out,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 
 import openai
@@ -10,7 +11,7 @@ import pytest
 
 from proxy.assemble import assemble
 from proxy.capture import CapturedCall, TranscriptWriter
-from proxy.transcripts import TRANSCRIPT_FILE, conversation, read_transcript
+from proxy.transcripts import TRANSCRIPT_FILE, conversation, inflate, read_transcript
 
 KEY = "sk-real-provider-key-0123456789"
 
@@ -104,7 +105,7 @@ def test_history_is_stored_once_and_read_back_whole(tmp_path):
     assert len(calls[4].messages) == 10 and calls[4].messages[0] == system
     assert calls[2].reply is not None and calls[2].reply.content == "step 3"
     assert calls[0].request == {"model": "m", "temperature": 0}
-    with gzip.open(tmp_path / TRANSCRIPT_FILE, "rt") as fh:
+    with io.StringIO(inflate((tmp_path / TRANSCRIPT_FILE).read_bytes()).decode()) as fh:
         stored_messages = [json.loads(line) for line in fh if '"t":"m"' in line]
     assert len(stored_messages) == 2 + 2 * 4  # each message once
     assert writer.stats.stored_bytes < writer.stats.logical_bytes / 3
@@ -125,7 +126,7 @@ def test_tools_resent_every_turn_are_stored_once_and_old_inline_files_still_read
         writer.write(call)
     calls = read_transcript(tmp_path / "new")
     assert [c.request["tools"] for c in calls] == [tools] * 3
-    with gzip.open(tmp_path / "new" / TRANSCRIPT_FILE, "rt") as fh:
+    with io.StringIO(inflate((tmp_path / "new" / TRANSCRIPT_FILE).read_bytes()).decode()) as fh:
         lines = [json.loads(line) for line in fh]
     assert sum(1 for line in lines if line["t"] == "r") == 1
     old = tmp_path / "old"
@@ -144,7 +145,7 @@ def test_tools_resent_every_turn_are_stored_once_and_old_inline_files_still_read
 def test_keys_are_redacted_before_anything_is_written(tmp_path):
     writer = TranscriptWriter(tmp_path, redact=lambda s: s.replace(KEY, "[REDACTED]"))
     writer.write(_call(1, [{"role": "user", "content": f"my key is {KEY}"}], f"echo {KEY}"))
-    raw = gzip.decompress((tmp_path / TRANSCRIPT_FILE).read_bytes()).decode()
+    raw = inflate((tmp_path / TRANSCRIPT_FILE).read_bytes()).decode()
     assert KEY not in raw and "[REDACTED]" in raw
 
 
@@ -218,7 +219,7 @@ def test_no_key_is_stored_in_a_transcript(proxy, client, session, tmp_path, upst
         model="scripted/demo/fix-handler", messages=[{"role": "user", "content": planted}]
     )
     proxy.calls(session.id)
-    stored = gzip.decompress((tmp_path / "cell" / TRANSCRIPT_FILE).read_bytes()).decode()
+    stored = inflate((tmp_path / "cell" / TRANSCRIPT_FILE).read_bytes()).decode()
     assert upstream_key not in stored and session.key not in stored
     assert "the key is" in stored  # the message itself was kept
 
@@ -235,7 +236,7 @@ def test_no_key_is_stored_when_the_provider_echoes_it(
     chunks = client.chat.completions.create(model="fault/echo-key", messages=messages, stream=True)
     assert "[redacted]" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert len(proxy.calls(session.id)) == 2
-    stored = gzip.decompress((tmp_path / "cell" / TRANSCRIPT_FILE).read_bytes()).decode()
+    stored = inflate((tmp_path / "cell" / TRANSCRIPT_FILE).read_bytes()).decode()
     assert upstream_key not in stored and session.key not in stored
     calls = read_transcript(tmp_path / "cell")
     assert [c.raw.status for c in calls if c.raw] == [401, 200]
