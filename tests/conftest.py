@@ -28,7 +28,74 @@ def docker_problem() -> str | None:
     return None
 
 
+# ---- scheduling under pytest-xdist (.ci/run: -n 3 --dist loadscope) ----
+
+#: Modules of long, independent tests: their tests are spread over the workers one by one.
+#: Every other module runs whole on one worker, so its module- and session-scoped fixtures
+#: (a corpus of cells, a real sweep, a browser, a shared harness) are set up once.
+SPREAD = (
+    "tests/docker/test_clis.py",
+    "tests/docker/test_run_cell.py",
+    "tests/docker/test_sweep.py",
+    "tests/docker/test_isolation.py",
+    "tests/docker/test_taskcheck.py",
+    "tests/docker/test_sandbox.py",
+)
+
+#: Started first, longest first (from `--durations`), so no long test starts last and
+#: holds up the end of the run; a module keeps its tests together. Prefixes of node ids.
+SLOW_FIRST = (
+    "tests/docker/test_clis.py::test_cli_gives_up_on_429_and_the_cell_is_infra[aider]",
+    "tests/docker/test_verdict_corpus.py",
+    "tests/docker/test_clis.py::test_cli_solves_the_task_through_the_proxy[openhands]",
+    "tests/docker/test_sweep.py::test_sweep_matrix_lands_in_the_store",
+    "tests/docker/test_transcripts_clis.py",
+    "tests/test_demo_local.py",
+    "tests/docker/test_polyglot_sweep.py",
+    "tests/docker/test_clis.py::test_cli_solves_the_task_through_the_proxy",
+    "tests/docker/test_clis.py::test_openhands_retry_budget_is_its_own_setting",
+    "tests/docker/test_harbor.py",
+    "tests/docker/test_taskcheck.py::test_whole_suite_is_honest_in_docker",
+    "tests/docker/test_sweep.py::test_sigkilled_sweep_resumes_without_loss",
+    "tests/docker/test_clis.py",
+    "tests/test_sweep_local.py",
+    "tests/test_one_leaderboard.py",
+    "tests/browser/test_real_sweep.py",
+    "tests/docker/",
+)
+
+
+def schedule_scope(nodeid: str) -> str:
+    """What xdist keeps on one worker: the module, or the test itself in SPREAD modules."""
+    module = nodeid.split("::", 1)[0]
+    return nodeid if module in SPREAD else module
+
+
+def slow_rank(nodeid: str) -> int:
+    return next((i for i, p in enumerate(SLOW_FIRST) if nodeid.startswith(p)), len(SLOW_FIRST))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadscope` with our scopes, in collection order (slowest first)."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return schedule_scope(nodeid)
+
+    config.option.loadscopereorder = False  # keep the order pytest_collection_modifyitems set
+    return Scheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A module's tests stay together (its fixtures), ranked by its slowest-first test.
+    rank: dict[str, int] = {}
+    for item in items:
+        scope = schedule_scope(item.nodeid)
+        rank[scope] = min(rank.get(scope, len(SLOW_FIRST)), slow_rank(item.nodeid))
+    items.sort(key=lambda item: rank[schedule_scope(item.nodeid)])
     if REQUIRE_DOCKER:
         return  # the docker fixture below fails loudly instead
     for item in items:

@@ -4,7 +4,8 @@ The model name picks the behaviour (docs/proxy.md lists them): `scripted/<cat>/<
 replays a script, `throttled/...` always answers 429, `fault/...` injects one failure,
 `faults/<sequence>/<model>` plays a per-session sequence of faults (proxy.fake.sequences),
 anything else gets a deterministic echo. The only state is the counter behind
-`fault/429-first-<N>` and what tests inspect (authorizations seen, disconnects).
+`fault/429-first-<N>`, the sequences' positions, what tests inspect (authorizations seen,
+disconnects) and, when configured, a provider quota per key (proxy.fake.quota).
 """
 
 from __future__ import annotations
