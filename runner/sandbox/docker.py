@@ -316,7 +316,11 @@ class DockerSandbox:
         """Remove every container (running or not) carrying all of these labels."""
         selector = [f"{k}={v}" for k, v in {**MANAGED, **labels}.items()]
         removed = 0
-        for container in self.client.containers.list(all=True, filters={"label": selector}):
+        # ignore_removed: one may go (its own run removing it) between listing and inspecting
+        found = self.client.containers.list(
+            all=True, filters={"label": selector}, ignore_removed=True
+        )
+        for container in found:
             with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True)
                 removed += 1

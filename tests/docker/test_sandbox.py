@@ -48,7 +48,9 @@ def test_exit_code_streams_log_and_timing(sandbox, tmp_path, docker_client, run_
     log = tmp_path / "logs" / "agent.log"
     ws = tmp_path / "ws"
     ws.mkdir()
-    script = "echo out-line; echo err-line >&2; exit 3"
+    # the sleep: a command that ends within the engine's start bookkeeping can get a
+    # FinishedAt at or before its StartedAt under load (seen with 4 parallel workers)
+    script = "echo out-line; echo err-line >&2; sleep 0.2; exit 3"
     r = sandbox.run(spec(ws, ["bash", "-c", script], log_path=log, labels={"cab.test": run_id}))
     assert r.error is None
     assert (r.exit_code, r.timed_out, r.isolated, r.sandbox) == (3, False, True, "docker")
