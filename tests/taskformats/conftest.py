@@ -16,7 +16,8 @@ def polyglot_sample() -> Path | None:
     env = os.environ.get("CAB_POLYGLOT_SAMPLE")
     candidates = [Path(env)] if env else []
     candidates += [REPO.parent / "shared" / SAMPLE_REL, Path("/work/shared") / SAMPLE_REL]
-    return next((c for c in candidates if (c / "SOURCE.md").is_file()), None)
+    # resolved: the loader names sources by their real path, and ../shared may be a link
+    return next((c.resolve() for c in candidates if (c / "SOURCE.md").is_file()), None)
 
 
 @pytest.fixture(scope="session")
