@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from proxy.records import ModelCall
 from scorer.evidence import AgentFacts
-from scorer.throttle import ThrottleAccount, account, proxy_notes
+from scorer.throttle import ThrottleAccount, account, backoff_advice, proxy_notes, quota_advice
 from scorer.timeline import ordered, throttled_wait_ms
 from scorer.verdict import Verdict
 
@@ -160,29 +160,11 @@ def _provider_advice(calls: list[ModelCall]) -> str:
 def _throttle_advice(
     d: Diagnosis, calls: list[ModelCall], verdict: Verdict | None, ctx: Context
 ) -> list[str]:
-    advice: list[str] = []
-    exhausted = [r for r in d.timeline if r.remaining_requests == "0" or r.remaining_tokens == "0"]
-    if exhausted:
-        r = exhausted[0]
-        which = "requests" if r.remaining_requests == "0" else "tokens"
-        reset = r.reset_requests if which == "requests" else r.reset_tokens
-        advice.append(
-            f"The provider's {which} quota ran out at call {r.seq} (remaining {which} 0"
-            f"{', resets in ' + reset if reset else ''}): spread the sweep out or raise the quota."
-        )
-    if d.peak_concurrency > 1:
-        advice.append(
-            f"Lower concurrency to {max(1, d.peak_concurrency // 2)}: {d.peak_concurrency} calls "
-            "were in flight at once."
-        )
+    advice = quota_advice(d)
     n = _sweep_concurrency(calls, ctx.sweep_concurrency)
     if n is not None:
         advice.append(n)
-    if d.retry_after.ignored:
-        advice.append(
-            f"The agent retried before Retry-After elapsed {d.retry_after.ignored} of "
-            f"{d.retry_after.asked} times: configure its backoff to honour Retry-After."
-        )
+    advice += backoff_advice(d)
     streak = (verdict.evidence.get("streak") if verdict else None) or {}
     if streak.get("ended_by") in ("timeout", "in_flight"):
         budget = ctx.agent.budget_s if ctx.agent else None

@@ -229,18 +229,10 @@ def _gave_up(calls: list[ModelCall], rows: list[CallRow]) -> GaveUp | None:
     )
 
 
-def advise(d: ThrottleAccount, calls: list[ModelCall]) -> list[str]:
-    """Concrete things a person can change, most useful first."""
+def quota_advice(d: ThrottleAccount) -> list[str]:
+    """What the provider's quota headers and the calls' overlap say to change (the
+    account's advice and `cab diagnose` both start from these lines)."""
     advice: list[str] = []
-    if not d.throttled:
-        if d.gave_up:
-            advice.append(
-                f"No throttling, but the provider failed (HTTP {d.gave_up.last_status}) and the "
-                "agent stopped: check the provider's status or endpoint, then rerun."
-            )
-        else:
-            advice.append("No throttling seen: nothing to change.")
-        return advice
     exhausted = [r for r in d.timeline if r.remaining_requests == "0" or r.remaining_tokens == "0"]
     if exhausted:
         r = exhausted[0]
@@ -255,16 +247,37 @@ def advise(d: ThrottleAccount, calls: list[ModelCall]) -> list[str]:
             f"Lower concurrency to {max(1, d.peak_concurrency // 2)}: {d.peak_concurrency} calls "
             "were in flight at once."
         )
-    else:
+    return advice
+
+
+def backoff_advice(d: ThrottleAccount) -> list[str]:
+    if not d.retry_after.ignored:
+        return []
+    return [
+        f"The agent retried before Retry-After elapsed {d.retry_after.ignored} of "
+        f"{d.retry_after.asked} times: configure its backoff to honour Retry-After."
+    ]
+
+
+def advise(d: ThrottleAccount, calls: list[ModelCall]) -> list[str]:
+    """Concrete things a person can change, most useful first."""
+    advice: list[str] = []
+    if not d.throttled:
+        if d.gave_up:
+            advice.append(
+                f"No throttling, but the provider failed (HTTP {d.gave_up.last_status}) and the "
+                "agent stopped: check the provider's status or endpoint, then rerun."
+            )
+        else:
+            advice.append("No throttling seen: nothing to change.")
+        return advice
+    advice += quota_advice(d)
+    if d.peak_concurrency <= 1:
         advice.append(
             "Lower concurrency to 1 cell per model/key (calls were already sequential): "
             "run fewer cells against this provider at a time."
         )
-    if d.retry_after.ignored:
-        advice.append(
-            f"The agent retried before Retry-After elapsed {d.retry_after.ignored} of "
-            f"{d.retry_after.asked} times: configure its backoff to honour Retry-After."
-        )
+    advice += backoff_advice(d)
     if d.gave_up and d.completed == 0:
         asked = max((c.retry_after_s or 0 for c in calls), default=0)
         advice.append(
