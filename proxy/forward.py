@@ -18,7 +18,6 @@ from time import perf_counter
 from urllib.parse import quote
 
 from aiohttp import web
-from orjson import loads
 from yarl import URL
 
 from proxy import inbound, stream_usage
@@ -191,12 +190,8 @@ def _sent_key(attempt: Attempt) -> str | None:
 async def replayed(book: ReplayBook, call: CallFacts) -> Reply:
     """The recorded reply this request replays (ReplayMiss when the run diverged)."""
     inb = call.inbound
-    try:
-        body = loads(inb.data) if inb is not None and inb.data else None
-    except ValueError:
-        body = None
     t = perf_counter()
-    entry, response = await book.reply(body if isinstance(body, dict) else None)
+    entry, response = await book.reply(inb.body if inb is not None else None)
     call.replayed_seq = entry.seq
     return Reply(response, response.status, response.headers, t, perf_counter())
 

@@ -53,6 +53,9 @@ class Inbound:
     strip_usage: bool = False
     request_hash: str | None = None
     prompt_chars: int = 0
+    #: the body as parsed once here (None when it is not a JSON object): what `data`
+    #: holds, for the transcript and replay, which must not parse it again
+    body: dict[str, Any] | None = None
 
 
 def prepare(api: Api, raw: bytes, model_override: str | None, ask_usage: bool = True) -> Inbound:
@@ -90,6 +93,7 @@ def prepare(api: Api, raw: bytes, model_override: str | None, ask_usage: bool = 
             }
             inbound.strip_usage = changed = True
     inbound.request_hash = request_hash(body)
+    inbound.body = body
     if changed:
         inbound.data = _dumps(body)
     return inbound

@@ -14,7 +14,6 @@ from time import perf_counter
 from typing import Literal
 
 import structlog
-from orjson import loads
 
 from proxy.capture import CapturedCall, TranscriptWriter
 from proxy.facts import CallFacts, ms
@@ -119,10 +118,7 @@ class Recorder:
         writer = sess.transcript if sess is not None and sess.transcript else self.transcript
         if writer is None:
             return
-        try:
-            body = loads(inb.data) if inb is not None and inb.data else None
-        except ValueError:
-            body = None
+        body = inb.body if inb is not None else None
         usage = {
             "prompt_tokens": rec.prompt_tokens,
             "completion_tokens": rec.completion_tokens,

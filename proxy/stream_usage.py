@@ -52,5 +52,5 @@ async def first_attempt_recorded(
     assert inb is not None
     sent = loads(inb.data)
     sent.pop("stream_options", None)
-    inb.data, inb.strip_usage = dumps(sent), False
+    inb.data, inb.body, inb.strip_usage = dumps(sent), sent, False
     return dataclasses.replace(attempt, data=inb.data)
