@@ -48,15 +48,20 @@ def issue(store: SessionStore, name: str | None = None, cell_id: str | None = No
     return store.create(session_id=sid, cell_id=cell_id, reader=False)
 
 
+def check_admin(request: web.Request) -> None:
+    """Every admin route: a token must be configured, the caller on loopback, holding it."""
+    token = os.environ.get(request.app[APP_CONFIG].admin_token_env)
+    if not token:
+        raise NotFound("no admin route: this proxy was started without an admin token")
+    if request.remote not in _LOOPBACK:
+        raise Forbidden("the admin route answers loopback clients only")
+    if not hmac.compare_digest(presented_key(request).encode(), token.encode()):
+        raise SessionRejected("admin token missing or wrong")
+
+
 async def issue_session(request: web.Request) -> web.Response:
     try:
-        token = os.environ.get(request.app[APP_CONFIG].admin_token_env)
-        if not token:
-            raise NotFound("no admin route: this proxy was started without an admin token")
-        if request.remote not in _LOOPBACK:
-            raise Forbidden("the admin route answers loopback clients only")
-        if not hmac.compare_digest(presented_key(request).encode(), token.encode()):
-            raise SessionRejected("admin token missing or wrong")
+        check_admin(request)
         raw = await request.read()
         try:
             body = loads(raw) if raw else {}

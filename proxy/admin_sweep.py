@@ -15,21 +15,17 @@ The same admin token as `POST /admin/sessions` (proxy/admin.py), loopback only:
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
-import os
 from typing import Any
 
 from aiohttp import web
 
-from proxy.admin import Forbidden
-from proxy.auth import presented_key
-from proxy.errors import BadRequest, NotFound, ProxyError, SessionRejected
+from proxy.admin import check_admin
+from proxy.errors import BadRequest, NotFound, ProxyError
 from proxy.governor import AbsorbPolicy, Limits, Policy
 from proxy.inject import FaultSpecError, parse_inject
-from proxy.keys import APP_CONFIG, APP_STORE
+from proxy.keys import APP_STORE
 
-_LOOPBACK = ("127.0.0.1", "::1")
 _FIELDS = ("cell_id", "upstream", "upstream_key_env", "model_override")
 
 
@@ -37,16 +33,6 @@ def routes(app: web.Application) -> None:
     app.router.add_post("/admin/cell-sessions", create)
     app.router.add_get("/admin/sessions/{sid}/calls", calls)
     app.router.add_delete("/admin/sessions/{sid}", close)
-
-
-def _check(request: web.Request) -> None:
-    token = os.environ.get(request.app[APP_CONFIG].admin_token_env)
-    if not token:
-        raise NotFound("no admin route: this proxy was started without an admin token")
-    if request.remote not in _LOOPBACK:
-        raise Forbidden("the admin route answers loopback clients only")
-    if not hmac.compare_digest(presented_key(request).encode(), token.encode()):
-        raise SessionRejected("admin token missing or wrong")
 
 
 def _error(err: ProxyError) -> web.Response:
@@ -72,7 +58,7 @@ def policy_from(raw: Any) -> Policy | None:
 
 async def create(request: web.Request) -> web.Response:
     try:
-        _check(request)
+        check_admin(request)
         try:
             body = json.loads(await request.read() or b"{}")
         except ValueError:
@@ -100,7 +86,7 @@ async def create(request: web.Request) -> web.Response:
 
 async def calls(request: web.Request) -> web.Response:
     try:
-        _check(request)
+        check_admin(request)
         store = request.app[APP_STORE]
         try:
             found = await asyncio.to_thread(store.calls, request.match_info["sid"], 5.0)
@@ -114,7 +100,7 @@ async def calls(request: web.Request) -> web.Response:
 
 async def close(request: web.Request) -> web.Response:
     try:
-        _check(request)
+        check_admin(request)
         if request.app[APP_STORE].close(request.match_info["sid"]) is None:
             raise NotFound(f"no session {request.match_info['sid']!r}")
     except ProxyError as err:

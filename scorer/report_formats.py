@@ -13,7 +13,7 @@ import json
 import math
 import re
 
-from scorer.reports import ReportError, TestCounts
+from scorer.reports import ReportError, TestCounts, unique_name
 
 # --- jest --json -------------------------------------------------------------------------
 
@@ -34,12 +34,12 @@ def parse_jest_json(text: str) -> TestCounts:
         results = suite.get("assertionResults") or []
         file = str(suite.get("name", "?")).rsplit("/", 1)[-1]
         if not results and suite.get("status") == "failed":
-            outcomes[_unique(f"{file}: the test file failed to run", outcomes)] = "failed"
+            outcomes[unique_name(f"{file}: the test file failed to run", outcomes)] = "failed"
         for case in results:
             name = case.get("fullName") or " ".join(
                 [*case.get("ancestorTitles", []), case.get("title", "?")]
             )
-            outcomes[_unique(f"{file} > {name}", outcomes)] = _JEST.get(
+            outcomes[unique_name(f"{file} > {name}", outcomes)] = _JEST.get(
                 case.get("status"), "skipped"
             )
     return TestCounts.from_outcomes(outcomes)
@@ -67,7 +67,7 @@ def parse_libtest(text: str) -> TestCounts:
             continue
         status = {"ok": "passed", "FAILED": "failed", "ignored": "skipped"}.get(m.group(2))
         if status:
-            outcomes[_unique(m.group(1), outcomes)] = status
+            outcomes[unique_name(m.group(1), outcomes)] = status
     if not binary and not outcomes and text.strip() and "test result:" not in text:
         raise ReportError("libtest: no `running N tests` or `test NAME ... ok` lines")
     return TestCounts.from_outcomes(outcomes)
@@ -103,15 +103,6 @@ def parse_harbor_reward(text: str) -> TestCounts:
 
 def _is_number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _unique(name: str, seen: dict[str, str]) -> str:
-    if name not in seen:
-        return name
-    n = 2
-    while f"{name} #{n}" in seen:
-        n += 1
-    return f"{name} #{n}"
 
 
 PARSERS = {

@@ -249,7 +249,7 @@ def _parse_tap(text: str) -> TestCounts:
             continue
         name = " > ".join([*_suite_names(points, i), p["name"]])
         outcome = "skipped" if p["directive"] else "passed" if p["ok"] else "failed"
-        outcomes[_unique(name, outcomes)] = outcome
+        outcomes[unique_name(name, outcomes)] = outcome
     return TestCounts.from_outcomes(outcomes)
 
 
@@ -263,7 +263,8 @@ def _suite_names(points: list[dict], i: int) -> list[str]:
     return list(reversed(names))
 
 
-def _unique(name: str, seen: dict[str, str]) -> str:
+def unique_name(name: str, seen: dict[str, str]) -> str:
+    """NAME, or NAME #2, #3… when a report repeats a test name (each keeps its outcome)."""
     if name not in seen:
         return name
     n = 2
