@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,13 @@ def test_a_replay_whose_requests_differ_is_a_replay_miss_not_a_pass(tmp_path):
     assert "differs at messages" in (again.calls[0].error or "")
     assert again.verdict == "infra:harness"
     assert again.scores and "diverged from its recording at call 1" in again.scores.verdict.sentence
+
+
+def test_a_cell_without_a_transcript_is_refused_before_anything_runs(tmp_path):
+    fixture = Path(__file__).parent / "fixtures" / "schema_v2" / "reference" / "scripted"
+    cell = tmp_path / "old"
+    shutil.copytree(fixture / "polyglot" / "go-http-handler-fix", cell)
+    proc = replay(cell, tmp_path / "replays")
+    assert proc.returncode == 2
+    assert "no wire transcript to replay" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "replays").exists()

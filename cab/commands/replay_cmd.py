@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cab.commands.tasks_cmd import add_sources_option, sources_of
+from proxy.transcripts import TRANSCRIPT_FILE
 from runner.errors import RunnerError
 from runner.record import CellRecord
 
@@ -46,6 +47,13 @@ def run(args: argparse.Namespace) -> int:
         original = CellRecord.read(args.cell)
     except (OSError, ValueError, ValidationError) as exc:
         print(f"cab replay: {args.cell}: not a recorded cell ({exc})", file=sys.stderr)
+        return 2
+    if not (args.cell / TRANSCRIPT_FILE).is_file():
+        print(
+            f"cab replay: {args.cell / TRANSCRIPT_FILE}: no wire transcript to replay (the cell"
+            " was recorded before transcripts existed, or with them off)",
+            file=sys.stderr,
+        )
         return 2
     endpoint = None if original.identity.endpoint == "embedded" else original.identity.endpoint
     try:
