@@ -88,7 +88,6 @@ async def _upstream_client(app: web.Application) -> AsyncIterator[None]:
         connector=connector,
         timeout=timeout,
         auto_decompress=False,
-        skip_auto_headers=("User-Agent",),
     ) as client:
         # aiohttp re-sends an idempotent request (GET /v1/models) once when a pooled
         # connection drops; the proxy never retries on its own (one record per attempt).

@@ -66,8 +66,9 @@ async def forward(request: web.Request) -> web.StreamResponse:
     life = request.app[APP_LIFECYCLE]
     life.in_flight += 1
     try:
-        attempt = await resolve(request, call)
-        relay.redactor = redactor_for(_sent_key(attempt), presented_key(request))
+        presented = presented_key(request)
+        attempt = await resolve(request, call, presented)
+        relay.redactor = redactor_for(_sent_key(attempt), presented)
         call.redact = relay.redactor.scrub_text if relay.redactor else None
         return await _send_and_relay(request, call, attempt, relay, record)
     except ProxyError as err:
@@ -114,7 +115,7 @@ async def _send_and_relay(
         reply = await replayed(call.session.replay, call)
     else:
         reply = await governed_send(call, attempt, gate, record, policy.limits, policy.absorb)
-        if await stream_usage.refused(call, reply):
+        if reply.status == 400 and await stream_usage.refused(call, reply):
             app[APP_LIFECYCLE].no_stream_options.add(call.upstream or "")
             attempt = await stream_usage.first_attempt_recorded(call, attempt, reply, gate, record)
             reply = await governed_send(call, attempt, gate, record, policy.limits, policy.absorb)
@@ -126,11 +127,12 @@ def _policy(request: web.Request, call: CallFacts) -> Policy:
     return own if own is not None else request.app[APP_CONFIG].policy
 
 
-async def resolve(request: web.Request, call: CallFacts) -> Attempt:
-    """Which session, what body, and the exact request to send upstream."""
+async def resolve(request: web.Request, call: CallFacts, presented: str) -> Attempt:
+    """Which session (from the `presented` key or the path), what body, and the exact
+    request to send upstream."""
     app = request.app
     cfg, store = app[APP_CONFIG], app[APP_STORE]
-    sess, client_key = resolve_session(request, cfg, store)
+    sess, client_key = resolve_session(request, cfg, store, presented)
     store.begin(sess)  # the record ends it, on every path
     call.session = sess
     try:

@@ -10,7 +10,7 @@ the token charge with the provider's usage, and feeds the 429s, latencies and
 
 `Governor` is the small interface the proxy uses; `LocalGovernor` keeps its state in
 this process. A shared backend (several proxies, several machines) implements the same
-three methods. Two proxies on one key each have their own governor: share one proxy
+methods (`admit_now` may always answer None). Two proxies on one key each have their own governor: share one proxy
 (`cab sweep --proxy URL`) instead.
 """
 
@@ -21,6 +21,7 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from time import monotonic
 from typing import Protocol
 
@@ -92,6 +93,8 @@ class Outcome:
 
 
 class Governor(Protocol):
+    def admit_now(self, lane: str, limits: Limits | None, estimate: int) -> Ticket | None: ...
+
     async def admit(self, lane: str, limits: Limits | None, estimate: int) -> Ticket: ...
 
     def settle(self, ticket: Ticket, outcome: Outcome) -> None: ...
@@ -113,6 +116,17 @@ class LocalGovernor:
             self._gates[name] = asyncio.Lock()
             self._freed[name] = asyncio.Event()
         return self._lanes[name]
+
+    def admit_now(self, lane: str, limits: Limits | None, estimate: int) -> Ticket | None:
+        """The admission of a lane with nothing to wait for (no bucket, no concurrency
+        limit, so no queue either), without an await; None: `admit` it."""
+        state = self._lanes.get(lane)
+        if state is None or not state.unlimited or limits:
+            return None
+        if limits is not None:
+            state.window_s = limits.window_s
+        tokens = estimate + round(_completion_guess(state))
+        return Ticket(lane, tokens, 0.0, state.take(tokens))
 
     async def admit(self, lane: str, limits: Limits | None, estimate: int) -> Ticket:
         state = self.lane(lane)
@@ -172,6 +186,7 @@ def _completion_guess(lane: Lane) -> float:
     return FIRST_COMPLETION_ESTIMATE if lane.completion_ema is None else lane.completion_ema
 
 
+@lru_cache(maxsize=1024)
 def lane_name(upstream: str, key: str | None) -> str:
     """`<upstream> key:<hash prefix>`: per upstream and key, never the key itself."""
     tag = hashlib.sha256(key.encode()).hexdigest()[:12] if key else "none"

@@ -139,6 +139,12 @@ class Lane:
         return max(0.0, *waits)
 
     @property
+    def unlimited(self) -> bool:
+        """No bucket, no concurrency limit (so no pause either: a 429 sets a limit). Such a
+        lane never makes a call wait, so admission needs no queue."""
+        return self.requests is None and self.tokens is None and self.limit == math.inf
+
+    @property
     def slot_free(self) -> bool:
         return self.limit == math.inf or self.inflight < max(1, math.floor(self.limit))
 

@@ -89,12 +89,14 @@ async def governed_send(
     limits: Limits | None,
     absorb: AbsorbPolicy | None,
 ) -> Reply:
-    lane = lane_name(str(attempt.url).rsplit("/", 1)[0], attempt.headers.get("Authorization"))
+    # one lane per upstream base and key, whichever endpoint (chat, responses) is called
+    lane = lane_name(call.upstream or "", attempt.headers.get("Authorization"))
     estimate = estimate_prompt_tokens(attempt.data)
 
     async def one() -> _Tried:
         if gate.governor is not None:
-            call.ticket = await gate.governor.admit(lane, limits, estimate)
+            ticket = gate.governor.admit_now(lane, limits, estimate)
+            call.ticket = ticket or await gate.governor.admit(lane, limits, estimate)
             call.queued_s = call.ticket.queued_s
         tried = _Tried(await gate.send(attempt))
         if tried.reply.status >= 400:  # small error bodies: read now, settle now

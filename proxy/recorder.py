@@ -54,9 +54,7 @@ class Recorder:
         latency_s = perf_counter() - call.t0
         sess, inb, obs = call.session, call.inbound, call.obs
         tok = _tokens(call)
-        # model_construct: every field is built here from typed facts, so the hot path skips
-        # pydantic's validation (the record is still the same model, dumped the same way)
-        rec = ModelCall.model_construct(
+        rec = trusted_call(
             seq=self.store.next_seq(sess) if sess else 0,
             session=sess.id if sess else "unauthenticated",
             cell_id=sess.cell_id if sess else None,
@@ -80,11 +78,11 @@ class Recorder:
             tokens_source=tok.tokens_source,
             latency_ms=round(latency_s * 1000, 3),
             ttft_ms=call.ttft_ms if call.ttft_ms is not None else _stream_ttft(call),
-            proxy_overhead_ms=ms(call.proxy_s) if call.proxy_s else None,
+            proxy_overhead_ms=round(call.proxy_s * 1000, 3) if call.proxy_s else None,
             finish_reason=obs.finish_reason if obs else None,
             retry_after_s=call.retry_after_s,
             rate_limit_headers=call.rate_limit_headers,
-            queued_ms=ms(call.queued_s) if call.ticket is not None else None,
+            queued_ms=round(call.queued_s * 1000, 3) if call.ticket is not None else None,
             retry_of=call.retry_of,
             absorbed=call.absorbed,
             injected=call.injected,
@@ -134,6 +132,24 @@ class Recorder:
                 usage=usage if rec.tokens_source == "usage" else None, redact=call.redact,
             )
         )  # fmt: skip
+
+
+#: every field of ModelCall, in its order (which is the order of calls.jsonl's keys)
+_FIELDS = tuple(ModelCall.model_fields)
+_set_attr = object.__setattr__
+
+
+def trusted_call(**values: object) -> ModelCall:
+    """A ModelCall from values that already have their fields' types, every field given
+    in the model's order: what `ModelCall.model_construct` makes, without its per-field
+    loop. The hot path builds each record from typed facts, so it skips validation; the
+    record is the same model, compared and dumped the same way (tests/proxy/test_cost.py)."""
+    rec = ModelCall.__new__(ModelCall)
+    _set_attr(rec, "__dict__", values)
+    _set_attr(rec, "__pydantic_fields_set__", set(_FIELDS))
+    _set_attr(rec, "__pydantic_extra__", None)
+    _set_attr(rec, "__pydantic_private__", None)
+    return rec
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,10 +58,9 @@ class Relay:
     async def reply(self, reply: Reply) -> web.StreamResponse:
         call, status = self.call, reply.status
         call.upstream_status = status
-        call.rate_limit_headers = classify.rate_limit_headers(reply.headers)
+        headers, call.rate_limit_headers = _split_headers(reply.headers)
         if status >= 400:
             call.retry_after_s = classify.retry_after_s(reply.headers)
-        headers = {k: v for k, v in reply.headers.items() if k.lower() not in _DROP_RESPONSE}
         if self.redactor:
             headers = self.redactor.headers(headers)
         call.reply_content_type = reply.headers.get("Content-Type")
@@ -184,6 +183,20 @@ class _StreamPipe:
         self.call.keep(tail, CALL_CAP_BYTES)
         data = self.observer.feed(tail) if tail else b""
         return data + self.observer.finish()
+
+
+def _split_headers(upstream: CIMultiDictProxy[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """In one pass: the headers to hand on, and the `x-ratelimit-*` ones to record (by
+    their lower-case names)."""
+    out: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    for name, value in upstream.items():
+        low = name.lower()
+        if low not in _DROP_RESPONSE:
+            out[name] = value
+        if low.startswith("x-ratelimit-"):
+            limits[low] = value
+    return out, limits
 
 
 def _inflate(step: Callable[[bytes], bytes], data: bytes) -> bytes:

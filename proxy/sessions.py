@@ -83,7 +83,11 @@ class SessionStore:
         ProxyServer's caller may read any session) or not (the standalone `cab proxy`,
         whose calls go to calls.jsonl only; such sessions keep no calls and expire)."""
         self.implicit_reader = implicit_reader
-        self._lock = threading.Condition()
+        # a plain lock (the hot path takes it a few times per call) and a condition on it
+        # for readers waiting for calls in flight, notified only when one waits
+        self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)
+        self._waiting = 0
         self._sessions: dict[str, Session] = {}
 
     def create(
@@ -154,7 +158,8 @@ class SessionStore:
                     sess.dropped = sess.seq - MAX_KEPT_CALLS
             sess.inflight = max(0, sess.inflight - 1)
             sess.last_used = time.monotonic()
-            self._lock.notify_all()
+            if self._waiting:
+                self._settled.notify_all()
 
     def expire(self, idle_s: float, now: float | None = None) -> int:
         """Forget sessions that appeared from a key, have nothing in flight and were idle
@@ -176,11 +181,15 @@ class SessionStore:
     def calls(self, sid: str, settle_s: float = 5.0) -> list[ModelCall]:
         """The session's calls in order, after waiting (at most settle_s) for calls in
         flight: a client can hold a stream's last byte a moment before it is recorded."""
-        with self._lock:
+        with self._settled:
             sess = self._sessions.get(sid)
             if sess is None:
                 raise KeyError(f"no session {sid!r}")
-            self._lock.wait_for(lambda: sess.inflight == 0, timeout=settle_s)
+            self._waiting += 1
+            try:
+                self._settled.wait_for(lambda: sess.inflight == 0, timeout=settle_s)
+            finally:
+                self._waiting -= 1
             return sorted(sess.calls, key=lambda c: c.seq)
 
     def close(self, sid: str) -> Session | None:

@@ -75,7 +75,7 @@ async def send(client: aiohttp.ClientSession, attempt: Attempt) -> Reply:
             attempt.method,
             attempt.url,
             data=attempt.data,
-            headers=dict(attempt.headers),
+            headers=attempt.headers,
             timeout=timeout,
         )
     except UPSTREAM_FAILURES as exc:
