@@ -70,7 +70,7 @@ class Policy:
     inject: InjectSpec | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Ticket:
     lane: str
     #: tokens charged at admission (the estimate)
@@ -80,7 +80,7 @@ class Ticket:
     settled: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outcome:
     """What an attempt told the governor."""
 

@@ -75,7 +75,7 @@ class Gate:
     store: SessionStore
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tried:
     reply: Reply
     body: bytes = b""

@@ -42,7 +42,7 @@ def api_for(tail: str) -> Api:
     return "models" if tail.startswith("models/") else "other"
 
 
-@dataclass
+@dataclass(slots=True)
 class Inbound:
     api: Api
     data: bytes

@@ -25,7 +25,7 @@ _EVENT_END = re.compile(rb"\r?\n\r?\n")
 _TERMINAL_RESPONSE_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
 
-@dataclass
+@dataclass(slots=True)
 class Observation:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None

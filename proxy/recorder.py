@@ -8,7 +8,6 @@ returns, whatever happened, so none is lost to a client that went away.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import timedelta
 from time import perf_counter
 from typing import Literal
@@ -23,6 +22,7 @@ from proxy.sessions import SessionStore
 from proxy.sink import RecordSink
 
 log = structlog.get_logger("proxy")
+TokensSource = Literal["usage", "estimated"] | None
 
 #: API families whose replies are tokens (an estimate makes sense without usage).
 _GENERATIVE = ("chat", "responses", "completions")
@@ -53,44 +53,47 @@ class Recorder:
         call.recorded = True
         latency_s = perf_counter() - call.t0
         sess, inb, obs = call.session, call.inbound, call.obs
-        tok = _tokens(call)
+        prompt, completion, total, cached, reasoning, source = _tokens(call)
+        started = call.started_at
         rec = trusted_call(
-            seq=self.store.next_seq(sess) if sess else 0,
-            session=sess.id if sess else "unauthenticated",
-            cell_id=sess.cell_id if sess else None,
-            method=call.method,
-            path=call.path,
-            api=call.api,
-            started_at=call.started_at,
-            ended_at=call.started_at + timedelta(seconds=latency_s),
-            request_hash=inb.request_hash if inb else None,
-            model=inb.model if inb else None,
-            requested_model=inb.requested_model if inb else None,
-            stream=inb.stream if inb else False,
-            status_code=call.status_code,
-            upstream_status=call.upstream_status,
-            outcome=call.outcome,
-            prompt_tokens=tok.prompt_tokens,
-            completion_tokens=tok.completion_tokens,
-            total_tokens=tok.total_tokens,
-            cached_tokens=tok.cached_tokens,
-            reasoning_tokens=tok.reasoning_tokens,
-            tokens_source=tok.tokens_source,
-            latency_ms=round(latency_s * 1000, 3),
-            ttft_ms=call.ttft_ms if call.ttft_ms is not None else _stream_ttft(call),
-            proxy_overhead_ms=round(call.proxy_s * 1000, 3) if call.proxy_s else None,
-            finish_reason=obs.finish_reason if obs else None,
-            retry_after_s=call.retry_after_s,
-            rate_limit_headers=call.rate_limit_headers,
-            queued_ms=round(call.queued_s * 1000, 3) if call.ticket is not None else None,
-            retry_of=call.retry_of,
-            absorbed=call.absorbed,
-            injected=call.injected,
-            client_retry_count=call.client_retry,
-            error=call.error or (obs.error if obs else None),
-            response_text=obs.text if obs else None,
-            tool_calls=obs.tool_calls if obs else [],
-            replayed_seq=call.replayed_seq,
+            {  # every field of ModelCall, in its order
+                "seq": self.store.next_seq(sess) if sess else 0,
+                "session": sess.id if sess else "unauthenticated",
+                "cell_id": sess.cell_id if sess else None,
+                "method": call.method,
+                "path": call.path,
+                "api": call.api,
+                "started_at": started,
+                "ended_at": started + timedelta(seconds=latency_s),
+                "request_hash": inb.request_hash if inb else None,
+                "model": inb.model if inb else None,
+                "requested_model": inb.requested_model if inb else None,
+                "stream": inb.stream if inb else False,
+                "status_code": call.status_code,
+                "upstream_status": call.upstream_status,
+                "outcome": call.outcome,
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": total,
+                "cached_tokens": cached,
+                "reasoning_tokens": reasoning,
+                "tokens_source": source,
+                "latency_ms": round(latency_s * 1000, 3),
+                "ttft_ms": call.ttft_ms if call.ttft_ms is not None else _stream_ttft(call),
+                "proxy_overhead_ms": round(call.proxy_s * 1000, 3) if call.proxy_s else None,
+                "finish_reason": obs.finish_reason if obs else None,
+                "retry_after_s": call.retry_after_s,
+                "rate_limit_headers": call.rate_limit_headers,
+                "queued_ms": round(call.queued_s * 1000, 3) if call.ticket is not None else None,
+                "retry_of": call.retry_of,
+                "absorbed": call.absorbed,
+                "injected": call.injected,
+                "client_retry_count": call.client_retry,
+                "error": call.error or (obs.error if obs else None),
+                "response_text": obs.text if obs else None,
+                "tool_calls": obs.tool_calls if obs else [],
+                "replayed_seq": call.replayed_seq,
+            }
         )
         self.sink.write(rec)
         self.metrics.record(rec, call.upstream)
@@ -134,32 +137,27 @@ class Recorder:
         )  # fmt: skip
 
 
-#: every field of ModelCall, in its order (which is the order of calls.jsonl's keys)
-_FIELDS = tuple(ModelCall.model_fields)
+#: every field of ModelCall (a record's fields are all set: it is built whole)
+_ALL_SET = set(ModelCall.model_fields)
 _set_attr = object.__setattr__
 
 
-def trusted_call(**values: object) -> ModelCall:
-    """A ModelCall from values that already have their fields' types, every field given
+def trusted_call(values: dict[str, object]) -> ModelCall:
+    """A ModelCall from `values` that already have their fields' types, every field given
     in the model's order: what `ModelCall.model_construct` makes, without its per-field
     loop. The hot path builds each record from typed facts, so it skips validation; the
     record is the same model, compared and dumped the same way (tests/proxy/test_cost.py)."""
     rec = ModelCall.__new__(ModelCall)
     _set_attr(rec, "__dict__", values)
-    _set_attr(rec, "__pydantic_fields_set__", set(_FIELDS))
+    _set_attr(rec, "__pydantic_fields_set__", _ALL_SET.copy())
     _set_attr(rec, "__pydantic_extra__", None)
     _set_attr(rec, "__pydantic_private__", None)
     return rec
 
 
-@dataclass(frozen=True, slots=True)
-class Tokens:
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    total_tokens: int | None = None
-    cached_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    tokens_source: Literal["usage", "estimated"] | None = None
+#: (prompt, completion, total, cached, reasoning, tokens_source)
+Tokens = tuple[int | None, int | None, int | None, int | None, int | None, TokensSource]
+_NO_TOKENS: Tokens = (None, None, None, None, None, None)
 
 
 def _tokens(call: CallFacts) -> Tokens:
@@ -167,9 +165,9 @@ def _tokens(call: CallFacts) -> Tokens:
     generation that came without; nothing otherwise."""
     obs = call.obs
     if obs is None:
-        return Tokens()
+        return _NO_TOKENS
     if obs.has_usage:
-        return Tokens(
+        return (
             obs.prompt_tokens,
             obs.completion_tokens,
             obs.total_tokens,
@@ -180,8 +178,8 @@ def _tokens(call: CallFacts) -> Tokens:
     if call.outcome == "ok" and call.api in _GENERATIVE:
         prompt = estimate_tokens(call.inbound.prompt_chars if call.inbound else 0)
         completion = estimate_tokens(obs.out_chars)
-        return Tokens(prompt, completion, prompt + completion, tokens_source="estimated")
-    return Tokens()
+        return (prompt, completion, prompt + completion, None, None, "estimated")
+    return _NO_TOKENS
 
 
 def _stream_ttft(call: CallFacts) -> float | None:

@@ -27,9 +27,10 @@ from proxy.errors import ProxyError, UpstreamCut, UpstreamTimeout, UpstreamUnrea
 Phase = Literal["request", "body", "stream"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Attempt:
-    """One request to send upstream, exactly as it will go."""
+    """One request to send upstream, exactly as it will go (not changed once made: a
+    changed request is a new Attempt, `dataclasses.replace`)."""
 
     method: str
     url: URL

@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from proxy.app import create_app
     from proxy.errors import ProxyError
     from proxy.server import run as run_loop
-    from proxy.server import serve_until_signal
+    from proxy.server import serve_until_signal, settle_heap
     from proxy.sessions import SessionStore
 
     if not args.upstream.startswith(("http://", "https://")):
@@ -172,5 +172,6 @@ def run(args: argparse.Namespace) -> int:
             return 2
         print(f"session {name}: key {sess.key}", flush=True)
     app = create_app(config, store)
+    settle_heap()
     run_loop(serve_until_signal(app, args.host, args.port, "cab proxy", args.unix_socket))
     return 0
