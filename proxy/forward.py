@@ -107,8 +107,9 @@ async def _send_and_relay(
     app = request.app
     gate, policy = app[APP_GATE], _policy(request, call)
     link_client_retry(request, call)
-    n = gate.store.next_request(call.session) if call.session is not None else 0
-    fault = fault_for(policy.inject, call, n)
+    fault = None
+    if policy.inject and call.session is not None:  # numbered by the session's requests
+        fault = fault_for(policy.inject, call, gate.store.next_request(call.session))
     if fault is not None:
         return await serve_fault(request, call, fault, relay, app[APP_CONFIG].timeout)
     if call.session is not None and call.session.replay is not None:

@@ -89,23 +89,35 @@ async def governed_send(
     limits: Limits | None,
     absorb: AbsorbPolicy | None,
 ) -> Reply:
-    # one lane per upstream base and key, whichever endpoint (chat, responses) is called
-    lane = lane_name(call.upstream or "", attempt.headers.get("Authorization"))
-    estimate = estimate_prompt_tokens(attempt.data)
+    """One admitted attempt; with `absorb`, as many as absorb mode allows."""
+    if absorb is not None:
+        return await _absorbing(call, attempt, gate, record, limits, absorb)
+    if gate.governor is not None:
+        # one lane per upstream base and key, whichever endpoint (chat, responses) is called
+        lane = lane_name(call.upstream or "", attempt.headers.get("Authorization"))
+        estimate = estimate_prompt_tokens(attempt.data)
+        ticket = gate.governor.admit_now(lane, limits, estimate)
+        call.ticket = ticket or await gate.governor.admit(lane, limits, estimate)
+        call.queued_s = call.ticket.queued_s
+    reply = await gate.send(attempt)
+    if reply.status >= 400:  # small error bodies: read now, settle now
+        await reply.response.read()
+        settle(gate, call, reply=reply)
+    return reply
 
+
+async def _absorbing(
+    call: CallFacts,
+    attempt: Attempt,
+    gate: Gate,
+    record: Record,
+    limits: Limits | None,
+    absorb: AbsorbPolicy,
+) -> Reply:
     async def one() -> _Tried:
-        if gate.governor is not None:
-            ticket = gate.governor.admit_now(lane, limits, estimate)
-            call.ticket = ticket or await gate.governor.admit(lane, limits, estimate)
-            call.queued_s = call.ticket.queued_s
-        tried = _Tried(await gate.send(attempt))
-        if tried.reply.status >= 400:  # small error bodies: read now, settle now
-            tried.body = await tried.reply.response.read()
-            settle(gate, call, reply=tried.reply)
-        return tried
+        reply = await governed_send(call, attempt, gate, record, limits, None)
+        return _Tried(reply, await reply.response.read() if reply.status >= 400 else b"")
 
-    if absorb is None:
-        return (await one()).reply
     retrying = AsyncRetrying(
         stop=stop_after_attempt(absorb.attempts) | stop_after_delay(absorb.budget_s),
         wait=lambda rs: _wait(_result(rs).reply, rs.attempt_number, absorb),

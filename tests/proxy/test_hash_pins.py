@@ -50,3 +50,19 @@ def test_hash_equals_the_definition_for_every_kind_of_number_and_string() -> Non
         body = {"model": "m", "z": [num, rng.randint(-(2**62), 2**62), text],
                 text or "k": {"b": num, "a": None}, "messages": [], "stream": True}  # fmt: skip
         assert request_hash(body) == _reference(body), body
+
+
+def test_a_tiny_float_deep_in_a_body_is_found_and_text_that_looks_like_one_is_not() -> None:
+    """The standard library's writing is chosen by the values, wherever they sit, never
+    by text that looks like a number (`file-1`, `2e-5` inside a string)."""
+    schema = {"type": "object", "properties": {"x": {"type": "number", "minimum": 2.5e-5}}}
+    deep = {"model": "m", "messages": [{"role": "user", "content": "file-1 2e-5 0.00001"}],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": schema}}],
+            "temperature": 0.2}  # fmt: skip
+    assert request_hash(deep) == _reference(deep)
+    assert orjson.dumps(2.5e-5) != json.dumps(2.5e-5).encode()  # the case that matters
+    text_only = {"model": "m", "messages": [{"role": "user", "content": "file-1 2e-5 0.00001"}]}
+    assert request_hash(text_only) == _reference(text_only)
+    for tiny in (1e-5, -3.3e-7, 5e-324, 9.99e-5):
+        body = {"model": "m", "messages": [], "x": [[{"y": [tiny]}]]}
+        assert request_hash(body) == _reference(body), tiny
