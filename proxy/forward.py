@@ -52,9 +52,10 @@ _DROP_REQUEST = frozenset(
 
 
 async def forward(request: web.Request) -> web.StreamResponse:
+    app = request.app
     tail = request.match_info["tail"]
     call = CallFacts(method=request.method, path="/v1/" + tail, api=inbound.api_for(tail))
-    recorder, gate = request.app[APP_RECORDER], request.app[APP_GATE]
+    recorder, gate = app[APP_RECORDER], app[APP_GATE]
 
     def record(c: CallFacts) -> ModelCall:
         rec = recorder.record(c)
@@ -63,14 +64,14 @@ async def forward(request: web.Request) -> web.StreamResponse:
         return rec
 
     relay = Relay(request, call, record)
-    life = request.app[APP_LIFECYCLE]
+    life = app[APP_LIFECYCLE]
     life.in_flight += 1
     try:
         presented = presented_key(request)
-        attempt = await resolve(request, call, presented)
+        attempt = await resolve(request, app, call, presented)
         relay.redactor = redactor_for(_sent_key(attempt), presented)
         call.redact = relay.redactor.scrub_text if relay.redactor else None
-        return await _send_and_relay(request, call, attempt, relay, record)
+        return await _send_and_relay(request, app, call, attempt, relay, record)
     except ProxyError as err:
         err.message = relay.redactor.scrub_text(err.message)
         call.fail(err.outcome, err.message, None if relay.started else err.status)
@@ -101,11 +102,15 @@ async def forward(request: web.Request) -> web.StreamResponse:
 
 
 async def _send_and_relay(
-    request: web.Request, call: CallFacts, attempt: Attempt, relay: Relay, record: Record
+    request: web.Request,
+    app: web.Application,
+    call: CallFacts,
+    attempt: Attempt,
+    relay: Relay,
+    record: Record,
 ) -> web.StreamResponse:
     """send (through the governor, an injected fault or a replay) -> relay."""
-    app = request.app
-    gate, policy = app[APP_GATE], _policy(request, call)
+    gate, policy = app[APP_GATE], _policy(app, call)
     link_client_retry(request, call)
     fault = None
     if policy.inject and call.session is not None:  # numbered by the session's requests
@@ -123,15 +128,16 @@ async def _send_and_relay(
     return await relay.reply(reply)
 
 
-def _policy(request: web.Request, call: CallFacts) -> Policy:
+def _policy(app: web.Application, call: CallFacts) -> Policy:
     own = call.session.policy if call.session is not None else None
-    return own if own is not None else request.app[APP_CONFIG].policy
+    return own if own is not None else app[APP_CONFIG].policy
 
 
-async def resolve(request: web.Request, call: CallFacts, presented: str) -> Attempt:
+async def resolve(
+    request: web.Request, app: web.Application, call: CallFacts, presented: str
+) -> Attempt:
     """Which session (from the `presented` key or the path), what body, and the exact
     request to send upstream."""
-    app = request.app
     cfg, store = app[APP_CONFIG], app[APP_STORE]
     sess, client_key = resolve_session(request, cfg, store, presented)
     store.begin(sess)  # the record ends it, on every path

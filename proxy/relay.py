@@ -63,15 +63,10 @@ class Relay:
             call.retry_after_s = classify.retry_after_s(reply.headers)
         if self.redactor:
             headers = self.redactor.headers(headers)
-        call.reply_content_type = reply.headers.get("Content-Type")
+        kind = call.reply_content_type = reply.headers.get("Content-Type")
         inb = call.inbound
         try:
-            if (
-                inb is not None
-                and inb.stream
-                and status < 400
-                and "event-stream" in reply.headers.get("Content-Type", "")
-            ):
+            if inb is not None and inb.stream and status < 400 and "event-stream" in (kind or ""):
                 return await self._stream(reply, headers)
             return await self._body(reply, headers)
         except BaseException:
