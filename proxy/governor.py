@@ -121,7 +121,7 @@ class LocalGovernor:
         """The admission of a lane with nothing to wait for (no bucket, no concurrency
         limit, so no queue either), without an await; None: `admit` it."""
         state = self._lanes.get(lane)
-        if state is None or not state.unlimited or limits:
+        if state is None or not state.unlimited or (limits is not None and limits):
             return None
         if limits is not None:
             state.window_s = limits.window_s
@@ -163,8 +163,10 @@ class LocalGovernor:
         state = self._lanes[ticket.lane]
         now = monotonic()
         state.release()
-        self._freed[ticket.lane].set()
-        state.correct(ticket.charged, outcome.total_tokens)
+        if not state.unlimited:  # only a limited lane has calls waiting for a slot
+            self._freed[ticket.lane].set()
+        if state.tokens is not None:
+            state.correct(ticket.charged, outcome.total_tokens)
         if outcome.headers:
             state.observe_headers(outcome.headers, now)
         if outcome.status == 429:

@@ -40,12 +40,14 @@ class Histogram:
         self.name, self.help = name, help_
         self.counts = [0] * (len(_BUCKETS_S) + 1)
         self.sum = 0.0
-        self.n = 0
+
+    @property
+    def n(self) -> int:
+        return sum(self.counts)
 
     def observe(self, seconds: float) -> None:
         self.counts[bisect_left(_BUCKETS_S, seconds)] += 1
         self.sum += seconds
-        self.n += 1
 
     def render(self) -> list[str]:
         out = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
@@ -53,9 +55,10 @@ class Histogram:
         for bound, count in zip(_BUCKETS_S, self.counts, strict=False):
             acc += count
             out.append(f'{self.name}_bucket{{le="{bound}"}} {acc}')
-        out.append(f'{self.name}_bucket{{le="+Inf"}} {self.n}')
+        n = self.n
+        out.append(f'{self.name}_bucket{{le="+Inf"}} {n}')
         out.append(f"{self.name}_sum {self.sum:.6f}")
-        out.append(f"{self.name}_count {self.n}")
+        out.append(f"{self.name}_count {n}")
         return out
 
 

@@ -65,8 +65,12 @@ class Observation:
         """Chat (`prompt_tokens`/`completion_tokens`) or Responses (`input_`/`output_tokens`)."""
         if not isinstance(usage, dict):
             return
-        prompt = _first_int(usage, "prompt_tokens", "input_tokens")
-        completion = _first_int(usage, "completion_tokens", "output_tokens")
+        prompt = usage.get("prompt_tokens")  # chat's names first, in one lookup each
+        if prompt.__class__ is not int:
+            prompt = _first_int(usage, "input_tokens")
+        completion = usage.get("completion_tokens")
+        if completion.__class__ is not int:
+            completion = _first_int(usage, "output_tokens")
         if prompt is None and completion is None:
             return
         self.has_usage = True
@@ -301,18 +305,32 @@ def observe_object(api: str, obj: dict[str, Any]) -> Observation:
     if api == "responses" or obj.get("object") == "response":
         observe_response_object(obs, obj)
         return obs
-    obs.add_usage(obj.get("usage"))
+    usage = obj.get("usage")
+    if usage:
+        obs.add_usage(usage)
     for choice in obj.get("choices") or ():
-        msg = choice.get("message") or {}
-        if isinstance(msg.get("content"), str):
-            obs.add_text(msg["content"])
-        if isinstance(choice.get("text"), str):
-            obs.add_text(choice["text"])
-        for tc in msg.get("tool_calls") or ():
-            fn = tc.get("function") or {}
-            obs.out_chars += len(fn.get("arguments") or "")
-            if fn.get("name"):
-                obs.tool_calls.append(fn["name"])
-        if choice.get("finish_reason"):
-            obs.finish_reason = obs.finish_reason or choice["finish_reason"]
+        msg = choice.get("message") or _EMPTY
+        content = msg.get("content")
+        if content.__class__ is str:
+            obs.add_text(content)
+        text = choice.get("text")
+        if text.__class__ is str:
+            obs.add_text(text)
+        calls = msg.get("tool_calls")
+        if calls:
+            _tool_calls(obs, calls)
+        finish = choice.get("finish_reason")
+        if finish and not obs.finish_reason:
+            obs.finish_reason = finish
     return obs
+
+
+_EMPTY: dict[str, Any] = {}
+
+
+def _tool_calls(obs: Observation, calls: list[dict[str, Any]]) -> None:
+    for tc in calls:
+        fn = tc.get("function") or _EMPTY
+        obs.out_chars += len(fn.get("arguments") or "")
+        if fn.get("name"):
+            obs.tool_calls.append(fn["name"])

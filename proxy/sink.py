@@ -1,7 +1,7 @@
 """Appends each finished call to DIR/calls.jsonl.
 
-One file handle kept open in append mode. A record is queued as its call ends and the
-queue is written and flushed as one `write` at the end of the current event-loop turn,
+One unbuffered file handle kept open in append mode. A record is queued as its call ends
+and the queue is written as one `write` at the end of the current event-loop turn,
 so a busy proxy pays one syscall per batch instead of one per call, and a reader never
 sees half a line. `close()` flushes what is left.
 
@@ -29,6 +29,17 @@ def json_line(call: ModelCall) -> bytes:
         return call.model_dump_json().encode() + b"\n"
 
 
+def _write_all(fh: BinaryIO, data: bytes) -> None:
+    """One write() (a regular file takes it all); a short write goes on from where it
+    stopped, and a write that takes nothing is an error, never a loop."""
+    view = memoryview(data)
+    while view:
+        n = fh.write(view)
+        if not n:
+            raise OSError(f"calls.jsonl: write took {n!r} of {len(view)} bytes")
+        view = view[n:]
+
+
 class RecordSink:
     def __init__(self, record_dir: Path | None) -> None:
         self.path = Path(record_dir) / "calls.jsonl" if record_dir else None
@@ -37,7 +48,7 @@ class RecordSink:
         self._lock = threading.Lock()
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("ab")
+            self._fh = self.path.open("ab", buffering=0)  # one write() per batch, no copy
 
     def write(self, call: ModelCall) -> None:
         if self._fh is None:
@@ -57,8 +68,7 @@ class RecordSink:
         with self._lock:
             lines, self._pending = self._pending, []
             if lines and self._fh is not None:
-                self._fh.write(b"".join(lines))
-                self._fh.flush()
+                _write_all(self._fh, lines[0] if len(lines) == 1 else b"".join(lines))
 
     def close(self) -> None:
         self.flush()
