@@ -78,11 +78,11 @@ def prepare(api: Api, raw: bytes, model_override: str | None, ask_usage: bool = 
         return inbound
     _check(api, body)
     changed = False
-    inbound.requested_model = body.get("model") if isinstance(body.get("model"), str) else None
-    if model_override and "model" in body and body["model"] != model_override:
-        body["model"] = model_override
+    model = body.get("model")
+    inbound.requested_model = inbound.model = model if model.__class__ is str else None
+    if model_override and "model" in body and model != model_override:
+        body["model"] = inbound.model = model_override
         changed = True
-    inbound.model = body.get("model") if isinstance(body.get("model"), str) else None
     inbound.stream = body.get("stream") is True
     if ask_usage and inbound.stream and api in _STREAMABLE:
         opts = body.get("stream_options")
