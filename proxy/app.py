@@ -88,6 +88,9 @@ async def _upstream_client(app: web.Application) -> AsyncIterator[None]:
         connector=connector,
         timeout=timeout,
         auto_decompress=False,
+        # a transparent proxy keeps no state of its own between calls: a provider's cookie
+        # is passed to the client that got it, never replayed on anyone's later call
+        cookie_jar=aiohttp.DummyCookieJar(),
     ) as client:
         # aiohttp re-sends an idempotent request (GET /v1/models) once when a pooled
         # connection drops; the proxy never retries on its own (one record per attempt).

@@ -2,7 +2,7 @@
 
 `send(client, attempt)` performs exactly one HTTP request upstream and returns a typed
 `Reply` (status, headers, when they came) whose body is still to be read; it never
-retries. It is the seam for what wraps an attempt: a governor admits around it, a
+retries and never follows a redirect (the key goes to the configured upstream only). It is the seam for what wraps an attempt: a governor admits around it, a
 recorded retry mode loops it.
 
 `upstream_errors(url, during)` is the proxy's `map_exceptions`: aiohttp's and asyncio's
@@ -78,6 +78,7 @@ async def send(client: aiohttp.ClientSession, attempt: Attempt) -> Reply:
             data=attempt.data,
             headers=attempt.headers,
             timeout=timeout,
+            allow_redirects=False,  # the key goes to the one upstream given, a 3xx is answered
         )
     except UPSTREAM_FAILURES as exc:
         raise upstream_failure(exc, str(attempt.url), "request") from exc

@@ -11,6 +11,8 @@ misbehave the ways real providers and gateways do.
 | `fault/no-done` | a stream with finish_reason and usage that ends without `data: [DONE]` |
 | `fault/cut-body` | a non-streamed 200 whose body stops half-way (connection dropped) |
 | `fault/stall-body` | a non-streamed 200 that sends half its body, then nothing for `hang_s` |
+| `fault/set-cookie` | a normal reply with `Set-Cookie: provider_session=...`; its text says which `Cookie` the request carried (`cookie: <value or none>`) |
+| `fault/redirect` | 307 to `/v1/chat/completions` on the same host (as a gateway moving an API might) |
 | header `x-fake-fault: drop` (any route) | the connection is closed without an answer |
 
 `before()` answers instead of the normal reply; `after()` delivers the normal reply
@@ -28,8 +30,9 @@ from aiohttp import web
 
 from proxy.errors import error_body
 
-BEFORE = ("fault/401-echo-key", "fault/html-200", "fault/reject-stream-options")
-AFTER = ("fault/gzip", "fault/echo-key", "fault/no-done", "fault/cut-body", "fault/stall-body")
+BEFORE = ("fault/401-echo-key", "fault/html-200", "fault/reject-stream-options", "fault/redirect")
+AFTER = ("fault/gzip", "fault/echo-key", "fault/no-done", "fault/cut-body", "fault/stall-body",
+         "fault/set-cookie")  # fmt: skip
 HTML = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
 
 
@@ -58,6 +61,8 @@ def before(request: web.Request, model: str, body: dict) -> web.Response | None:
         )
     if model == "fault/html-200":
         return web.Response(body=HTML, content_type="text/html")
+    if model == "fault/redirect":
+        return web.Response(status=307, headers={"Location": "/v1/chat/completions"})
     if model == "fault/reject-stream-options" and "stream_options" in body:
         msg = "Unrecognized request argument supplied: stream_options"
         return web.Response(
@@ -76,6 +81,11 @@ async def after(
         return None
     if model == "fault/echo-key":
         return await _echo_key(request, whole, events)
+    if model == "fault/set-cookie" and whole is not None:
+        said = "cookie: " + request.headers.get("Cookie", "none") + " "
+        return web.Response(body=whole.replace(b"echo: ", b"echo: " + said.encode(), 1),
+                            content_type="application/json",
+                            headers={"Set-Cookie": "provider_session=abc123; Path=/"})  # fmt: skip
     if whole is not None:
         return await _whole(request, model, whole)
     resp = web.StreamResponse(headers=_stream_headers(model))

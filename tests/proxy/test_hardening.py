@@ -166,3 +166,33 @@ def test_records_file_holds_no_key(proxy, session, client, record_dir: Path):
     client.chat.completions.create(model="echo", messages=MSG)
     proxy.calls(session.id)
     assert SECRET not in (record_dir / "calls.jsonl").read_text()
+
+
+def test_provider_cookies_are_never_kept_nor_sent_for_anyone(fake, upstream_key):
+    """A provider that sets a cookie (Cloudflare's `__cf_bm` on real APIs) must not have it
+    replayed by the proxy on later calls, least of all on another session's. The upstream
+    is named by host name, as a real one is (cookies of a bare IP are never kept)."""
+    upstream = fake.base_url.replace("127.0.0.1", "localhost") + "/v1"
+    with ProxyServer(upstream=upstream, upstream_key_env=KEY_ENV) as proxy:
+        said = []
+        for cell in ("one", "two"):
+            key = proxy.create_session(cell_id=cell).key
+            resp = httpx.post(proxy.base_url + CHAT, headers={"Authorization": f"Bearer {key}"},
+                              json={"model": "fault/set-cookie", "messages": MSG})  # fmt: skip
+            assert resp.status_code == 200
+            assert resp.headers["set-cookie"].startswith("provider_session=")  # passed on as is
+            said.append(resp.json()["choices"][0]["message"]["content"].split(" ")[1:3])
+    assert said == [["cookie:", "none"], ["cookie:", "none"]]
+
+
+def test_a_redirect_is_not_followed_with_the_key(proxy, fake, session):
+    """The proxy sends the real key to the one upstream it was given; a 3xx is answered as
+    the upstream failure it is (502, recorded with the upstream's status), never followed."""
+    before = len(fake.state.authorizations)
+    resp = httpx.post(proxy.base_url + CHAT, headers={"Authorization": f"Bearer {session.key}"},
+                      json={"model": "fault/redirect", "messages": MSG})  # fmt: skip
+    assert resp.status_code == 502 and "307" in resp.json()["error"]["message"]
+    assert len(fake.state.authorizations) == before + 1  # one request upstream, not two
+    [call] = proxy.calls(session.id)
+    assert (call.status_code, call.upstream_status, call.outcome) == (
+        502, 307, "upstream_malformed")  # fmt: skip
