@@ -2,9 +2,12 @@
 client, bodies and streams forwarded as they come, nothing parsed or recorded.
 
     python benchmarks/bare_passthrough.py --upstream http://127.0.0.1:PORT/v1 [--port 0]
+                                          [--settle-heap]
 
 Used by proxy_overhead.py as the peer our proxy is compared with; prints
-"listening on http://127.0.0.1:PORT" once bound, stops on SIGTERM.
+"listening on http://127.0.0.1:PORT" once bound, stops on SIGTERM. With --settle-heap it
+tunes CPython's collector as `cab proxy` does before serving (proxy.server.settle_heap),
+so the two can also be compared with that lever taken out.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -67,7 +72,13 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--settle-heap", action="store_true", help="gc as cab proxy sets it")
     args = ap.parse_args()
+    if args.settle_heap:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from proxy.server import settle_heap
+
+        settle_heap()
     try:
         import uvloop
 

@@ -1,7 +1,7 @@
 """How much does the proxy add? Direct-to-upstream vs through-the-proxy, in one run.
 
     python benchmarks/proxy_overhead.py [--requests-c1 400] [--requests-c32 3000] [--repeats 3]
-                                        [--capture]
+                                        [--capture] [--settled-peer]
 
 The workload of issue 11: a fake upstream that answers at once, streams of 20 content
 chunks plus a usage chunk, a request of ~1 KB of messages, concurrency 1 and 32.
@@ -14,7 +14,10 @@ cost shows as added latency and lost throughput rather than as contention. Every
 bounded in count and time. Prints p50/p99 latency, time to first chunk, requests/s and
 the overhead per case, ours beside the peer's. With --capture, a second proxy keeping
 wire transcripts (capture on) is measured in the same interleaved run, beside ours with
---no-transcripts (capture off).
+--no-transcripts (capture off). `cab proxy` settles its heap before serving (gc.freeze
+and a larger young-generation threshold: proxy.server.settle_heap); the bare pass-through
+runs with CPython's defaults. With --settled-peer a second bare pass-through with the same
+settings is measured too, so the ratio is also shown with that lever taken out.
 """
 
 from __future__ import annotations
@@ -148,6 +151,11 @@ def main() -> int:
     ap.add_argument("--requests-c32", type=int, default=3000)
     ap.add_argument("--repeats", type=int, default=3, help="medians of this many runs")
     ap.add_argument(
+        "--settled-peer",
+        action="store_true",
+        help="also measure the bare pass-through with cab proxy's gc settings (--settle-heap)",
+    )
+    ap.add_argument(
         "--capture",
         action="store_true",
         help="also measure a second proxy with wire transcripts on (capture on), side by side"
@@ -166,6 +174,11 @@ def main() -> int:
     targets = {"direct": (fake_url, None), "ours": (proxy_url, proxy.pid)}
     targets["bare"] = (bare_url, bare.pid)
     procs = [proxy, bare, fake]
+    if args.settled_peer:  # the floor with the same collector settings as cab proxy
+        settled, settled_url = start([str(BARE), "--upstream", fake_url + "/v1", "--settle-heap"],
+                                     1 if pin else None)  # fmt: skip
+        targets["settled"] = (settled_url, settled.pid)
+        procs.insert(0, settled)
     if args.capture:  # the same proxy keeping transcript.jsonl.gz beside its calls.jsonl
         captured, captured_url = start([*proxy_args, record_dir + "/capture"], 1 if pin else None)
         targets["capture"] = (captured_url, captured.pid)
@@ -178,12 +191,14 @@ def main() -> int:
                 for _ in range(args.repeats):  # interleaved, so drift hits all alike
                     for name, (url, pid) in targets.items():
                         runs[name].append(measure(url, pid, stream, conc, n))
-                rows.append((stream, conc, *(median_row(runs[k]) for k in runs)))
+                rows.append((stream, conc, {k: median_row(runs[k]) for k in runs}))
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=20)
     print_table(rows, ncpu, pin, args.repeats)
+    if args.settled_peer:
+        print_settled(rows)
     if args.capture:
         print_capture(rows)
     print_redaction_cost()
@@ -200,7 +215,8 @@ def print_table(rows: list, ncpu: int, pin: bool, repeats: int) -> None:
             "p99 ours", "p99 bare")  # fmt: skip
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    for stream, conc, d, p, b, *_ in rows:
+    for stream, conc, by in rows:
+        d, p, b = by["direct"], by["ours"], by["bare"]
         cells = ("stream" if stream else "non-stream", conc, int(p["n"]),
                  f"{p['cpu_us']:.0f} µs", f"{b['cpu_us']:.0f} µs", f"{p['cpu_us'] / b['cpu_us']:.2f}×",
                  f"{d['rps']:.0f}", f"{p['rps'] / d['rps']:.0%}", f"{b['rps'] / d['rps']:.0%}",
@@ -208,7 +224,20 @@ def print_table(rows: list, ncpu: int, pin: bool, repeats: int) -> None:
                  f"{p['p99']:.2f} ms", f"{b['p99']:.2f} ms")  # fmt: skip
         print("| " + " | ".join(str(c) for c in cells) + " |")
     print("bare = a pass-through that records nothing (benchmarks/bare_passthrough.py);"
-          " CPU/call = the server process's user+system CPU over the case / calls")  # fmt: skip
+          " CPU/call = the server process's user+system CPU over the case / calls;"
+          " cab proxy settles its heap before serving (gc), bare keeps CPython's defaults")  # fmt: skip
+
+
+def print_settled(rows: list) -> None:
+    """Ours beside the bare pass-through run with cab proxy's gc settings too."""
+    head = ("mode", "conc", "CPU/call ours", "CPU/call bare, heap settled", "ours/settled bare")
+    print("\n| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for stream, conc, by in rows:
+        p, s = by["ours"], by["settled"]
+        cells = ("stream" if stream else "non-stream", conc, f"{p['cpu_us']:.0f} µs",
+                 f"{s['cpu_us']:.0f} µs", f"{p['cpu_us'] / s['cpu_us']:.2f}×")  # fmt: skip
+        print("| " + " | ".join(str(c) for c in cells) + " |")
 
 
 def print_capture(rows: list) -> None:
@@ -217,7 +246,8 @@ def print_capture(rows: list) -> None:
             "added p50 off", "added p50 on", "p99 off", "p99 on")  # fmt: skip
     print("\n| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    for stream, conc, d, p, _b, c in rows:
+    for stream, conc, by in rows:
+        d, p, c = by["direct"], by["ours"], by["capture"]
         cells = ("stream" if stream else "non-stream", conc,
                  f"{p['cpu_us']:.0f} µs", f"{c['cpu_us']:.0f} µs",
                  f"{p['rps'] / d['rps']:.0%}", f"{c['rps'] / d['rps']:.0%}",
