@@ -16,7 +16,7 @@ from proxy.governor import AbsorbPolicy, Limits, Policy
 from proxy.inject import parse_inject
 from proxy.server import FakeUpstreamServer, ProxyServer
 
-from .conftest import SCRIPTS
+from .conftest import KEY_ENV, SCRIPTS
 from .test_cli_and_secrets import start, stop
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -185,3 +185,24 @@ def test_cab_proxy_and_fake_upstream_flags(tmp_path):
     assert calls[0]["injected"] == "503" and calls[0]["queued_ms"] is None
     assert all(c["upstream_status"] != 429 for c in calls)  # paced under 20 per second
     assert any(c["queued_ms"] and c["queued_ms"] >= 1 for c in calls)
+
+
+def test_chat_and_responses_on_one_key_share_one_lane(fake, upstream_key):
+    """The provider's quota is per key, whichever endpoint is called: one lane, named by
+    the upstream base (never the key), counts both APIs' calls."""
+    with ProxyServer(upstream=fake.base_url + "/v1", upstream_key_env=KEY_ENV) as proxy:
+        key = proxy.create_session(cell_id="lanes").key
+        with httpx.Client(base_url=proxy.base_url + "/v1", timeout=30) as c:
+            auth = {"Authorization": f"Bearer {key}"}
+            assert (
+                c.post(
+                    "/chat/completions", headers=auth, json={"model": "echo", "messages": MESSAGES}
+                ).status_code
+                == 200
+            )
+            assert c.post("/responses", headers=auth,
+                          json={"model": "echo", "input": "hi"}).status_code == 200  # fmt: skip
+        stats = proxy.governor_stats()
+    [(name, lane)] = stats.items()
+    assert name.startswith(fake.base_url + "/v1 key:") and upstream_key not in name
+    assert lane.admitted == 2
