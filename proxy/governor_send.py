@@ -197,10 +197,13 @@ def link_client_retry(request: web.Request, call: CallFacts) -> None:
 
 
 def remember_first(call: CallFacts, rec: ModelCall) -> None:
-    """A first attempt (not a retry of anything): later retries link to its seq."""
+    """A first attempt (not a retry of anything): later retries link to its seq. Only a
+    client that numbers its attempts (`x-stainless-retry-count: 0` on a first one) can
+    link a retry, so only its first attempts are remembered."""
     sess = call.session
-    if sess is not None and rec.request_hash and rec.retry_of is None and not call.client_retry:
-        first = sess.first_seq
-        first[rec.request_hash] = rec.seq
-        if len(first) > FIRST_SEQ_KEPT:  # bounded: an agent retries recent requests only
-            del first[next(iter(first))]
+    if call.client_retry != 0 or sess is None or not rec.request_hash or rec.retry_of is not None:
+        return
+    first = sess.first_seq
+    first[rec.request_hash] = rec.seq
+    if len(first) > FIRST_SEQ_KEPT:  # bounded: an agent retries recent requests only
+        del first[next(iter(first))]

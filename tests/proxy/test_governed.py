@@ -206,3 +206,22 @@ def test_chat_and_responses_on_one_key_share_one_lane(fake, upstream_key):
     [(name, lane)] = stats.items()
     assert name.startswith(fake.base_url + "/v1 key:") and upstream_key not in name
     assert lane.admitted == 2
+
+
+def test_an_agents_own_retry_is_linked_to_its_first_attempt(proxy, session):
+    """openai and Anthropic SDKs number their attempts (`x-stainless-retry-count`: 0 on the
+    first); a retry of the same request carries the first attempt's seq in `retry_of`."""
+    body = {"model": "echo", "messages": [{"role": "user", "content": "again"}]}
+
+    def attempt(n: int | None) -> None:
+        headers = {"Authorization": f"Bearer {session.key}"}
+        if n is not None:
+            headers["x-stainless-retry-count"] = str(n)
+        assert httpx.post(proxy.base_url + "/v1/chat/completions", json=body,
+                          headers=headers).status_code == 200  # fmt: skip
+
+    for n in (0, 1, 2, None):
+        attempt(n)
+    calls = proxy.calls(session.id)
+    assert [(c.seq, c.client_retry_count, c.retry_of) for c in calls] == [
+        (1, 0, None), (2, 1, 1), (3, 2, 1), (4, None, None)]  # fmt: skip
