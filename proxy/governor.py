@@ -10,8 +10,8 @@ the token charge with the provider's usage, and feeds the 429s, latencies and
 
 `Governor` is the small interface the proxy uses; `LocalGovernor` keeps its state in
 this process. A shared backend (several proxies, several machines) implements the same
-methods (`admit_now` may always answer None). Two proxies on one key each have their own governor: share one proxy
-(`cab sweep --proxy URL`) instead.
+methods (its `admit_now` may always answer None). Two proxies on one key each have their
+own governor: share one proxy (`cab sweep --proxy URL`) instead.
 """
 
 from __future__ import annotations
