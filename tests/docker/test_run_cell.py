@@ -35,7 +35,10 @@ def harness():
 
 
 def _left_containers(docker_client, cell_id: str) -> list:
-    return docker_client.containers.list(all=True, filters={"label": f"cab.cell_id={cell_id}"})
+    # ignore_removed: a container may go between docker-py's listing and its inspect (the
+    # sidecar and the agent come and go while a test polls)
+    label = {"label": f"cab.cell_id={cell_id}"}
+    return docker_client.containers.list(all=True, filters=label, ignore_removed=True)
 
 
 def _assert_cleaned_up(record, docker_client) -> None:

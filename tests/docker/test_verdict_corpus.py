@@ -185,7 +185,9 @@ def _kill_later(cell_id: str, after_s: float) -> threading.Thread:
         deadline = time.monotonic() + after_s + 30
         time.sleep(after_s)
         while time.monotonic() < deadline:
-            found = client.containers.list(filters={"label": f"cab.cell_id={cell_id}"})
+            found = client.containers.list(
+                filters={"label": f"cab.cell_id={cell_id}"}, ignore_removed=True
+            )
             if found:
                 found[0].kill()
                 break
