@@ -82,5 +82,9 @@ def retry_after_s(headers: Mapping[str, str], now: float | None = None) -> float
     return max(0.0, round(when.timestamp() - now, 3))
 
 
+#: the headers a record keeps as `rate_limit_headers` (by their lower-case names).
+RATE_LIMIT_PREFIX = "x-ratelimit-"
+
+
 def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items() if k.lower().startswith("x-ratelimit-")}
+    return {k.lower(): v for k, v in headers.items() if k.lower().startswith(RATE_LIMIT_PREFIX)}

@@ -181,15 +181,15 @@ class _StreamPipe:
 
 
 def _split_headers(upstream: CIMultiDictProxy[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """In one pass: the headers to hand on, and the `x-ratelimit-*` ones to record (by
-    their lower-case names)."""
+    """In one pass: the headers to hand on, and the ones to record (what
+    `classify.rate_limit_headers` keeps; the hot path reads the headers once)."""
     out: dict[str, str] = {}
     limits: dict[str, str] = {}
     for name, value in upstream.items():
         low = name.lower()
         if low not in _DROP_RESPONSE:
             out[name] = value
-        if low.startswith("x-ratelimit-"):
+        if low.startswith(classify.RATE_LIMIT_PREFIX):
             limits[low] = value
     return out, limits
 

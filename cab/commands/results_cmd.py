@@ -57,6 +57,7 @@ def _by_language(store, sweep_id: str, *, as_json: bool) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from runner.store.export import rate_with_interval
     from scorer.slices import slice_rows
 
     robust = bool((store.meta("sweep") or {}).get("robustness"))
@@ -72,11 +73,7 @@ def _by_language(store, sweep_id: str, *, as_json: bool) -> int:
     for col in ("dataset", "language", "tui", "model", "pass rate [95% CI]", "cells", "infra"):
         table.add_column(col, no_wrap=True)
     for r in rows:
-        rate = (
-            "—"
-            if r.pass_rate is None
-            else f"{r.pass_rate:.0%} [{r.pass_rate_low:.0%}–{r.pass_rate_high:.0%}]"
-        )
+        rate = rate_with_interval(r.pass_rate, r.pass_rate_low, r.pass_rate_high)
         table.add_row(
             r.dataset, r.language, r.tui, r.model, rate, str(r.capability_cells), str(r.infra_cells)
         )

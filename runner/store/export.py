@@ -36,6 +36,13 @@ def _f(v: float | None, fmt: str) -> str:
     return "—" if v is None else format(v, fmt)
 
 
+def rate_with_interval(rate: float | None, low: float | None, high: float | None) -> str:
+    """`67% [30%–90%]`: a pass rate with its 95% interval, `—` without cells to rate."""
+    if rate is None or low is None or high is None:
+        return "—"
+    return f"{rate:.0%} [{low:.0%}–{high:.0%}]"
+
+
 def render(rows: list[LeaderRow], sweep_id: str, console: Console | None = None) -> None:
     """Print the leaderboard as a table (rich)."""
     from rich.table import Table
@@ -59,11 +66,7 @@ def render(rows: list[LeaderRow], sweep_id: str, console: Console | None = None)
     ]:
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for r in rows:
-        rate = (
-            "—"
-            if r.pass_rate is None
-            else f"{r.pass_rate:.0%} [{r.pass_rate_low:.0%}–{r.pass_rate_high:.0%}]"
-        )
+        rate = rate_with_interval(r.pass_rate, r.pass_rate_low, r.pass_rate_high)
         table.add_row(
             r.tui,
             r.model,

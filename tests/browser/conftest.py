@@ -7,14 +7,10 @@ The test asserts the lists are empty.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +18,7 @@ import pytest
 from sample_sweep import build_sample_sweep
 
 from report import build_site
+from tests.static_site import serving
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -45,26 +42,6 @@ class Site:
 class Watch:
     console_errors: list[str] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def serving(out: Path) -> Iterator[str]:
-    """Serve `out` on 127.0.0.1 (an ordinary static host); yields the base URL."""
-    handler = functools.partial(_Quiet, directory=str(out))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="session")

@@ -30,18 +30,6 @@ HARBOR = ROOT / "tasks-harbor"
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cab-cache")
-    old = os.environ.get("CAB_CACHE_DIR")
-    os.environ["CAB_CACHE_DIR"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("CAB_CACHE_DIR", None)
-    else:
-        os.environ["CAB_CACHE_DIR"] = old
-
-
-@pytest.fixture(scope="module")
 def harness():
     with Harness() as h:
         yield h

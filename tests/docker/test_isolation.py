@@ -60,14 +60,6 @@ def proxy(socket_dir: Path) -> Iterator[ProxyServer]:
         yield server
 
 
-@pytest.fixture
-def run_id(docker_client):
-    value = uuid.uuid4().hex[:12]
-    yield value
-    for c in docker_client.containers.list(all=True, filters={"label": f"cab.test={value}"}):
-        c.remove(force=True)
-
-
 def _spec(tmp_path: Path, command: str, run_id: str, **kw) -> RunSpec:
     ws = tmp_path / "ws"
     ws.mkdir(exist_ok=True)

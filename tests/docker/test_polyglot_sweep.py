@@ -6,7 +6,6 @@ in the polyglot image with the agent layered on."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -41,18 +40,6 @@ def sample() -> Path:
     if found is None:
         pytest.fail("the polyglot sample is missing: set CAB_POLYGLOT_SAMPLE to its folder")
     return found
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cab-cache")
-    old = os.environ.get("CAB_CACHE_DIR")
-    os.environ["CAB_CACHE_DIR"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("CAB_CACHE_DIR", None)
-    else:
-        os.environ["CAB_CACHE_DIR"] = old
 
 
 def test_oracle_and_nop_sweep_one_exercise_per_language(sample, cache_dir, tmp_path, docker_client):

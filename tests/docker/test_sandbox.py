@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import docker
@@ -25,15 +24,6 @@ BASE = "debian:bookworm-slim"
 @pytest.fixture
 def sandbox(docker_client):
     return DockerSandbox(docker_client)
-
-
-@pytest.fixture
-def run_id(docker_client):
-    """A unique label value; whatever carries it is removed after the test."""
-    value = uuid.uuid4().hex[:12]
-    yield value
-    for c in docker_client.containers.list(all=True, filters={"label": f"cab.test={value}"}):
-        c.remove(force=True)
 
 
 def spec(workspace: Path, command: list[str], **kw) -> RunSpec:

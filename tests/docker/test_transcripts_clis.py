@@ -26,17 +26,12 @@ Per-CLI normalisation lists and what can differ: docs/transcripts.md.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +45,7 @@ from runner import images
 from runner.adapters import get_adapter
 from runner.atif import validate
 from runner.record import CellRecord
+from tests.static_site import serving
 
 pytestmark = pytest.mark.docker
 
@@ -270,25 +266,6 @@ def test_a_replay_of_an_altered_request_is_a_replay_miss_not_a_pass(runs, tui):
     assert all(c.outcome != "ok" for c in again.calls)
     assert again.verdict == "infra:harness"
     assert again.scores and "diverged from its recording at call 1" in again.scores.verdict.sentence
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def serving(out: Path) -> Iterator[str]:
-    handler = functools.partial(_Quiet, directory=str(out))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def test_every_cli_conversation_renders_in_chromium(runs, tmp_path):
