@@ -27,5 +27,7 @@ def run_id(docker_client):
     """A unique `cab.test` label value; whatever carries it is removed after the test."""
     value = uuid.uuid4().hex[:12]
     yield value
-    for c in docker_client.containers.list(all=True, filters={"label": f"cab.test={value}"}):
+    for c in docker_client.containers.list(
+        all=True, ignore_removed=True, filters={"label": f"cab.test={value}"}
+    ):
         c.remove(force=True)

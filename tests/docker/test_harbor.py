@@ -75,7 +75,7 @@ def test_reference_agent_runs_in_the_task_image(
     assert record.calls and all(c.outcome == "ok" for c in record.calls)
     assert scores["blast_radius"]["total_changes"] >= 1
     label = {"label": f"cab.cell_id={record.cell_id}"}
-    assert docker_client.containers.list(all=True, filters=label) == []
+    assert docker_client.containers.list(all=True, ignore_removed=True, filters=label) == []
 
 
 @pytest.mark.parametrize(("tui", "passed"), [("oracle", 1), ("nop", 0)])

@@ -113,7 +113,12 @@ def test_isolated_command_reaches_the_proxy_and_nothing_else(
     assert (spec.workspace / "written").is_file()
     assert result.stdout.strip().splitlines()[-1] == facts.check.uid
     # nothing of the run is left: no agent container, no sidecar
-    assert docker_client.containers.list(all=True, filters={"label": f"cab.test={run_id}"}) == []
+    assert (
+        docker_client.containers.list(
+            all=True, ignore_removed=True, filters={"label": f"cab.test={run_id}"}
+        )
+        == []
+    )
 
 
 def test_forwarder_counts_what_the_proxy_refused(docker_client, tmp_path, socket_dir, run_id):
@@ -306,4 +311,9 @@ def test_a_missing_sidecar_image_is_named_and_nothing_is_left(
     spec = _spec(tmp_path, "true", run_id, network_mode="isolated", proxy_socket_dir=socket_dir)
     result = DockerSandbox(docker_client).run(spec)
     assert result.exit_code is None and missing in result.error
-    assert docker_client.containers.list(all=True, filters={"label": f"cab.test={run_id}"}) == []
+    assert (
+        docker_client.containers.list(
+            all=True, ignore_removed=True, filters={"label": f"cab.test={run_id}"}
+        )
+        == []
+    )

@@ -68,7 +68,7 @@ def test_oracle_and_nop_sweep_one_exercise_per_language(sample, cache_dir, tmp_p
         assert cell["verdict"] == "capability", cell
         assert cell["pass"] == (1 if cell["tui"] == "oracle" else 0), cell
     labels = {"label": f"cab.sweep_id={sweep_id}"}
-    assert docker_client.containers.list(all=True, filters=labels) == []
+    assert docker_client.containers.list(all=True, ignore_removed=True, filters=labels) == []
 
     proc = subprocess.run(
         [sys.executable, "-m", "cab", "results", str(tmp_path / sweep_id), "--json"],

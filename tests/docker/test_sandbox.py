@@ -31,7 +31,9 @@ def spec(workspace: Path, command: list[str], **kw) -> RunSpec:
 
 
 def labelled(client, key: str, value: str) -> list:
-    return client.containers.list(all=True, filters={"label": f"{key}={value}"})
+    return client.containers.list(
+        all=True, ignore_removed=True, filters={"label": f"{key}={value}"}
+    )
 
 
 def test_exit_code_streams_log_and_timing(sandbox, tmp_path, docker_client, run_id):

@@ -53,7 +53,9 @@ def test_whole_suite_is_honest_in_docker(toolbox, docker_client):
             assert "untouched: fail" in line and f"oracle: pass ({n}/{n} passed, exit 0)" in line
     assert lines[-1].endswith("(sandbox: docker)")
     mine = ["cab.taskcheck", f"cab.pid={proc.args[-1]}"]
-    leftovers = docker_client.containers.list(all=True, filters={"label": mine})
+    leftovers = docker_client.containers.list(
+        all=True, ignore_removed=True, filters={"label": mine}
+    )
     assert leftovers == []
 
 
