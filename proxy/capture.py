@@ -29,8 +29,9 @@ from proxy.transcripts import TRANSCRIPT_FILE, RawResponse
 #: defaults: a call's request and reply together, and a whole cell's transcript
 CALL_CAP_BYTES = 8 * 1024 * 1024
 CELL_CAP_BYTES = 256 * 1024 * 1024
-#: message hashes remembered per file (a long-running proxy stays flat in memory)
-SEEN_LIMIT = 100_000
+#: message hashes remembered per file, per generation (two are kept): a long-running
+#: proxy stays flat in memory (~4 MB at most) and still dedups what agents resend
+SEEN_LIMIT = 16_384
 #: the request fields that carry the conversation, stored message by message
 _MESSAGE_FIELDS = ("messages", "input")
 
@@ -72,13 +73,14 @@ class TranscriptWriter:
         redact: Callable[[str], str] | None = None,
         call_cap: int = CALL_CAP_BYTES,
         cell_cap: int = CELL_CAP_BYTES,
+        seen_limit: int = SEEN_LIMIT,
     ) -> None:
         self.path = Path(directory) / TRANSCRIPT_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.redact = redact
         self.call_cap, self.cell_cap = call_cap, cell_cap
         self.stats = CaptureStats()
-        self._seen: set[str] = set()
+        self._seen = RecentKeys(seen_limit)
         self._lock = threading.Lock()
         self._fh: BinaryIO | None = None
         #: one gzip stream for the cell (wbits 31: gzip header and trailer)
@@ -140,12 +142,38 @@ class TranscriptWriter:
         """VALUE's hash; its `{"t": KIND, "h": …, KIND: VALUE}` line is appended to OUT the
         first time this file sees it."""
         digest = hashlib.sha256(_json(value).encode()).hexdigest()[:32]
-        if kind + digest not in self._seen:
-            if len(self._seen) >= SEEN_LIMIT:
-                self._seen.clear()  # a body stored twice costs bytes, never memory
-            self._seen.add(kind + digest)
+        if self._seen.add(kind + digest):  # forgotten: stored twice costs bytes, not memory
             out.append(_json({"t": kind, "h": digest, kind: value}))
         return digest
+
+
+class RecentKeys:
+    """A set that remembers the keys added lately, in bounded memory: two generations of
+    at most `limit` keys each; when the newer fills, the older is dropped whole. A key
+    seen again is moved into the newer one, so what agents resend every turn (tools,
+    the system prompt, the conversation so far) is never forgotten while in use."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._new: set[str] = set()
+        self._old: set[str] = set()
+
+    def add(self, key: str) -> bool:
+        """Remember `key`; True when it was not remembered (new, or forgotten)."""
+        if key in self._new:
+            return False
+        fresh = key not in self._old
+        self._new.add(key)
+        if len(self._new) >= self.limit:
+            self._old, self._new = self._new, set()
+        return fresh
+
+    def held(self) -> int:
+        """Keys in memory now (a moved key counts twice): never more than 2 * limit."""
+        return len(self._new) + len(self._old)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._new or key in self._old
 
 
 def _raw(call: CapturedCall) -> RawResponse:

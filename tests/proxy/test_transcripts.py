@@ -113,6 +113,26 @@ def test_history_is_stored_once_and_read_back_whole(tmp_path):
     assert roles == ["system", "user", "assistant", "user"]
 
 
+def test_a_long_running_writer_remembers_few_hashes_and_still_stores_resent_ones_once(tmp_path):
+    """A standalone proxy writes one transcript for every session: the hashes it keeps
+    for dedup stay bounded (two small generations), what every call resends (the system
+    prompt, the request's settings) is still stored once, and every call reads back."""
+    writer = TranscriptWriter(tmp_path, seen_limit=4)
+    system = {"role": "system", "content": "You are a coding agent."}
+    held = []
+    for seq in range(1, 41):
+        writer.write(_call(seq, [system, {"role": "user", "content": f"task {seq}"}], "ok"))
+        held.append(writer._seen.held())
+    assert max(held) <= 8
+    calls = read_transcript(tmp_path)
+    assert [c.seq for c in calls] == list(range(1, 41))
+    assert all(c.messages == [system, {"role": "user", "content": f"task {c.seq}"}] for c in calls)
+    with io.StringIO(inflate((tmp_path / TRANSCRIPT_FILE).read_bytes()).decode()) as fh:
+        lines = [json.loads(line) for line in fh]
+    assert sum(1 for line in lines if line.get("m") == system) == 1
+    assert sum(1 for line in lines if line["t"] == "r") == 1
+
+
 def test_tools_resent_every_turn_are_stored_once_and_old_inline_files_still_read(tmp_path):
     """A request's settings (tools, instructions) are kept by hash like messages; a file
     written before that, with each call's request inline, reads the same."""
