@@ -67,10 +67,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
     life = app[APP_LIFECYCLE]
     life.in_flight += 1
     try:
-        presented = presented_key(request)
-        attempt = await resolve(request, app, call, presented)
-        relay.redactor = redactor_for(_sent_key(attempt), presented)
-        call.redact = relay.redactor.scrub_text if relay.redactor else None
+        attempt = await resolve(request, app, call, tail, relay)
         return await _send_and_relay(request, app, call, attempt, relay, record)
     except ProxyError as err:
         err.message = relay.redactor.scrub_text(err.message)
@@ -134,11 +131,13 @@ def _policy(app: web.Application, call: CallFacts) -> Policy:
 
 
 async def resolve(
-    request: web.Request, app: web.Application, call: CallFacts, presented: str
+    request: web.Request, app: web.Application, call: CallFacts, tail: str, relay: Relay
 ) -> Attempt:
-    """Which session (from the `presented` key or the path), what body, and the exact
-    request to send upstream."""
+    """Which session (from the key the client presented, or the path), what body, the
+    exact request to send upstream (to `tail` below its base), and the secrets the relay
+    must keep out of what it passes on."""
     cfg, store = app[APP_CONFIG], app[APP_STORE]
+    presented = presented_key(request)
     sess, client_key = resolve_session(request, cfg, store, presented)
     store.begin(sess)  # the record ends it, on every path
     call.session = sess
@@ -154,7 +153,7 @@ async def resolve(
     inb = call.inbound = inbound.prepare(call.api, raw, sess.model_override, ask_usage)
     if app[APP_RECORDER].capturing(call):
         call.reply_data = bytearray()
-    url = f"{base}/{upstream_path(request.match_info['tail'])}"
+    url = f"{base}/{upstream_path(tail)}"
     if request.rel_url.raw_query_string:
         url += "?" + request.rel_url.raw_query_string
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST}
@@ -162,6 +161,9 @@ async def resolve(
     key = os.environ.get(sess.upstream_key_env or cfg.upstream_key_env) or client_key
     if key:
         headers["Authorization"] = "Bearer " + key
+    red = relay.redactor = redactor_for(key or None, presented)  # the key sent, the client's
+    if red:
+        call.redact = red.scrub_text
     call.proxy_s = perf_counter() - call.t0
     return Attempt(
         request.method, URL(url, encoded=True), headers, inb.data, sess.upstream_timeout_s
@@ -189,11 +191,6 @@ def upstream_path(tail: str) -> str:
     if _CLIMB.search(tail):
         raise BadRequest("request path has a '.' or '..' segment, which would leave /v1/; refused")
     return quote(tail, safe=_SAFE)
-
-
-def _sent_key(attempt: Attempt) -> str | None:
-    auth = attempt.headers.get("Authorization")
-    return auth[7:] if auth else None
 
 
 async def replayed(book: ReplayBook, call: CallFacts) -> Reply:
