@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 from orjson import OPT_SORT_KEYS, dumps
 
@@ -123,27 +123,31 @@ class TranscriptWriter:
         reply = assemble(call.api, call.response, stream=call.stream) if call.status else None
         if reply is not None and call.usage and reply.prompt_tokens is None:
             reply = reply.model_copy(update=call.usage)
-        logical = len(call.response) + sum(len(_json(m)) for v in items.values() for m in v)
+        # each message and the settings are written to JSON once: sized, hashed, stored
+        texts = [_json(m) for v in items.values() for m in v]
+        settings = _json(body)
+        logical = len(call.response) + sum(map(len, texts))
         line: dict[str, Any] = head | {"request": body, "raw": raw.model_dump()}
         line["reply"] = reply.model_dump(exclude_defaults=True) if reply else None
         if call.response_cut:
             line["truncated"] = f"per-call cap of {self.call_cap} bytes: the reply was cut"
-        if logical + len(_json(body)) > self.call_cap:
+        if logical + len(settings) > self.call_cap:
             line |= {"raw": None, "truncated": f"per-call cap of {self.call_cap} bytes reached"}
             return [_json(line)], logical
         out: list[str] = []
-        hashes = [self._once(out, "m", m) for v in items.values() for m in v]
+        hashes = [self._once(out, "m", text) for text in texts]
         del line["request"]  # the tools and instructions agents resend every turn: once
-        line["request_h"] = self._once(out, "r", body)
+        line["request_h"] = self._once(out, "r", settings)
         out.append(_json(line | {"messages": hashes}))
-        return out, logical + len(_json(body))
+        return out, logical + len(settings)
 
-    def _once(self, out: list[str], kind: str, value: Any) -> str:
-        """VALUE's hash; its `{"t": KIND, "h": …, KIND: VALUE}` line is appended to OUT the
-        first time this file sees it."""
-        digest = hashlib.sha256(_json(value).encode()).hexdigest()[:32]
+    def _once(self, out: list[str], kind: Literal["m", "r"], text: str) -> str:
+        """The hash of TEXT (a value as `_json` writes it); its line, what
+        `_json({"t": KIND, "h": …, KIND: value})` writes, is appended to OUT the first time
+        this file sees it."""
+        digest = hashlib.sha256(text.encode()).hexdigest()[:32]
         if self._seen.add(kind + digest):  # forgotten: stored twice costs bytes, not memory
-            out.append(_json({"t": kind, "h": digest, kind: value}))
+            out.append(f'{{"h":"{digest}","{kind}":{text},"t":"{kind}"}}')  # keys sorted
         return digest
 
 

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from proxy.assemble import assemble
-from proxy.capture import CapturedCall, TranscriptWriter
+from proxy.capture import CapturedCall, TranscriptWriter, _json
 from proxy.transcripts import TRANSCRIPT_FILE, conversation, inflate, read_transcript
 
 KEY = "sk-real-provider-key-0123456789"
@@ -131,6 +131,24 @@ def test_a_long_running_writer_remembers_few_hashes_and_still_stores_resent_ones
         lines = [json.loads(line) for line in fh]
     assert sum(1 for line in lines if line.get("m") == system) == 1
     assert sum(1 for line in lines if line["t"] == "r") == 1
+
+
+def test_a_stored_message_line_is_what_json_with_sorted_keys_writes(tmp_path):
+    """Messages are written to JSON once and their stored line is put together around
+    that text: it must be byte for byte the sorted-keys JSON of the line."""
+    writer = TranscriptWriter(tmp_path)
+    message = {"role": "user", "content": [{"type": "text", "text": "naïve → ünïcode"}], "b": 1}
+    call = _call(1, [message], "ok")
+    call.body = {**(call.body or {}), "tools": [{"z": 1, "a": {"y": 2, "b": 3}}]}
+    writer.write(call)
+    with io.StringIO(inflate((tmp_path / TRANSCRIPT_FILE).read_bytes()).decode()) as fh:
+        stored = {json.loads(line)["t"]: line.rstrip("\n") for line in fh}
+    for kind in ("m", "r"):
+        value = json.loads(stored[kind])
+        assert stored[kind] == _json({"t": kind, "h": value["h"], kind: value[kind]})
+    assert json.loads(stored["m"])["m"] == message
+    (read,) = read_transcript(tmp_path)
+    assert read.messages == [message] and read.request["tools"] == call.body["tools"]
 
 
 def test_tools_resent_every_turn_are_stored_once_and_old_inline_files_still_read(tmp_path):
