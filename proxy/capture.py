@@ -176,9 +176,6 @@ class RecentKeys:
         """Keys in memory now (a moved key counts twice): never more than 2 * limit."""
         return len(self._new) + len(self._old)
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._new or key in self._old
-
 
 def _raw(call: CapturedCall) -> RawResponse:
     try:
