@@ -23,12 +23,9 @@ def presented_key(request: web.Request) -> str:
 
 
 def resolve_session(
-    request: web.Request, cfg: ProxyConfig, store: SessionStore, key: str | None = None
+    request: web.Request, cfg: ProxyConfig, store: SessionStore, key: str
 ) -> tuple[Session, str | None]:
-    """(session, the client's own plain key or None); `key`: presented_key(request), when
-    the caller has it already."""
-    if key is None:
-        key = presented_key(request)
+    """(session, the client's own plain key or None); `key`: presented_key(request)."""
     sid = request.match_info.get("sid")
     if sid is None and key.startswith(KEY_PREFIX):
         sid = key[len(KEY_PREFIX) :]

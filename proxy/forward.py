@@ -118,7 +118,7 @@ async def _send_and_relay(
         reply = await replayed(call.session.replay, call)
     else:
         reply = await governed_send(call, attempt, gate, record, policy.limits, policy.absorb)
-        if reply.status == 400 and await stream_usage.refused(call, reply):
+        if stream_usage.may_be_refusal(call, reply) and await stream_usage.refused(call, reply):
             app[APP_LIFECYCLE].no_stream_options.add(call.upstream or "")
             attempt = await stream_usage.first_attempt_recorded(call, attempt, reply, gate, record)
             reply = await governed_send(call, attempt, gate, record, policy.limits, policy.absorb)

@@ -8,7 +8,7 @@ The definition is the standard library's `json.dumps(sort_keys=True, ...)`. On t
 path orjson writes the same bytes several times faster; the one place they differ is a
 float below 1e-4 (not 0), which Python writes with an exponent (`1e-05` against orjson's
 `0.00001`, `6.9e-07` against `6.9e-7`). So a body holding such a float anywhere is hashed
-by the standard library. Finding one walks the parsed body's lists and dicts (strings
+by the standard library. Finding one walks the body's dicts, lists and tuples (strings
 are skipped whole), which costs per value, not per byte: a regex over the text had to
 look at every byte, and ordinary text (`file-1`, `3e4f`) sent it down its slow path.
 Both give one value for every body: tests/proxy/test_hash_pins.py pins known hashes.
@@ -40,7 +40,7 @@ def _has_tiny_float(body: dict[str, Any]) -> bool:
             if kind is float:
                 if value and -_EXPONENT_BELOW < value < _EXPONENT_BELOW:
                     return True
-            elif kind is dict or kind is list:
+            elif kind is dict or kind is list or kind is tuple:  # tuples: bodies built in Python
                 stack.append(value)
     return False
 

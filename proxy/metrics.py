@@ -83,7 +83,7 @@ class Metrics:
         return label
 
     def record(self, call: ModelCall, upstream: str | None = None) -> None:
-        up = self._labels.get(upstream) or self.upstream_label(upstream)
+        up = self.upstream_label(upstream)
         self.calls[(call.outcome, call.api, up)] += 1
         self.latency.observe(call.latency_ms / 1000)
         if call.proxy_overhead_ms is not None:

@@ -23,10 +23,15 @@ from proxy.governor_send import Gate, Record
 from proxy.upstream import Attempt, Reply
 
 
+def may_be_refusal(call: CallFacts, reply: Reply) -> bool:
+    """Without reading anything: a 400 to a request the proxy added stream_options to."""
+    inb = call.inbound
+    return reply.status == 400 and inb is not None and inb.strip_usage
+
+
 async def refused(call: CallFacts, reply: Reply) -> bool:
     """This reply is the upstream refusing the stream_options the proxy added."""
-    inb = call.inbound
-    if reply.status != 400 or inb is None or not inb.strip_usage:
+    if not may_be_refusal(call, reply):
         return False
     body = await reply.response.read()  # small; aiohttp keeps it for the relay
     return b"stream_options" in body

@@ -2,8 +2,9 @@
 
 `send(client, attempt)` performs exactly one HTTP request upstream and returns a typed
 `Reply` (status, headers, when they came) whose body is still to be read; it never
-retries and never follows a redirect (the key goes to the configured upstream only). It is the seam for what wraps an attempt: a governor admits around it, a
-recorded retry mode loops it.
+retries and never follows a redirect (the key goes to the configured upstream only). It
+is the seam for what wraps an attempt: a governor admits around it, a recorded retry
+mode loops it.
 
 `upstream_errors(url, during)` is the proxy's `map_exceptions`: aiohttp's and asyncio's
 exceptions become the proxy's own tree (`proxy.errors`) at this boundary, so the code

@@ -66,3 +66,5 @@ def test_a_tiny_float_deep_in_a_body_is_found_and_text_that_looks_like_one_is_no
     for tiny in (1e-5, -3.3e-7, 5e-324, 9.99e-5):
         body = {"model": "m", "messages": [], "x": [[{"y": [tiny]}]]}
         assert request_hash(body) == _reference(body), tiny
+        built = {"model": "m", "messages": [], "x": ({"y": (tiny,)},)}  # a body made in Python
+        assert request_hash(built) == _reference(built), tiny
