@@ -16,7 +16,20 @@ from proxy.transcripts import AssembledReply, ToolCall
 
 
 def assemble(api: str, body: bytes, *, stream: bool) -> AssembledReply:
-    """The reply carried by `body` (SSE when `stream`, else JSON). Never raises."""
+    """The reply carried by `body` (SSE when `stream`, else JSON). Never raises: a
+    provider's JSON is untrusted, and a value of the wrong type only leaves `error` set."""
+    try:
+        return _assemble(api, body, stream)
+    except (AttributeError, TypeError, KeyError) as exc:
+        return AssembledReply(error=f"reply of an unexpected shape ({type(exc).__name__}: {exc})")
+
+
+def _str(value: Any) -> str | None:
+    """A text field of the reply, when the provider sent text."""
+    return value if isinstance(value, str) else None
+
+
+def _assemble(api: str, body: bytes, stream: bool) -> AssembledReply:
     if stream:
         events = list(_sse_events(body))
         if api == "responses":
@@ -88,14 +101,14 @@ def _chat_stream(events: list[dict[str, Any]]) -> AssembledReply:
                     reasoning.append(delta[key])
             for tc in delta.get("tool_calls") or []:
                 slot = calls.setdefault(tc.get("index", len(calls)), {"arguments": ""})
-                if tc.get("id"):
+                if _str(tc.get("id")):
                     slot["id"] = tc["id"]
                 fn = tc.get("function") or {}
-                if fn.get("name"):
+                if _str(fn.get("name")):
                     slot["name"] = fn["name"]
                 if isinstance(fn.get("arguments"), str):
                     slot["arguments"] += fn["arguments"]
-            if choice.get("finish_reason"):
+            if _str(choice.get("finish_reason")):
                 reply.finish_reason = choice["finish_reason"]
     reply.content = "".join(text) or None
     reply.reasoning = "".join(reasoning) or None
@@ -112,16 +125,12 @@ def _chat_object(data: dict[str, Any]) -> AssembledReply:
     if choices and isinstance(choices[0], dict):
         choice = choices[0]
         message = choice.get("message") or {}
-        reply.finish_reason = choice.get("finish_reason")
-        content = message.get("content")
-        reply.content = content if isinstance(content, str) else None
-        reasoning = message.get("reasoning_content") or message.get("reasoning")
-        reply.reasoning = reasoning if isinstance(reasoning, str) else None
+        reply.finish_reason = _str(choice.get("finish_reason"))
+        reply.content = _str(message.get("content"))
+        reply.reasoning = _str(message.get("reasoning_content") or message.get("reasoning"))
         for tc in message.get("tool_calls") or []:
             fn = tc.get("function") or {}
-            reply.tool_calls.append(
-                ToolCall(id=tc.get("id"), name=fn.get("name"), arguments=fn.get("arguments") or "")
-            )
+            reply.tool_calls.append(_tool_call(tc.get("id"), fn.get("name"), fn.get("arguments")))
     return reply
 
 
@@ -152,19 +161,17 @@ def _responses_object(data: dict[str, Any]) -> AssembledReply:
                 if isinstance(part.get("text"), str):
                     text.append(part["text"])
         elif kind == "function_call":
-            reply.tool_calls.append(
-                ToolCall(
-                    id=item.get("call_id") or item.get("id"),
-                    name=item.get("name"),
-                    arguments=item.get("arguments") or "",
-                )
-            )
+            call_id = item.get("call_id") or item.get("id")
+            reply.tool_calls.append(_tool_call(call_id, item.get("name"), item.get("arguments")))
         elif kind == "reasoning":
             for part in item.get("summary") or item.get("content") or []:
                 if isinstance(part.get("text"), str):
                     reasoning.append(part["text"])
     reply.content = "".join(text) or None
     reply.reasoning = "\n".join(reasoning) or None
-    status = data.get("status")
-    reply.finish_reason = "tool_calls" if reply.tool_calls else status
+    reply.finish_reason = "tool_calls" if reply.tool_calls else _str(data.get("status"))
     return reply
+
+
+def _tool_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
+    return ToolCall(id=_str(call_id), name=_str(name), arguments=_str(arguments) or "")

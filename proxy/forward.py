@@ -91,6 +91,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
     except Exception as exc:  # a bug of ours: still one record, never a lost session count
         if not call.recorded and call.session is not None:
             call.fail("connection_error", f"proxy internal error: {exc!r}"[:500], 500)
+            call.obs = None  # what was observed may be what broke: record without it
             record(call)
         raise
     finally:

@@ -43,8 +43,12 @@ class Observation:
     #: characters of output seen (text and tool arguments), for estimating tokens.
     out_chars: int = 0
     tool_calls: list[str] = field(default_factory=list)
+    #: the reply (or one of its events) was JSON of a shape the API does not have
+    malformed: str | None = None
 
-    def add_text(self, text: str) -> None:
+    def add_text(self, text: object) -> None:
+        if not isinstance(text, str):  # a provider's non-text is not text
+            return
         n = len(text)
         self.out_chars += n
         if self.text_len + n <= TEXT_LIMIT:
@@ -56,6 +60,25 @@ class Observation:
         if text and room > 0:
             self.text_parts.append(text[:room])
             self.text_len += room
+
+    def finish(self, reason: object) -> None:
+        """The finish reason, when the provider sent one as text."""
+        if reason and isinstance(reason, str):
+            self.finish_reason = reason
+
+    def add_tool(self, name: object) -> None:
+        if name and isinstance(name, str):
+            self.tool_calls.append(name)
+
+    def add_chars(self, value: object) -> None:
+        """Output characters (tool arguments, other deltas) counted for an estimate."""
+        if isinstance(value, str):
+            self.out_chars += len(value)
+
+    def misshapen(self, exc: Exception) -> None:
+        """The walk met a value of the wrong type: say so, keep what was observed."""
+        self.malformed = f"{type(exc).__name__}: {exc}"[:300]
+        self.error = self.error or f"upstream reply of an unexpected shape ({self.malformed})"
 
     @property
     def text(self) -> str | None:
@@ -89,7 +112,7 @@ class Observation:
 def _first_int(d: dict[str, Any], *keys: str) -> int | None:
     for k in keys:
         v = d.get(k)
-        if isinstance(v, int):
+        if type(v) is int:  # not a bool
             return v
     return None
 
@@ -180,10 +203,14 @@ class StreamObserver:
             return True
         if not isinstance(obj, dict):
             return True
-        if self.api == "responses":
-            self._responses_event(obj.get("type") or name, obj)
-            return True
-        return self._chat_chunk(obj)
+        try:  # a provider's JSON is untrusted: a value of the wrong type is not our crash
+            if self.api == "responses":
+                self._responses_event(obj.get("type") or name, obj)
+                return True
+            return self._chat_chunk(obj)
+        except (AttributeError, TypeError, KeyError) as exc:
+            self.obs.misshapen(exc)
+            return True  # forwarded as it came
 
     def _mark_output(self) -> None:
         if self.obs.first_output_at is None:
@@ -228,14 +255,12 @@ class StreamObserver:
             for tc in delta.get("tool_calls") or ():
                 self._mark_output()
                 fn = tc.get("function") or {}
-                obs.out_chars += len(fn.get("arguments") or "")
-                if fn.get("name"):
-                    obs.tool_calls.append(fn["name"])
+                obs.add_chars(fn.get("arguments"))
+                obs.add_tool(fn.get("name"))
             if choice.get("text"):  # legacy completions stream
                 self._mark_output()
                 obs.add_text(choice["text"])
-            if choice.get("finish_reason"):
-                obs.finish_reason = choice["finish_reason"]
+            obs.finish(choice.get("finish_reason"))
         return not (self.strip and usage and not choices)
 
     def _responses_event(self, kind: str | None, obj: dict[str, Any]) -> None:
@@ -246,12 +271,12 @@ class StreamObserver:
             self._mark_output()
             if kind == "response.output_text.delta":
                 obs.add_text(obj.get("delta") or "")
-            elif isinstance(obj.get("delta"), str):
-                obs.out_chars += len(obj["delta"])
+            else:
+                obs.add_chars(obj.get("delta"))
         elif kind == "response.output_item.added":
             item = obj.get("item") or {}
-            if item.get("type") == "function_call" and item.get("name"):
-                obs.tool_calls.append(item["name"])
+            if item.get("type") == "function_call":
+                obs.add_tool(item.get("name"))
         elif kind in _TERMINAL_RESPONSE_EVENTS:
             obs.done = True
             observe_response_object(obs, obj.get("response") or {}, text=False)
@@ -270,15 +295,15 @@ def observe_response_object(obs: Observation, resp: dict[str, Any], text: bool =
     obs.add_usage(resp.get("usage"))
     status = resp.get("status")
     incomplete = resp.get("incomplete_details") or {}
-    obs.finish_reason = incomplete.get("reason") or status or obs.finish_reason
+    obs.finish(incomplete.get("reason") or status)
     if resp.get("error"):
         obs.error = _message_of(resp["error"])
     if not text:
         return
     for item in resp.get("output") or ():
-        if item.get("type") == "function_call" and item.get("name"):
-            obs.tool_calls.append(item["name"])
-            obs.out_chars += len(item.get("arguments") or "")
+        if item.get("type") == "function_call":
+            obs.add_tool(item.get("name"))
+            obs.add_chars(item.get("arguments"))
         for part in item.get("content") or ():
             if isinstance(part, dict) and part.get("type") == "output_text":
                 obs.add_text(part.get("text") or "")
@@ -300,11 +325,20 @@ def observe_body(api: str, body: bytes) -> Observation:
 
 
 def observe_object(api: str, obj: dict[str, Any]) -> Observation:
-    """Observe a parsed (non-streamed) JSON response body of any API family."""
+    """Observe a parsed (non-streamed) JSON response body of any API family; a body of
+    a shape the API does not have leaves `malformed` set (and what could be read)."""
     obs = Observation()
-    if api == "responses" or obj.get("object") == "response":
-        observe_response_object(obs, obj)
-        return obs
+    try:
+        if api == "responses" or obj.get("object") == "response":
+            observe_response_object(obs, obj)
+        else:
+            _chat_object(obs, obj)
+    except (AttributeError, TypeError, KeyError) as exc:
+        obs.misshapen(exc)
+    return obs
+
+
+def _chat_object(obs: Observation, obj: dict[str, Any]) -> None:
     usage = obj.get("usage")
     if usage:
         obs.add_usage(usage)
@@ -319,10 +353,8 @@ def observe_object(api: str, obj: dict[str, Any]) -> Observation:
         calls = msg.get("tool_calls")
         if calls:
             _tool_calls(obs, calls)
-        finish = choice.get("finish_reason")
-        if finish and not obs.finish_reason:
-            obs.finish_reason = finish
-    return obs
+        if not obs.finish_reason:
+            obs.finish(choice.get("finish_reason"))
 
 
 _EMPTY: dict[str, Any] = {}
@@ -331,6 +363,5 @@ _EMPTY: dict[str, Any] = {}
 def _tool_calls(obs: Observation, calls: list[dict[str, Any]]) -> None:
     for tc in calls:
         fn = tc.get("function") or _EMPTY
-        obs.out_chars += len(fn.get("arguments") or "")
-        if fn.get("name"):
-            obs.tool_calls.append(fn["name"])
+        obs.add_chars(fn.get("arguments"))
+        obs.add_tool(fn.get("name"))

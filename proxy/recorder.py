@@ -50,7 +50,6 @@ class Recorder:
         return self.transcript is not None or (sess is not None and sess.transcript is not None)
 
     def record(self, call: CallFacts) -> ModelCall:
-        call.recorded = True
         latency_s = perf_counter() - call.t0
         sess, inb, obs = call.session, call.inbound, call.obs
         prompt, completion, total, cached, reasoning, source = _tokens(call)
@@ -95,10 +94,15 @@ class Recorder:
                 "replayed_seq": call.replayed_seq,
             }
         )
+        call.recorded = True
         self.sink.write(rec)
         self.metrics.record(rec, call.upstream)
         if call.reply_data is not None:
-            self._capture(call, rec)
+            try:
+                self._capture(call, rec)
+            except Exception as exc:  # a transcript must never cost the call its record
+                log.warning("transcript not written", session=rec.session, seq=rec.seq,
+                            error=f"{type(exc).__name__}: {exc}"[:300])  # fmt: skip
         if sess is not None:  # last: a reader waiting on the session sees it all done
             self.store.add_call(sess, rec)
         if rec.outcome != "ok":

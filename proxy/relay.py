@@ -99,6 +99,11 @@ class Relay:
                     + repr(seen[:120])[2:-1]
                 )
             call.obs = observe_object(call.api, obj) if obj is not None else Observation()
+            if call.obs.malformed is not None and call.api in _JSON_APIS:  # not its shape
+                raise UpstreamMalformed(
+                    f"upstream answered {status} with JSON of a shape the API does not have"
+                    f" ({call.obs.malformed})"
+                )
         else:
             call.error = classify.error_message(seen if seen is not None else body)
         call.status_code = status

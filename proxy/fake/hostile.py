@@ -13,6 +13,8 @@ misbehave the ways real providers and gateways do.
 | `fault/stall-body` | a non-streamed 200 that sends half its body, then nothing for `hang_s` |
 | `fault/set-cookie` | a normal reply with `Set-Cookie: provider_session=...`; its text says which `Cookie` the request carried (`cookie: <value or none>`) |
 | `fault/redirect` | 307 to `/v1/chat/completions` on the same host (as a gateway moving an API might) |
+| `fault/odd-types` | the normal chat reply with values of the wrong JSON types: `finish_reason` 7, `content` a list, a tool call whose `id` and `name` are numbers and whose `arguments` is an object |
+| `fault/misshapen` | a chat reply whose `choices` is a string (whole) or holds a string (streamed) |
 | header `x-fake-fault: drop` (any route) | the connection is closed without an answer |
 
 `before()` answers instead of the normal reply; `after()` delivers the normal reply
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import zlib
 from collections.abc import Iterable
 
@@ -32,7 +35,13 @@ from proxy.errors import error_body
 
 BEFORE = ("fault/401-echo-key", "fault/html-200", "fault/reject-stream-options", "fault/redirect")
 AFTER = ("fault/gzip", "fault/echo-key", "fault/no-done", "fault/cut-body", "fault/stall-body",
-         "fault/set-cookie")  # fmt: skip
+         "fault/set-cookie", "fault/odd-types", "fault/misshapen")  # fmt: skip
+ODD_TOOL_CALL = {
+    "index": 0,
+    "id": 5,
+    "type": "function",
+    "function": {"name": 9, "arguments": {"a": 1}},
+}
 HTML = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
 
 
@@ -86,6 +95,8 @@ async def after(
         return web.Response(body=whole.replace(b"echo: ", b"echo: " + said.encode(), 1),
                             content_type="application/json",
                             headers={"Set-Cookie": "provider_session=abc123; Path=/"})  # fmt: skip
+    if model in ("fault/odd-types", "fault/misshapen"):
+        return await _wrong_types(request, model, whole, events)
     if whole is not None:
         return await _whole(request, model, whole)
     resp = web.StreamResponse(headers=_stream_headers(model))
@@ -125,6 +136,41 @@ async def _whole(request: web.Request, model: str, whole: bytes) -> web.StreamRe
         await asyncio.sleep(3600)
     elif request.transport is not None:
         request.transport.close()
+    return resp
+
+
+async def _wrong_types(
+    request: web.Request, model: str, whole: bytes | None, events: Iterable[bytes] | None
+) -> web.StreamResponse:
+    """The normal chat reply, its values of the wrong JSON types (or its shape wrong)."""
+    if whole is not None:
+        obj = json.loads(whole)
+        if model == "fault/misshapen":
+            obj["choices"] = "the provider's own words"
+        else:
+            choice = obj["choices"][0]
+            choice["finish_reason"] = 7
+            choice["message"]["content"] = [choice["message"]["content"]]
+            choice["message"]["tool_calls"] = [ODD_TOOL_CALL]
+        return web.json_response(obj)
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    for event in events or ():
+        if event.startswith(b"data: {"):
+            obj = json.loads(event[6:])
+            for choice in obj.get("choices") or ():
+                if model == "fault/misshapen":
+                    obj["choices"] = ["the provider's own words"]
+                    break
+                delta = choice.setdefault("delta", {})
+                if isinstance(delta.get("content"), str):
+                    delta["content"] = [delta["content"]]
+                if choice.get("finish_reason"):
+                    choice["finish_reason"] = 7
+                    delta["tool_calls"] = [ODD_TOOL_CALL]
+            event = b"data: " + json.dumps(obj).encode() + b"\n\n"
+        await resp.write(event)
+    await resp.write_eof()
     return resp
 
 

@@ -13,7 +13,9 @@ import httpx
 import openai
 import pytest
 
+from proxy.records import ModelCall
 from proxy.server import ProxyServer
+from proxy.transcripts import read_transcript
 
 from .conftest import KEY_ENV, SECRET
 
@@ -196,3 +198,73 @@ def test_a_redirect_is_not_followed_with_the_key(proxy, fake, session):
     [call] = proxy.calls(session.id)
     assert (call.status_code, call.upstream_status, call.outcome) == (
         502, 307, "upstream_malformed")  # fmt: skip
+
+
+# -- a provider whose JSON has values of the wrong types ------------------------------
+
+
+def _records_as_read(record_dir: Path) -> list[ModelCall]:
+    """calls.jsonl as any reader reads it: every line must validate."""
+    return [ModelCall.model_validate_json(line)
+            for line in (record_dir / "calls.jsonl").read_text().splitlines()]  # fmt: skip
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_values_of_the_wrong_type_reach_the_client_and_leave_records_anyone_can_read(
+    proxy, session, record_dir, stream
+):
+    """finish_reason 7, content a list, a tool call named 9: the client gets the reply as
+    the provider sent it, and the record (and transcript) keep only what has its type."""
+    body = {"model": "fault/odd-types", "messages": MSG, "stream": stream}
+    resp = httpx.post(proxy.base_url + CHAT, headers={"Authorization": f"Bearer {session.key}"},
+                      json=body, timeout=10)  # fmt: skip
+    assert resp.status_code == 200
+    assert b'"finish_reason": 7' in resp.content and b'"name": 9' in resp.content
+    [call] = proxy.calls(session.id, settle_s=2)
+    assert (call.outcome, call.status_code) == ("ok", 200)
+    assert call.finish_reason is None and call.tool_calls == []
+    [read] = _records_as_read(record_dir)
+    assert read == call
+    proxy.close_session(session.id)  # the transcript's gzip member is complete
+    [kept] = read_transcript(record_dir)
+    assert kept.reply is not None and kept.reply.finish_reason is None
+    assert kept.raw is not None  # the upstream's bytes (a stream's usage chunk too)
+    assert all(line in kept.raw.data() for line in resp.content.split(b"\n\n"))
+
+
+def test_a_whole_reply_not_of_the_apis_shape_is_the_upstreams_failure(proxy, session):
+    """`choices` a string: not the API's JSON, as an HTML page is not (502, recorded
+    upstream_malformed), never the proxy's own 500."""
+    resp = httpx.post(proxy.base_url + CHAT, headers={"Authorization": f"Bearer {session.key}"},
+                      json={"model": "fault/misshapen", "messages": MSG}, timeout=10)  # fmt: skip
+    assert resp.status_code == 502 and resp.json()["error"]["code"] == "upstream_malformed"
+    [call] = proxy.calls(session.id, settle_s=2)
+    assert (call.outcome, call.status_code, call.upstream_status) == (
+        "upstream_malformed", 502, 200)  # fmt: skip
+    assert "shape" in (call.error or "")
+
+
+def test_a_misshapen_stream_is_forwarded_whole_and_recorded_with_what_was_wrong(
+    proxy, session, client
+):
+    chunks = list(client.chat.completions.with_raw_response.create(
+        model="fault/misshapen", messages=MSG, stream=True).http_response.iter_lines())  # fmt: skip
+    assert any("the provider's own words" in line for line in chunks)
+    assert chunks[-1] == "data: [DONE]" or chunks[-2:] == ["data: [DONE]", ""]
+    [call] = proxy.calls(session.id, settle_s=2)
+    assert (call.outcome, call.status_code) == ("ok", 200)
+    assert call.error is not None and "unexpected shape" in call.error
+
+
+def test_a_transcript_that_cannot_be_written_costs_the_call_nothing(fake, upstream_key, tmp_path):
+    """The record is kept, the session's reader gets it at once, the client its reply."""
+    (tmp_path / "transcript.jsonl.gz").mkdir()  # where the transcript goes: unwritable
+    with ProxyServer(upstream=fake.base_url + "/v1", upstream_key_env=KEY_ENV,
+                     record_dir=tmp_path, require_session=True) as proxy:  # fmt: skip
+        sess = proxy.create_session(cell_id="no-transcript")
+        with openai.OpenAI(base_url=proxy.base_url + "/v1", api_key=sess.key,
+                           max_retries=0) as c:  # fmt: skip
+            reply = c.chat.completions.create(model="echo", messages=MSG)
+        [call] = proxy.calls(sess.id, settle_s=30)
+    assert reply.choices[0].message.content and call.outcome == "ok"
+    assert [r.seq for r in _records_as_read(tmp_path)] == [call.seq]
