@@ -135,17 +135,31 @@ class StreamObserver:
         self.strip = strip_usage_chunk
         self.clock = clock
         self.obs = Observation()
-        self._buf = b""
+        #: an event still arriving, in the pieces it came in (joined once it ends: a long
+        #: event costs its length once, not once per chunk), and its last bytes
+        self._held: list[bytes] = []
+        self._tail = b""
 
     def feed(self, chunk: bytes) -> bytes:
-        data = self._buf + chunk if self._buf else chunk
+        if self._held:
+            seam = self._tail + chunk
+            if b"\n\n" not in seam and b"\n\r\n" not in seam:  # the event goes on
+                self._held.append(chunk)
+                self._tail = seam[-3:]
+                return b"" if self.strip else chunk
+            data = b"".join(self._held) + chunk
+        else:
+            data = chunk
         if not self.strip and b"\r" not in data:  # the common case: observe, pass as is
             pos, end = 0, data.find(b"\n\n")
             while end >= 0:
                 self._event(data[pos:end])
                 pos = end + 2
                 end = data.find(b"\n\n", pos)
-            self._buf = data[pos:] if pos < len(data) else b""
+            if pos < len(data):
+                self._hold(data[pos:])
+            elif self._held:
+                self._held = []
             return chunk
         pos = 0
         out: list[bytes] = []
@@ -162,18 +176,27 @@ class StreamObserver:
             if self.strip and keep:
                 out.append(data[pos:after])
             pos = after
-        self._buf = data[pos:]
+        if pos < len(data):
+            self._hold(data[pos:])
+        elif self._held:
+            self._held = []
         if not self.strip:
             return chunk
         return out[0] if len(out) == 1 else b"".join(out)
 
     def finish(self) -> bytes:
         """At end of stream: observe and return whatever is left without a blank line."""
-        rest, self._buf = self._buf, b""
+        rest = b"".join(self._held)
+        self._hold(b"")
         if rest.strip():
             keep = self._event(rest)
             return rest if (self.strip and keep) else b""
         return rest if self.strip else b""
+
+    def _hold(self, rest: bytes) -> None:
+        """Keep the start of an event that has not ended yet."""
+        self._held = [rest] if rest else []
+        self._tail = rest[-3:]
 
     # -- one event -------------------------------------------------------------------
 
