@@ -22,6 +22,10 @@ from orjson import loads as _loads  # several times faster per SSE event than js
 TEXT_LIMIT = 2000
 
 _EVENT_END = re.compile(rb"\r?\n\r?\n")
+#: the longest stream event the observer holds (a Responses `response.completed` event
+#: carries the whole response); a longer one is passed on unobserved, so memory stays
+#: bounded whatever a provider streams.
+MAX_EVENT_BYTES = 16 * 2**20
 _TERMINAL_RESPONSE_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
 
@@ -122,7 +126,8 @@ class StreamObserver:
 
     With `strip_usage_chunk` it forwards whole events only (a partial event waits for
     its end) so that it can drop the chunk with `choices: []` and `usage` that the proxy
-    requested itself. Otherwise it forwards every byte the moment it arrives.
+    requested itself. Otherwise it forwards every byte the moment it arrives. An event
+    longer than `max_event_bytes` is forwarded as it comes and not observed.
     """
 
     def __init__(
@@ -130,23 +135,35 @@ class StreamObserver:
         api: str,
         strip_usage_chunk: bool = False,
         clock: Callable[[], float] = time.perf_counter,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.api = api
         self.strip = strip_usage_chunk
         self.clock = clock
+        self.max_event_bytes = max_event_bytes
         self.obs = Observation()
         #: an event still arriving, in the pieces it came in (joined once it ends: a long
-        #: event costs its length once, not once per chunk), and its last bytes
+        #: event costs its length once, not once per chunk), their size and last bytes
         self._held: list[bytes] = []
+        self._held_bytes = 0
         self._tail = b""
+        #: inside an event too long to hold: forwarding it until it ends
+        self._passing = False
 
     def feed(self, chunk: bytes) -> bytes:
-        if self._held:
+        if self._held or self._passing:
             seam = self._tail + chunk
             if b"\n\n" not in seam and b"\n\r\n" not in seam:  # the event goes on
-                self._held.append(chunk)
                 self._tail = seam[-3:]
+                if self._passing:
+                    return chunk
+                self._held.append(chunk)
+                self._held_bytes += len(chunk)
+                if self._held_bytes > self.max_event_bytes:
+                    return self._pass_on(chunk)
                 return b"" if self.strip else chunk
+            if self._passing:
+                return self._passed_on(seam, chunk)
             data = b"".join(self._held) + chunk
         else:
             data = chunk
@@ -188,6 +205,7 @@ class StreamObserver:
         """At end of stream: observe and return whatever is left without a blank line."""
         rest = b"".join(self._held)
         self._hold(b"")
+        self._passing = False
         if rest.strip():
             keep = self._event(rest)
             return rest if (self.strip and keep) else b""
@@ -196,7 +214,28 @@ class StreamObserver:
     def _hold(self, rest: bytes) -> None:
         """Keep the start of an event that has not ended yet."""
         self._held = [rest] if rest else []
+        self._held_bytes = len(rest)
         self._tail = rest[-3:]
+
+    def _pass_on(self, chunk: bytes) -> bytes:
+        """The event outgrew `max_event_bytes` with `chunk`: stop holding it (what strip
+        mode held goes to the client now, the rest as it comes) and leave it unobserved."""
+        held = b"".join(self._held) if self.strip else chunk
+        self._held, self._held_bytes, self._passing = [], 0, True
+        self.obs.error = self.obs.error or (
+            f"a stream event longer than {self.max_event_bytes} bytes was passed on unobserved"
+        )
+        return held
+
+    def _passed_on(self, seam: bytes, chunk: bytes) -> bytes:
+        """The long event ends in `chunk`: its end goes on as it came, what follows is
+        observed again."""
+        end = _EVENT_END.search(seam)
+        assert end is not None  # the caller found "\n\n" or "\n\r\n" in it
+        after = max(0, end.end() - len(self._tail))
+        self._passing, self._tail = False, b""
+        rest = chunk[after:]
+        return chunk[:after] + (self.feed(rest) if rest else b"")
 
     # -- one event -------------------------------------------------------------------
 

@@ -98,7 +98,7 @@ def test_every_way_of_cutting_a_stream_forwards_and_observes_the_same(strip, end
 
 
 def test_a_long_event_costs_its_length_once_not_once_per_chunk():
-    """A provider's event of 64 MB in 16 KB pieces: each piece is scanned alone until the
+    """A provider's event of 8 MB in 16 KB pieces: each piece is scanned alone until the
     event ends (joining the held pieces every time took ~1.7 s of CPU for 8 MB)."""
     obs = StreamObserver("chat", strip_usage_chunk=True)
     piece, head, end = (
@@ -107,13 +107,36 @@ def test_a_long_event_costs_its_length_once_not_once_per_chunk():
         b'"}}]}\n\n',
     )
     assert obs.feed(head) == b""
-    for _ in range(4096):
+    for _ in range(512):
         assert obs.feed(piece) == b""  # held: strip mode forwards whole events
         assert len(obs._tail) <= 3
-    assert len(obs._held) == 4097  # nothing joined while the event went on
+    assert len(obs._held) == 513  # nothing joined while the event went on
     out = obs.feed(end)
-    assert len(out) == len(head) + 64 * 2**20 + len(end) and obs.obs.out_chars == 64 * 2**20
+    assert len(out) == len(head) + 8 * 2**20 + len(end) and obs.obs.out_chars == 8 * 2**20
     assert obs._held == []
+
+
+@pytest.mark.parametrize("step", [7, 3000, 65536])
+@pytest.mark.parametrize("strip", [False, True])
+def test_an_event_longer_than_the_limit_is_passed_on_and_memory_stays_bounded(strip, step):
+    """A provider that streams one event without end (or a very long one): every byte
+    still reaches the client, the observer never holds more than the limit and a piece,
+    and the events after it are observed (and the usage chunk stripped) as usual."""
+    limit, piece = 50_000, b"y" * 4096
+    long_event = b'data: {"choices":[{"index":0,"delta":{"content":"' + piece * 40 + b'"}}]}\n\n'
+    data = chunk({"content": "before "}) + long_event + stream_bytes()
+    obs = StreamObserver("chat", strip_usage_chunk=strip, max_event_bytes=limit)
+    out, most = [], 0
+    for i in range(0, len(data), step):
+        out.append(obs.feed(data[i : i + step]))
+        most = max(most, obs._held_bytes)
+    out.append(obs.finish())
+    usage = chunk(usage=USAGE, choices=False)
+    assert b"".join(out) == (data.replace(usage, b"") if strip else data)
+    assert most <= limit + step
+    assert obs.obs.text == "before Hello"  # the long event is not observed, the rest is
+    assert obs.obs.total_tokens == 18 and obs.obs.done
+    assert "passed on unobserved" in (obs.obs.error or "")
 
 
 def test_responses_events():
