@@ -167,8 +167,9 @@ async def resolve(
         call.redact = red.scrub_text
     call.proxy_s = perf_counter() - call.t0
     return Attempt(
-        request.method, URL(url, encoded=True), headers, inb.data, sess.upstream_timeout_s
-    )
+        request.method, URL(url, encoded=True), headers, inb.data, sess.upstream_timeout_s,
+        no_user_agent="User-Agent" not in request.headers,
+    )  # fmt: skip
 
 
 #: a path segment that climbs (`..`, `.`), split on `/` and on `\` (which some servers

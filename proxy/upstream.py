@@ -40,6 +40,9 @@ class Attempt:
     #: the session's own upstream timeout (shorter than its agent's client timeout), else
     #: the proxy's.
     timeout_s: float | None = None
+    #: the client sent no User-Agent: aiohttp must not add its own (the upstream sees
+    #: what the agent sent, nothing more)
+    no_user_agent: bool = False
 
 
 class BodySource(Protocol):
@@ -80,12 +83,14 @@ async def send(client: aiohttp.ClientSession, attempt: Attempt) -> Reply:
             headers=attempt.headers,
             timeout=timeout,
             allow_redirects=False,  # the key goes to the one upstream given, a 3xx is answered
+            skip_auto_headers=_NO_USER_AGENT if attempt.no_user_agent else None,
         )
     except UPSTREAM_FAILURES as exc:
         raise upstream_failure(exc, str(attempt.url), "request") from exc
     return Reply(resp, resp.status, resp.headers, sent_at, perf_counter())
 
 
+_NO_USER_AGENT = ("User-Agent",)
 #: what talking to the upstream can raise (ServerTimeoutError is both).
 UPSTREAM_FAILURES = (TimeoutError, aiohttp.ClientError)
 

@@ -59,6 +59,8 @@ class FakeState:
     disconnects: int = 0
     #: method and path of recent requests to any route, newest last (tests).
     seen: deque = field(default_factory=lambda: deque(maxlen=1024))
+    #: the User-Agent of those requests (None: none was sent), newest last (tests).
+    user_agents: deque = field(default_factory=lambda: deque(maxlen=1024))
     quota: Quota | None = None
 
     def __post_init__(self) -> None:
@@ -74,6 +76,7 @@ _N = re.compile(r"-(\d+)$")
 async def _remember(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Note every request's method and raw path (tests: what reached the upstream)."""
     request.app[FAKE].seen.append(f"{request.method} {request.raw_path}")
+    request.app[FAKE].user_agents.append(request.headers.get("User-Agent"))
     return await handler(request)
 
 

@@ -268,3 +268,21 @@ def test_a_transcript_that_cannot_be_written_costs_the_call_nothing(fake, upstre
         [call] = proxy.calls(sess.id, settle_s=30)
     assert reply.choices[0].message.content and call.outcome == "ok"
     assert [r.seq for r in _records_as_read(tmp_path)] == [call.seq]
+
+
+def test_the_upstream_sees_the_clients_user_agent_or_none(proxy, fake, session):
+    """The proxy adds no User-Agent of its own (aiohttp's) to a client that sent none."""
+    host, port = proxy.base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)  # sends no User-Agent
+    try:
+        conn.request("POST", CHAT, body=json.dumps({"model": "echo", "messages": MSG}),
+                     headers={"Authorization": f"Bearer {session.key}",
+                              "Content-Type": "application/json"})  # fmt: skip
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
+    resp = httpx.post(proxy.base_url + CHAT, json={"model": "echo", "messages": MSG},
+                      headers={"Authorization": f"Bearer {session.key}",
+                               "User-Agent": "agent-cli/1.2"})  # fmt: skip
+    assert resp.status_code == 200
+    assert list(fake.state.user_agents)[-2:] == [None, "agent-cli/1.2"]
