@@ -95,16 +95,18 @@ class Recorder:
             }
         )
         call.recorded = True
-        self.sink.write(rec)
-        self.metrics.record(rec, call.upstream)
-        if call.reply_data is not None:
-            try:
-                self._capture(call, rec)
-            except Exception as exc:  # a transcript must never cost the call its record
-                log.warning("transcript not written", session=rec.session, seq=rec.seq,
-                            error=f"{type(exc).__name__}: {exc}"[:300])  # fmt: skip
-        if sess is not None:  # last: a reader waiting on the session sees it all done
-            self.store.add_call(sess, rec)
+        try:
+            self.sink.write(rec)
+            self.metrics.record(rec, call.upstream)
+            if call.reply_data is not None:
+                try:
+                    self._capture(call, rec)
+                except Exception as exc:  # a transcript must never cost the call its record
+                    log.warning("transcript not written", session=rec.session, seq=rec.seq,
+                                error=f"{type(exc).__name__}: {exc}"[:300])  # fmt: skip
+        finally:  # whatever failed above, the session's reader gets the call (and its count)
+            if sess is not None:  # last: a reader waiting on the session sees it all done
+                self.store.add_call(sess, rec)
         if rec.outcome != "ok":
             log.info(
                 "call",
