@@ -91,6 +91,7 @@ async def _upstream_client(app: web.Application) -> AsyncIterator[None]:
         # a transparent proxy keeps no state of its own between calls: a provider's cookie
         # is passed to the client that got it, never replayed on anyone's later call
         cookie_jar=aiohttp.DummyCookieJar(),
+        response_class=upstream.capped_response(cfg.max_reply_bytes),
     ) as client:
         # aiohttp re-sends an idempotent request (GET /v1/models) once when a pooled
         # connection drops; the proxy never retries on its own (one record per attempt).

@@ -24,6 +24,9 @@ class ProxyConfig:
     #: Seconds to wait for the upstream to connect / send its next bytes.
     timeout: float = 600.0
     max_body_bytes: int = 32 * 1024 * 1024
+    #: the largest whole (non-streamed) reply the proxy reads from the upstream; a larger
+    #: one is refused (502 `upstream_malformed`) instead of held in memory.
+    max_reply_bytes: int = 256 * 1024 * 1024
     #: the rate-limit governor (docs/proxy.md); off forwards every call at once.
     governor: bool = True
     #: quota, absorb and injection for sessions that bring no policy of their own.

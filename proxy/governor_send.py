@@ -101,6 +101,7 @@ async def governed_send(
         call.queued_s = call.ticket.queued_s
     reply = await gate.send(attempt)
     if reply.status >= 400:  # small error bodies: read now, settle now
+        call.upstream_status = reply.status  # the record's, should the read fail
         await reply.response.read()
         settle(gate, call, reply=reply)
     return reply

@@ -23,7 +23,13 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from proxy.errors import ProxyError, UpstreamCut, UpstreamTimeout, UpstreamUnreachable
+from proxy.errors import (
+    ProxyError,
+    UpstreamCut,
+    UpstreamMalformed,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
 
 Phase = Literal["request", "body", "stream"]
 
@@ -91,6 +97,40 @@ async def send(client: aiohttp.ClientSession, attempt: Attempt) -> Reply:
 
 
 _NO_USER_AGENT = ("User-Agent",)
+
+
+def capped_response(max_bytes: int) -> type[aiohttp.ClientResponse]:
+    """aiohttp's response, whose whole-body `read()` refuses to hold more than
+    `max_bytes` (a provider cannot make the proxy buffer without end). Every reader of a
+    whole body (the relay, error bodies, absorb mode) goes through it; streams do not."""
+
+    class CappedResponse(aiohttp.ClientResponse):
+        async def read(self) -> bytes:
+            if self._body is None:
+                try:
+                    self._body = await _read_at_most(self.content, max_bytes, str(self.url))
+                except BaseException:
+                    self.close()
+                    raise
+            return await super().read()  # the body is there: aiohttp's release and checks
+
+    return CappedResponse
+
+
+async def _read_at_most(content: aiohttp.StreamReader, max_bytes: int, url: str) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while chunk := await content.readany():
+        size += len(chunk)
+        if size > max_bytes:
+            raise UpstreamMalformed(
+                f"upstream {url} sent a reply larger than this proxy's limit of {max_bytes}"
+                " bytes (cab proxy --max-reply-bytes)"
+            )
+        parts.append(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 #: what talking to the upstream can raise (ServerTimeoutError is both).
 UPSTREAM_FAILURES = (TimeoutError, aiohttp.ClientError)
 

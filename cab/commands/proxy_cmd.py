@@ -44,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=600.0, help="upstream timeout, seconds")
     p.add_argument("--max-body-bytes", type=int, default=32 * 1024 * 1024)
     p.add_argument(
+        "--max-reply-bytes",
+        type=int,
+        default=256 * 1024 * 1024,
+        help="refuse (502) a whole upstream reply larger than this instead of holding it",
+    )
+    p.add_argument(
         "--unix-socket",
         type=Path,
         metavar="PATH",
@@ -147,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         require_session=args.require_session,
         timeout=args.timeout,
         max_body_bytes=args.max_body_bytes,
+        max_reply_bytes=args.max_reply_bytes,
         transcripts=args.transcripts,
         stream_usage=args.stream_usage,
         header_timeout_s=args.header_timeout,

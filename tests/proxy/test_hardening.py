@@ -286,3 +286,26 @@ def test_the_upstream_sees_the_clients_user_agent_or_none(proxy, fake, session):
                                "User-Agent": "agent-cli/1.2"})  # fmt: skip
     assert resp.status_code == 200
     assert list(fake.state.user_agents)[-2:] == [None, "agent-cli/1.2"]
+
+
+@pytest.mark.parametrize(("model", "upstream_status"), [("echo", 200), ("fault/500", 500)])
+def test_a_whole_reply_over_the_limit_is_refused_not_held(
+    fake, upstream_key, record_dir, model, upstream_status
+):
+    """`--max-reply-bytes`: a larger whole reply (or error body) is a 502, recorded as the
+    upstream's failure; a stream is not a whole reply and is not limited."""
+    with ProxyServer(upstream=fake.base_url + "/v1", upstream_key_env=KEY_ENV,
+                     record_dir=record_dir, max_reply_bytes=64) as proxy:  # fmt: skip
+        sess = proxy.create_session(cell_id="small-limit")
+        auth = {"Authorization": f"Bearer {sess.key}"}
+        resp = httpx.post(proxy.base_url + CHAT, headers=auth,
+                          json={"model": model, "messages": MSG}, timeout=10)  # fmt: skip
+        streamed = httpx.post(proxy.base_url + CHAT, headers=auth, timeout=10,
+                              json={"model": "echo", "messages": MSG, "stream": True})  # fmt: skip
+        first, second = proxy.calls(sess.id, settle_s=5)
+    assert resp.status_code == 502 and resp.json()["error"]["code"] == "upstream_malformed"
+    assert "--max-reply-bytes" in resp.json()["error"]["message"]
+    assert (first.outcome, first.status_code, first.upstream_status) == (
+        "upstream_malformed", 502, upstream_status)  # fmt: skip
+    assert streamed.status_code == 200 and b"[DONE]" in streamed.content
+    assert (second.outcome, second.tokens_source) == ("ok", "usage")
