@@ -29,6 +29,7 @@ from proxy import classify
 from proxy.capture import CALL_CAP_BYTES
 from proxy.errors import UpstreamMalformed
 from proxy.facts import CallFacts, ms
+from proxy.keys import APP_CONFIG
 from proxy.observe import Observation, StreamObserver, observe_object, parse_object
 from proxy.redact import NOTHING, Redactor, StreamRedactor
 from proxy.upstream import UPSTREAM_FAILURES, Reply, upstream_failure
@@ -84,7 +85,10 @@ class Relay:
         t_last = perf_counter()
         call.ttft_ms = ms(reply.headers_at - call.t0)
         decoder = _decoder(reply.headers)
-        seen = _decode_whole(decoder, body) if decoder is not None else body
+        if decoder is not None:  # never more than the proxy would read undecoded
+            seen = _decode_whole(decoder, body, self.request.app[APP_CONFIG].max_reply_bytes)
+        else:
+            seen = body
         if seen is not None and self.redactor:
             clean = self.redactor.scrub(seen)
             if clean is not seen:  # a key was in it: send the clean copy
@@ -215,10 +219,17 @@ def _decoder(headers: CIMultiDictProxy[str]) -> zlib._Decompress | None:
     return None
 
 
-def _decode_whole(decoder: zlib._Decompress, body: bytes) -> bytes | None:
-    """The decoded body, or None when it does not decode (observed as it came)."""
+def _decode_whole(decoder: zlib._Decompress, body: bytes, max_bytes: int) -> bytes | None:
+    """The decoded body, or None when it does not decode (observed as it came); one that
+    decodes to more than `max_bytes` (a gzip bomb) is refused, never inflated whole."""
     try:
-        return decoder.decompress(body) + decoder.flush()
+        data = decoder.decompress(body, max_bytes + 1)
+        if len(data) > max_bytes or decoder.unconsumed_tail:
+            raise UpstreamMalformed(
+                f"upstream reply decodes to more than this proxy's limit of {max_bytes} bytes"
+                " (cab proxy --max-reply-bytes)"
+            )
+        return data + decoder.flush()
     except zlib.error:
         return None
 

@@ -309,3 +309,26 @@ def test_a_whole_reply_over_the_limit_is_refused_not_held(
         "upstream_malformed", 502, upstream_status)  # fmt: skip
     assert streamed.status_code == 200 and b"[DONE]" in streamed.content
     assert (second.outcome, second.tokens_source) == ("ok", "usage")
+
+
+def test_a_gzip_reply_that_decodes_past_the_limit_is_refused_not_inflated(
+    fake, upstream_key, record_dir
+):
+    """A small compressed body that inflates past `--max-reply-bytes` (a gzip bomb, at
+    scale) is refused as the upstream's failure; under the limit it is read as usual."""
+    msg = [{"role": "user", "content": "a " * 100}]  # ~240 bytes on the wire, ~600 decoded
+    with ProxyServer(upstream=fake.base_url + "/v1", upstream_key_env=KEY_ENV,
+                     record_dir=record_dir, max_reply_bytes=400) as proxy:  # fmt: skip
+        sess = proxy.create_session(cell_id="bomb")
+        resp = httpx.post(proxy.base_url + CHAT, headers={"Authorization": f"Bearer {sess.key}"},
+                          json={"model": "fault/gzip", "messages": msg}, timeout=10)  # fmt: skip
+        [call] = proxy.calls(sess.id, settle_s=5)
+    assert resp.status_code == 502 and "decodes to more than" in resp.json()["error"]["message"]
+    assert (call.outcome, call.upstream_status) == ("upstream_malformed", 200)
+    with ProxyServer(upstream=fake.base_url + "/v1", upstream_key_env=KEY_ENV,
+                     record_dir=record_dir / "roomy", max_reply_bytes=700) as proxy:  # fmt: skip
+        sess = proxy.create_session(cell_id="no-bomb")
+        resp = httpx.post(proxy.base_url + CHAT, headers={"Authorization": f"Bearer {sess.key}"},
+                          json={"model": "fault/gzip", "messages": msg}, timeout=10)  # fmt: skip
+        [call] = proxy.calls(sess.id, settle_s=5)
+    assert resp.status_code == 200 and (call.outcome, call.tokens_source) == ("ok", "usage")
