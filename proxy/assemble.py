@@ -12,7 +12,7 @@ from typing import Any
 
 from orjson import loads
 
-from proxy.transcripts import AssembledReply, ToolCall
+from proxy.transcripts import AssembledReply, ToolCall, text_or_none
 
 
 def assemble(api: str, body: bytes, *, stream: bool) -> AssembledReply:
@@ -22,11 +22,6 @@ def assemble(api: str, body: bytes, *, stream: bool) -> AssembledReply:
         return _assemble(api, body, stream)
     except (AttributeError, TypeError, KeyError) as exc:
         return AssembledReply(error=f"reply of an unexpected shape ({type(exc).__name__}: {exc})")
-
-
-def _str(value: Any) -> str | None:
-    """A text field of the reply, when the provider sent text."""
-    return value if isinstance(value, str) else None
 
 
 def _assemble(api: str, body: bytes, stream: bool) -> AssembledReply:
@@ -101,14 +96,14 @@ def _chat_stream(events: list[dict[str, Any]]) -> AssembledReply:
                     reasoning.append(delta[key])
             for tc in delta.get("tool_calls") or []:
                 slot = calls.setdefault(tc.get("index", len(calls)), {"arguments": ""})
-                if _str(tc.get("id")):
+                if text_or_none(tc.get("id")):
                     slot["id"] = tc["id"]
                 fn = tc.get("function") or {}
-                if _str(fn.get("name")):
+                if text_or_none(fn.get("name")):
                     slot["name"] = fn["name"]
                 if isinstance(fn.get("arguments"), str):
                     slot["arguments"] += fn["arguments"]
-            if _str(choice.get("finish_reason")):
+            if text_or_none(choice.get("finish_reason")):
                 reply.finish_reason = choice["finish_reason"]
     reply.content = "".join(text) or None
     reply.reasoning = "".join(reasoning) or None
@@ -125,12 +120,14 @@ def _chat_object(data: dict[str, Any]) -> AssembledReply:
     if choices and isinstance(choices[0], dict):
         choice = choices[0]
         message = choice.get("message") or {}
-        reply.finish_reason = _str(choice.get("finish_reason"))
-        reply.content = _str(message.get("content"))
-        reply.reasoning = _str(message.get("reasoning_content") or message.get("reasoning"))
+        reply.finish_reason = text_or_none(choice.get("finish_reason"))
+        reply.content = text_or_none(message.get("content"))
+        reply.reasoning = text_or_none(message.get("reasoning_content") or message.get("reasoning"))
         for tc in message.get("tool_calls") or []:
             fn = tc.get("function") or {}
-            reply.tool_calls.append(_tool_call(tc.get("id"), fn.get("name"), fn.get("arguments")))
+            reply.tool_calls.append(
+                ToolCall.untrusted(tc.get("id"), fn.get("name"), fn.get("arguments"))
+            )
     return reply
 
 
@@ -162,16 +159,14 @@ def _responses_object(data: dict[str, Any]) -> AssembledReply:
                     text.append(part["text"])
         elif kind == "function_call":
             call_id = item.get("call_id") or item.get("id")
-            reply.tool_calls.append(_tool_call(call_id, item.get("name"), item.get("arguments")))
+            reply.tool_calls.append(
+                ToolCall.untrusted(call_id, item.get("name"), item.get("arguments"))
+            )
         elif kind == "reasoning":
             for part in item.get("summary") or item.get("content") or []:
                 if isinstance(part.get("text"), str):
                     reasoning.append(part["text"])
     reply.content = "".join(text) or None
     reply.reasoning = "\n".join(reasoning) or None
-    reply.finish_reason = "tool_calls" if reply.tool_calls else _str(data.get("status"))
+    reply.finish_reason = "tool_calls" if reply.tool_calls else text_or_none(data.get("status"))
     return reply
-
-
-def _tool_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
-    return ToolCall(id=_str(call_id), name=_str(name), arguments=_str(arguments) or "")

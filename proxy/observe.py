@@ -173,10 +173,7 @@ class StreamObserver:
                 self._event(data[pos:end])
                 pos = end + 2
                 end = data.find(b"\n\n", pos)
-            if pos < len(data):
-                self._hold(data[pos:])
-            elif self._held:
-                self._held = []
+            self._hold(data, pos)
             return chunk
         pos = 0
         out: list[bytes] = []
@@ -193,10 +190,7 @@ class StreamObserver:
             if self.strip and keep:
                 out.append(data[pos:after])
             pos = after
-        if pos < len(data):
-            self._hold(data[pos:])
-        elif self._held:
-            self._held = []
+        self._hold(data, pos)
         if not self.strip:
             return chunk
         return out[0] if len(out) == 1 else b"".join(out)
@@ -204,18 +198,20 @@ class StreamObserver:
     def finish(self) -> bytes:
         """At end of stream: observe and return whatever is left without a blank line."""
         rest = b"".join(self._held)
-        self._hold(b"")
+        self._hold(rest, len(rest))
         self._passing = False
         if rest.strip():
             keep = self._event(rest)
             return rest if (self.strip and keep) else b""
         return rest if self.strip else b""
 
-    def _hold(self, rest: bytes) -> None:
-        """Keep the start of an event that has not ended yet."""
-        self._held = [rest] if rest else []
-        self._held_bytes = len(rest)
-        self._tail = rest[-3:]
+    def _hold(self, data: bytes, pos: int) -> None:
+        """Keep `data[pos:]`, the start of an event that has not ended yet (if any)."""
+        if pos < len(data):
+            rest = data[pos:]
+            self._held, self._held_bytes, self._tail = [rest], len(rest), rest[-3:]
+        elif self._held:
+            self._held, self._held_bytes = [], 0
 
     def _pass_on(self, chunk: bytes) -> bytes:
         """The event outgrew `max_event_bytes` with `chunk`: stop holding it (what strip

@@ -99,11 +99,7 @@ class Recorder:
             self.sink.write(rec)
             self.metrics.record(rec, call.upstream)
             if call.reply_data is not None:
-                try:
-                    self._capture(call, rec)
-                except Exception as exc:  # a transcript must never cost the call its record
-                    log.warning("transcript not written", session=rec.session, seq=rec.seq,
-                                error=f"{type(exc).__name__}: {exc}"[:300])  # fmt: skip
+                self._capture(call, rec)
         finally:  # whatever failed above, the session's reader gets the call (and its count)
             if sess is not None:  # last: a reader waiting on the session sees it all done
                 self.store.add_call(sess, rec)
@@ -121,6 +117,13 @@ class Recorder:
         return rec
 
     def _capture(self, call: CallFacts, rec: ModelCall) -> None:
+        try:
+            self._write_transcript(call, rec)
+        except Exception as exc:  # a transcript must never cost the call its record
+            log.warning("transcript not written", session=rec.session, seq=rec.seq,
+                        error=f"{type(exc).__name__}: {exc}"[:300])  # fmt: skip
+
+    def _write_transcript(self, call: CallFacts, rec: ModelCall) -> None:
         sess, inb = call.session, call.inbound
         writer = sess.transcript if sess is not None and sess.transcript else self.transcript
         if writer is None:

@@ -33,6 +33,18 @@ class ToolCall(BaseModel):
     name: str | None = None
     arguments: str = ""
 
+    @classmethod
+    def untrusted(cls, call_id: Any, name: Any, arguments: Any) -> ToolCall:
+        """From a provider's or an agent's JSON, whatever its types: a field that is not
+        text is left empty."""
+        args = text_or_none(arguments) or ""
+        return cls(id=text_or_none(call_id), name=text_or_none(name), arguments=args)
+
+
+def text_or_none(value: Any) -> str | None:
+    """A text field of untrusted JSON: itself when it is text, else None."""
+    return value if isinstance(value, str) else None
+
 
 class AssembledReply(BaseModel):
     """The model's answer to one call, assembled from what the client received."""
@@ -69,8 +81,9 @@ class TranscriptCall(BaseModel):
     stream: bool = False
     #: the request body without its message list (model, tools, settings…)
     request: dict[str, Any] = Field(default_factory=dict)
-    #: the message list as sent (chat `messages` or Responses `input` items)
-    messages: list[dict[str, Any]] = Field(default_factory=list)
+    #: the message list as sent (chat `messages` or Responses `input` items; an agent
+    #: may send items that are not objects, kept as they were for replay)
+    messages: list[Any] = Field(default_factory=list)
     reply: AssembledReply | None = None
     raw: RawResponse | None = None
     #: why part of this call was not kept (a size cap), else None
@@ -164,26 +177,22 @@ def reply_message(reply: AssembledReply) -> Message:
     return Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls)
 
 
-def _normalise(item: dict[str, Any]) -> list[Message]:
+def _normalise(item: Any) -> list[Message]:
+    if not isinstance(item, dict):  # an item that is not a message: shown as its text
+        return [Message(role="user", content=_text(item) or None)]
     kind = item.get("type")
     if kind == "function_call":
-        call = ToolCall(
-            id=item.get("call_id"), name=item.get("name"), arguments=_text(item.get("arguments"))
-        )
+        args = _text(item.get("arguments"))
+        call = ToolCall.untrusted(item.get("call_id"), item.get("name"), args)
         return [Message(role="assistant", tool_calls=[call])]
     if kind == "function_call_output":
-        return [
-            Message(
-                role="tool", content=_text(item.get("output")), tool_call_id=item.get("call_id")
-            )
-        ]
+        out = _text(item.get("output"))
+        return [Message(role="tool", content=out, tool_call_id=text_or_none(item.get("call_id")))]
     if kind == "reasoning":
         return []
     calls = [
-        ToolCall(
-            id=tc.get("id"),
-            name=(tc.get("function") or {}).get("name"),
-            arguments=_text((tc.get("function") or {}).get("arguments")),
+        ToolCall.untrusted(
+            tc.get("id"), _function(tc).get("name"), _text(_function(tc).get("arguments"))
         )
         for tc in item.get("tool_calls") or []
         if isinstance(tc, dict)
@@ -193,10 +202,15 @@ def _normalise(item: dict[str, Any]) -> list[Message]:
             role=str(item.get("role") or "user"),
             content=_text(item.get("content")) or None,
             tool_calls=calls,
-            tool_call_id=item.get("tool_call_id"),
-            name=item.get("name") if isinstance(item.get("name"), str) else None,
+            tool_call_id=text_or_none(item.get("tool_call_id")),
+            name=text_or_none(item.get("name")),
         )
     ]
+
+
+def _function(tool_call: dict[str, Any]) -> dict[str, Any]:
+    fn = tool_call.get("function")
+    return fn if isinstance(fn, dict) else {}
 
 
 def _text(value: Any) -> str:

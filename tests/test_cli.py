@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from cab.cli import COMMANDS
 
 
@@ -12,3 +14,17 @@ def test_cab_help_lists_every_command():
     ).stdout
     for name in COMMANDS:
         assert name in out
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [("--max-reply-bytes", "0", "must be greater than 0"),
+     ("--max-body-bytes", "-1", "must be greater than 0"),
+     ("--timeout", "nan", "must be greater than 0"),
+     ("--rpm", "ten", "is not a number")],
+)  # fmt: skip
+def test_cab_proxy_refuses_a_size_timeout_or_limit_that_would_refuse_everything(flag, value, says):
+    done = subprocess.run([sys.executable, "-m", "cab", "proxy", flag, value],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2
+    assert f"argument {flag}: {value!r} {says}" in done.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -41,11 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="refuse keys that are not cab-<session> (401) instead of using session 'default'",
     )
-    p.add_argument("--timeout", type=float, default=600.0, help="upstream timeout, seconds")
-    p.add_argument("--max-body-bytes", type=int, default=32 * 1024 * 1024)
+    p.add_argument(
+        "--timeout", type=_positive(float), default=600.0, help="upstream timeout, seconds"
+    )
+    p.add_argument("--max-body-bytes", type=_positive(int), default=32 * 1024 * 1024)
     p.add_argument(
         "--max-reply-bytes",
-        type=int,
+        type=_positive(int),
         default=256 * 1024 * 1024,
         help="refuse (502) a whole upstream reply larger than this instead of holding it",
     )
@@ -67,6 +70,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    """An argparse type: a number above 0 (a size, a timeout or a limit of 0 or less
+    would refuse or cut everything), else a clear error naming the value."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:  # NaN too
+            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
 def _hardening_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-stream-usage",
@@ -75,13 +95,13 @@ def _hardening_flags(p: argparse.ArgumentParser) -> None:
         help="never add stream_options.include_usage to a client's stream (tokens are then"
         " estimated unless the client asked for usage itself)",
     )
-    p.add_argument("--header-timeout", type=float, default=10.0, metavar="S",
+    p.add_argument("--header-timeout", type=_positive(float), default=10.0, metavar="S",
                    help="close a connection that sends no request headers within S seconds")  # fmt: skip
-    p.add_argument("--keepalive-timeout", type=float, default=15.0, metavar="S",
+    p.add_argument("--keepalive-timeout", type=_positive(float), default=15.0, metavar="S",
                    help="close an idle keep-alive connection after S seconds")  # fmt: skip
     p.add_argument("--shutdown-grace", type=float, default=10.0, metavar="S",
                    help="on SIGTERM, let calls in flight finish for up to S seconds")  # fmt: skip
-    p.add_argument("--session-idle", type=float, default=900.0, metavar="S",
+    p.add_argument("--session-idle", type=_positive(float), default=900.0, metavar="S",
                    help="forget a session that appeared from a key after S idle seconds")  # fmt: skip
     p.add_argument(
         "--session",
@@ -104,10 +124,16 @@ def _governor_flags(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--no-governor", dest="governor", action="store_false",
                    help="forward every call at once (no admission, no queueing)")  # fmt: skip
-    g.add_argument("--rpm", type=int, help="the provider's requests per window for this key")
-    g.add_argument("--tpm", type=int, help="the provider's tokens per window for this key")
-    g.add_argument("--max-concurrency", type=int, help="calls in flight at once, at most")
-    g.add_argument("--quota-window-s", type=float, default=60.0, metavar="S",
+    g.add_argument(
+        "--rpm", type=_positive(int), help="the provider's requests per window for this key"
+    )
+    g.add_argument(
+        "--tpm", type=_positive(int), help="the provider's tokens per window for this key"
+    )
+    g.add_argument(
+        "--max-concurrency", type=_positive(int), help="calls in flight at once, at most"
+    )
+    g.add_argument("--quota-window-s", type=_positive(float), default=60.0, metavar="S",
                    help="the window --rpm/--tpm count over (default 60: per minute)")  # fmt: skip
     g.add_argument("--absorb", action="store_true",
                    help="retry 429/503/529 upstream inside the proxy, honouring Retry-After")  # fmt: skip

@@ -158,20 +158,24 @@ async def _wrong_types(
     for event in events or ():
         if event.startswith(b"data: {"):
             obj = json.loads(event[6:])
-            for choice in obj.get("choices") or ():
-                if model == "fault/misshapen":
-                    obj["choices"] = ["the provider's own words"]
-                    break
-                delta = choice.setdefault("delta", {})
-                if isinstance(delta.get("content"), str):
-                    delta["content"] = [delta["content"]]
-                if choice.get("finish_reason"):
-                    choice["finish_reason"] = 7
-                    delta["tool_calls"] = [ODD_TOOL_CALL]
+            if model == "fault/misshapen" and obj.get("choices"):
+                obj["choices"] = ["the provider's own words"]
+            elif model == "fault/odd-types":
+                for choice in obj.get("choices") or ():
+                    _odd_chunk(choice)
             event = b"data: " + json.dumps(obj).encode() + b"\n\n"
         await resp.write(event)
     await resp.write_eof()
     return resp
+
+
+def _odd_chunk(choice: dict) -> None:
+    delta = choice.setdefault("delta", {})
+    if isinstance(delta.get("content"), str):
+        delta["content"] = [delta["content"]]
+    if choice.get("finish_reason"):
+        choice["finish_reason"] = 7
+        delta["tool_calls"] = [ODD_TOOL_CALL]
 
 
 async def _echo_key(

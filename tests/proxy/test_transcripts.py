@@ -113,6 +113,27 @@ def test_history_is_stored_once_and_read_back_whole(tmp_path):
     assert roles == ["system", "user", "assistant", "user"]
 
 
+def test_messages_of_any_shape_are_kept_for_replay_and_read_back(tmp_path):
+    """An agent's body is untrusted too: items that are not objects and fields of the
+    wrong type are stored as sent (replay needs them) and read back without failing."""
+    writer = TranscriptWriter(tmp_path)
+    odd = [5, "x", None,
+           {"role": "assistant", "content": {"x": 1},
+            "tool_calls": [{"id": 5, "function": {"name": 9, "arguments": {"a": 1}}}, "junk"]},
+           {"role": "tool", "tool_call_id": 7, "name": 1, "content": "ok"},
+           {"type": "function_call", "call_id": 4, "name": 3, "arguments": "{}"},
+           {"type": "function_call_output", "call_id": 6, "output": "done"}]  # fmt: skip
+    writer.write(_call(1, odd, "fine"))
+    [call] = read_transcript(tmp_path)
+    assert call.messages == odd
+    said = conversation(call)
+    assert [m.content for m in said[:3]] == ["5", "x", None]
+    assert said[3].tool_calls[0].model_dump() == {"id": None, "name": None, "arguments": "{'a': 1}"}
+    assert (said[4].tool_call_id, said[4].name) == (None, None)
+    assert said[5].tool_calls[0].model_dump() == {"id": None, "name": None, "arguments": "{}"}
+    assert (said[6].role, said[6].tool_call_id, said[6].content) == ("tool", None, "done")
+
+
 def test_a_long_running_writer_remembers_few_hashes_and_still_stores_resent_ones_once(tmp_path):
     """A standalone proxy writes one transcript for every session: the hashes it keeps
     for dedup stay bounded (two small generations), what every call resends (the system
