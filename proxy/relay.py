@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from time import perf_counter
 
 from aiohttp import web
@@ -42,6 +42,8 @@ _DROP_RESPONSE = frozenset(
 _JSON_APIS = frozenset(("chat", "responses", "completions", "embeddings", "models"))
 
 Record = Callable[[CallFacts], object]
+#: an encoded stream is decoded (and passed on) this many bytes at a time, at most.
+INFLATE_PIECE = 1 << 20
 
 
 class Relay:
@@ -137,9 +139,15 @@ class Relay:
             except UPSTREAM_FAILURES as exc:
                 raise upstream_failure(exc, str(reply.response.url), "stream") from exc
             t = perf_counter()
-            data = pipe.feed(chunk)
-            if data:
-                await out.write(data)
+            if pipe.decoder is None:
+                data = pipe.feed(chunk)
+                if data:
+                    await out.write(data)
+            else:  # a piece at a time, each handed to the socket (and drained) before the next
+                for piece in pipe.inflate(chunk):
+                    data = pipe.feed(piece)
+                    if data:
+                        await out.write(data)
             call.proxy_s += perf_counter() - t  # observe + hand to the socket
         rest = pipe.finish()
         if rest:
@@ -169,9 +177,25 @@ class _StreamPipe:
         self.redact = StreamRedactor(red) if red else None
         self.call = call
 
+    def inflate(self, chunk: bytes) -> Iterator[bytes]:
+        """An encoded chunk's decoded bytes, at most INFLATE_PIECE at a time: a few KB that
+        inflate to gigabytes (a gzip bomb) never sit in memory whole."""
+        assert self.decoder is not None
+        decompress, data = self.decoder.decompress, chunk
+        while True:
+            try:
+                piece = decompress(data, INFLATE_PIECE)
+            except zlib.error as exc:
+                raise UpstreamMalformed(
+                    f"upstream stream is not valid gzip/deflate: {exc}"
+                ) from exc
+            yield piece
+            data = self.decoder.unconsumed_tail
+            if not data and len(piece) < INFLATE_PIECE:  # all input in, all output out
+                return
+
     def feed(self, chunk: bytes) -> bytes:
-        if self.decoder is not None:
-            chunk = _inflate(self.decoder.decompress, chunk)
+        """Decoded upstream bytes -> the bytes to hand the client."""
         if self.redact is not None:
             chunk = self.redact.feed(chunk)
         # the transcript keeps the upstream's bytes, decoded and redacted, usage included:
@@ -180,8 +204,7 @@ class _StreamPipe:
         return self.observer.feed(chunk) if chunk else b""
 
     def finish(self) -> bytes:
-        decoder = self.decoder
-        tail = _inflate(lambda _: decoder.flush(), b"") if decoder is not None else b""
+        tail = b"".join(self.inflate(b"")) if self.decoder is not None else b""
         if self.redact is not None:
             tail = self.redact.feed(tail) + self.redact.finish()
         self.call.keep(tail, CALL_CAP_BYTES)
@@ -201,13 +224,6 @@ def _split_headers(upstream: CIMultiDictProxy[str]) -> tuple[dict[str, str], dic
         if low.startswith(classify.RATE_LIMIT_PREFIX):
             limits[low] = value
     return out, limits
-
-
-def _inflate(step: Callable[[bytes], bytes], data: bytes) -> bytes:
-    try:
-        return step(data)
-    except zlib.error as exc:
-        raise UpstreamMalformed(f"upstream stream is not valid gzip/deflate: {exc}") from exc
 
 
 def _decoder(headers: CIMultiDictProxy[str]) -> zlib._Decompress | None:

@@ -7,6 +7,7 @@ misbehave the ways real providers and gateways do.
 | `fault/echo-key` | a normal reply whose text quotes the key; streamed, the key is split across two writes 20 ms apart (so it arrives in two chunks) |
 | `fault/html-200` | 200 `text/html` (a gateway's login or error page) |
 | `fault/gzip` | the normal reply gzip-encoded (`Content-Encoding: gzip`) whatever was asked |
+| `fault/gzip-bomb` | as `fault/gzip`; streamed, the events come after 64 SSE comments of 1 MiB each, all in one write of ~70 KB that inflates to 64 MiB |
 | `fault/reject-stream-options` | 400 "Unrecognized request argument supplied: stream_options" when the body has `stream_options`, else normal |
 | `fault/no-done` | a stream with finish_reason and usage that ends without `data: [DONE]` |
 | `fault/cut-body` | a non-streamed 200 whose body stops half-way (connection dropped) |
@@ -34,14 +35,16 @@ from aiohttp import web
 from proxy.errors import error_body
 
 BEFORE = ("fault/401-echo-key", "fault/html-200", "fault/reject-stream-options", "fault/redirect")
-AFTER = ("fault/gzip", "fault/echo-key", "fault/no-done", "fault/cut-body", "fault/stall-body",
-         "fault/set-cookie", "fault/odd-types", "fault/misshapen")  # fmt: skip
+AFTER = ("fault/gzip", "fault/gzip-bomb", "fault/echo-key", "fault/no-done", "fault/cut-body",
+         "fault/stall-body", "fault/set-cookie", "fault/odd-types", "fault/misshapen")  # fmt: skip
 ODD_TOOL_CALL = {
     "index": 0,
     "id": 5,
     "type": "function",
     "function": {"name": 9, "arguments": {"a": 1}},
 }
+GZIP = ("fault/gzip", "fault/gzip-bomb")
+BOMB_COMMENTS, BOMB_COMMENT_BYTES = 64, 1 << 20
 HTML = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
 
 
@@ -101,7 +104,9 @@ async def after(
         return await _whole(request, model, whole)
     resp = web.StreamResponse(headers=_stream_headers(model))
     await resp.prepare(request)
-    packer = zlib.compressobj(wbits=31) if model == "fault/gzip" else None
+    packer = zlib.compressobj(wbits=31) if model in GZIP else None
+    if model == "fault/gzip-bomb" and packer is not None:
+        await resp.write(_bomb(packer))
     for event in events or ():
         if model == "fault/no-done" and event.startswith(b"data: [DONE]"):
             break
@@ -116,13 +121,21 @@ async def after(
 
 def _stream_headers(model: str) -> dict[str, str]:
     headers = {"Content-Type": "text/event-stream"}
-    if model == "fault/gzip":
+    if model in GZIP:
         headers["Content-Encoding"] = "gzip"
     return headers
 
 
+def _bomb(packer: zlib._Compress) -> bytes:
+    """64 SSE comments of 1 MiB, compressed one at a time (the fake never holds them all)."""
+    comment = b": " + b"x" * (BOMB_COMMENT_BYTES - 4) + b"\n\n"
+    return b"".join(packer.compress(comment) for _ in range(BOMB_COMMENTS)) + packer.flush(
+        zlib.Z_SYNC_FLUSH
+    )
+
+
 async def _whole(request: web.Request, model: str, whole: bytes) -> web.StreamResponse:
-    if model == "fault/gzip":
+    if model in GZIP:
         return web.Response(
             body=gzip.compress(whole),
             content_type="application/json",

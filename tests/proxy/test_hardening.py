@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import tracemalloc
 from pathlib import Path
 
 import httpx
@@ -112,6 +113,33 @@ def test_gzip_stream_is_complete_with_usage_and_no_chunk_the_client_did_not_ask_
     [call] = proxy.calls(session.id)
     assert (call.outcome, call.status_code, call.tokens_source) == ("ok", 200, "usage")
     assert call.finish_reason == "stop" and call.completion_tokens
+
+
+def test_a_gzip_stream_that_inflates_to_64_mib_is_passed_on_in_pieces_not_held(fake, upstream_key):
+    """`fault/gzip-bomb`: ~70 KB on the wire that inflate to 64 MiB of SSE comments, then
+    the reply. The client gets every decoded byte and the call is recorded whole, while
+    the proxy never holds more than a few MiB of it (traced in this process, where the
+    proxy, the fake and the client all run; the fake compresses 1 MiB at a time). No
+    transcript: it would keep its own copy, up to its cap of 8 MiB per call."""
+    body = {"model": "fault/gzip-bomb", "messages": MSG, "stream": True}
+    received, tail = 0, b""
+    with ProxyServer(upstream=fake.base_url + "/v1", upstream_key_env=KEY_ENV) as proxy:
+        session = proxy.create_session(cell_id="gzip-bomb")
+        tracemalloc.start()
+        try:
+            with httpx.stream("POST", proxy.base_url + CHAT, json=body, timeout=30,
+                              headers={"Authorization": f"Bearer {session.key}"}) as resp:  # fmt: skip
+                for data in resp.iter_raw(1 << 16):
+                    received += len(data)
+                    tail = (tail + data)[-4096:]
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        [call] = proxy.calls(session.id)
+    assert resp.status_code == 200 and "content-encoding" not in resp.headers
+    assert received > 64 * (1 << 20) and tail.endswith(b"data: [DONE]\n\n")
+    assert (call.outcome, call.tokens_source, call.finish_reason) == ("ok", "usage", "stop")
+    assert peak < 16 * (1 << 20), f"{peak / (1 << 20):.1f} MiB held at the peak"
 
 
 def test_body_cut_midway_records_the_502_the_client_got(proxy, session):
