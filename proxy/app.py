@@ -109,6 +109,14 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
+def record_refused(app: web.Application, message: str, status: int) -> None:
+    """A request aiohttp's HTTP parser refused, recorded like every request: its method
+    and path are what aiohttp calls an unreadable request (UNKNOWN, /)."""
+    call = CallFacts(method="UNKNOWN", path="/", api="other")
+    call.fail("bad_request", message, status)
+    app[APP_RECORDER].record(call)
+
+
 async def not_found(request: web.Request) -> web.Response:
     """Any other path: an OpenAI-shaped 404, recorded like every request."""
     err = NotFound(f"no route {request.method} {request.path!r}: the OpenAI API is under /v1/")

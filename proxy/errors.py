@@ -49,6 +49,12 @@ class BodyTooLarge(ProxyError):
     code = "request_too_large"
 
 
+class UnsupportedEncoding(ProxyError):
+    status = 415
+    type = "invalid_request_error"
+    code = "unsupported_encoding"
+
+
 class NotFound(ProxyError):
     status = 404
     type = "invalid_request_error"

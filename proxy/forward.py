@@ -47,6 +47,8 @@ _DROP_REQUEST = frozenset(
         "host", "authorization", "api-key", "x-api-key", "content-length", "connection",
         "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-authorization",
         "proxy-connection", "accept-encoding", "expect",
+        # a compressed request body is decoded here (bounded): what goes on is identity
+        "content-encoding",
     )
 )  # fmt: skip
 
@@ -149,6 +151,8 @@ async def resolve(
             f"request body is larger than this proxy's limit of {cfg.max_body_bytes} bytes"
             " (cab proxy --max-body-bytes)"
         ) from None
+    if "Content-Encoding" in request.headers:
+        raw = inbound.decode_body(raw, request.headers["Content-Encoding"], cfg.max_body_bytes)
     base = call.upstream = sess.upstream or cfg.upstream
     ask_usage = cfg.stream_usage and base not in app[APP_LIFECYCLE].no_stream_options
     inb = call.inbound = inbound.prepare(call.api, raw, sess.model_override, ask_usage)

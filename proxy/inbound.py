@@ -7,13 +7,14 @@ and never reaches the upstream.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
 from orjson import dumps as _dumps  # the body is parsed once and, if changed, written once
 from orjson import loads as _loads
 
-from proxy.errors import BadRequest
+from proxy.errors import BadRequest, BodyTooLarge, UnsupportedEncoding
 from proxy.hashing import request_hash
 from proxy.records import Api
 
@@ -33,6 +34,37 @@ _REQUIRED: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
     "embeddings": (("model", str), ("input", (str, list))),
 }
 _STREAMABLE = ("chat", "completions")
+
+
+def decode_body(raw: bytes, encoding: str, max_bytes: int) -> bytes:
+    """A request body the client compressed (`Content-Encoding`), inflated at most to
+    `max_bytes` (one that decodes to more, a gzip bomb, is refused, never inflated whole).
+    The proxy forwards what it decoded, without the header."""
+    name = encoding.strip().lower()
+    if name in ("", "identity"):
+        return raw
+    if name in ("gzip", "x-gzip"):
+        decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    elif name == "deflate":  # zlib-wrapped as the RFC says, or raw as some clients send it
+        wrapped = bool(raw) and raw[0] & 0x0F == 8
+        decoder = zlib.decompressobj(wbits=zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+    else:
+        raise UnsupportedEncoding(
+            f"request Content-Encoding {encoding[:40]!r} is not supported (gzip, deflate or none)"
+        )
+    try:
+        data = decoder.decompress(raw, max_bytes + 1)
+        if len(data) > max_bytes or decoder.unconsumed_tail:
+            raise BodyTooLarge(
+                f"request body decodes to more than this proxy's limit of {max_bytes} bytes"
+                " (cab proxy --max-body-bytes)"
+            )
+        data += decoder.flush()
+    except zlib.error as exc:
+        raise BadRequest(f"request body is not valid {name}: {exc}") from None
+    if not decoder.eof:
+        raise BadRequest(f"request body is not valid {name}: it ends before its end")
+    return data
 
 
 def api_for(tail: str) -> Api:

@@ -15,14 +15,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_request import BaseRequest
 
 from proxy.config import ProxyConfig
+from proxy.errors import BadRequest, ProxyError
 from proxy.sessions import SessionStore
 
 log = structlog.get_logger("proxy")
@@ -82,6 +85,59 @@ def lifecycle_ctx(life: Lifecycle, store: SessionStore, cfg: ProxyConfig) -> Any
     return ctx
 
 
+def refused_reason(exc: BaseException | None) -> str:
+    """What was wrong with a request aiohttp's parser refused, without the bytes its
+    message quotes (they may be a header's value: a key)."""
+    text = getattr(exc, "message", None) or (str(exc) if exc is not None else "")
+    first = str(text).split(":", 1)[0].split("\n", 1)[0]
+    return " ".join(first.split())[:200] or "malformed HTTP request"
+
+
+class _JsonErrorHandler(web.RequestHandler):
+    """aiohttp's connection handler, but a request its HTTP parser refuses (a header
+    over 8 KB, a bad request line, Content-Length with Transfer-Encoding, TLS on the
+    plain port...) gets the OpenAI error envelope, not aiohttp's text, and a record."""
+
+    on_refused: Callable[[str, int], None] | None = None
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs; raises if a reply began
+        if isinstance(exc, HttpProcessingError):  # refused before any handler of ours ran
+            err: ProxyError = BadRequest(f"malformed HTTP request: {refused_reason(exc)}")
+            err.status = status if 400 <= status < 500 else 400
+            if self.on_refused is not None:
+                self.on_refused(err.message, err.status)
+        else:  # a handler of ours broke (it recorded the call before raising)
+            err = ProxyError("proxy internal error")
+            err.status = status
+        resp = web.Response(status=err.status, body=err.body(), content_type="application/json")
+        resp.force_close()
+        return resp
+
+
+class _JsonErrorServer(web.Server):
+    on_refused: Callable[[str, int], None] | None = None
+
+    def __call__(self) -> web.RequestHandler:
+        handler = _JsonErrorHandler(self, loop=self._loop, **self._kwargs)
+        handler.on_refused = self.on_refused
+        return handler
+
+
+def answer_refused_requests(server: web.Server, on_refused: Callable[[str, int], None]) -> None:
+    """Make `server` (aiohttp's, made by the runner) answer every request the OpenAI way,
+    including those its parser refuses, each passed to `on_refused` to be recorded."""
+    server.__class__ = _JsonErrorServer
+    assert isinstance(server, _JsonErrorServer)
+    server.on_refused = on_refused
+
+
 class OneLineErrors(logging.LoggerAdapter):
     """aiohttp's server logger, minus the traceback a malformed request would write at
     ERROR (a client could flood the log): one structured warning line instead. Errors
@@ -93,9 +149,10 @@ class OneLineErrors(logging.LoggerAdapter):
     def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
         if str(msg).startswith("Error handling request"):
             exc = kwargs.get("exc_info")
-            reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else None
+            reason = refused_reason(exc) if isinstance(exc, BaseException) else ""
             peer = args[0] if args else None
-            one_line = " ".join((reason or "").split())[:300]
-            log.warning("malformed request", peer=str(peer), error=one_line)
+            log.warning(
+                "malformed request", peer=str(peer), error=f"{type(exc).__name__}: {reason}"
+            )
             return
         self.logger.exception(msg, *args, **kwargs)

@@ -98,7 +98,12 @@ class Relay:
                 headers = _without_encoding(headers)
         obj = parse_object(seen) if seen is not None else None
         if status < 400:
-            if obj is None and seen is not None and call.api in _JSON_APIS:
+            if (
+                obj is None
+                and seen is not None
+                and call.api in _JSON_APIS
+                and _has_body(call, status)
+            ):
                 kind = reply.headers.get("Content-Type", "no content type")
                 raise UpstreamMalformed(
                     f"upstream answered {status} with {kind}, not the API's JSON: "
@@ -210,6 +215,11 @@ class _StreamPipe:
         self.call.keep(tail, CALL_CAP_BYTES)
         data = self.observer.feed(tail) if tail else b""
         return data + self.observer.finish()
+
+
+def _has_body(call: CallFacts, status: int) -> bool:
+    """Whether a reply to this call can carry a body (HTTP: none to HEAD, none with 204/304)."""
+    return call.method != "HEAD" and status not in (204, 304)
 
 
 def _split_headers(upstream: CIMultiDictProxy[str]) -> tuple[dict[str, str], dict[str, str]]:

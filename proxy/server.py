@@ -14,13 +14,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from proxy.app import record_refused
 from proxy.config import DEFAULT_KEY_ENV, ProxyConfig
 from proxy.fake.app import FAKE, FakeConfig, FakeState, create_fake_app
 from proxy.fake.quota import QuotaConfig
 from proxy.governor import Policy
 from proxy.governor_lane import LaneStats
 from proxy.keys import APP_CONFIG, APP_GATE, APP_LIFECYCLE, APP_RECORDER
-from proxy.lifecycle import OneLineErrors
+from proxy.lifecycle import OneLineErrors, answer_refused_requests
 from proxy.records import ModelCall
 from proxy.sessions import Session, SessionStore
 
@@ -80,6 +81,9 @@ def make_runner(app: web.Application) -> web.AppRunner:
         shutdown_timeout=cfg.shutdown_grace_s,
         keepalive_timeout=cfg.keepalive_timeout_s,
         logger=OneLineErrors(),
+        # a compressed request body is decoded by the handler, bounded by --max-body-bytes
+        # (aiohttp's own decoding held ~5x that for a 100 KB gzip bomb)
+        auto_decompress=False,
     )
 
 
@@ -88,7 +92,9 @@ async def start_runner(app: web.Application) -> web.AppRunner:
     await runner.setup()
     life = app.get(APP_LIFECYCLE)
     if life is not None:
+        assert runner.server is not None
         life.server = runner.server
+        answer_refused_requests(runner.server, lambda why, status: record_refused(app, why, status))
     return runner
 
 

@@ -4,10 +4,13 @@ dropped connections), against the real proxy and the fake upstream on loopback."
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import logging
+import socket
 import tracemalloc
+import zlib
 from pathlib import Path
 
 import httpx
@@ -360,3 +363,70 @@ def test_a_gzip_reply_that_decodes_past_the_limit_is_refused_not_inflated(
                           json={"model": "fault/gzip", "messages": msg}, timeout=10)  # fmt: skip
         [call] = proxy.calls(sess.id, settle_s=5)
     assert resp.status_code == 200 and (call.outcome, call.tokens_source) == ("ok", "usage")
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"Authorization: Bearer {key}" + b"a" * 9000 + b"\r\n\r\n",
+        b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}",
+        b"X-A: a\r\n b\r\n\r\n",
+    ],
+    ids=["a header over 8 KB", "two body lengths", "a folded header"],
+)
+def test_a_request_http_cannot_parse_gets_the_openai_error_and_a_record(
+    proxy, session, record_dir, caplog, wire
+):
+    """Refused by aiohttp's parser before any handler ran: still the OpenAI envelope (not
+    aiohttp's text) and a record, and neither the record nor the log quotes the bytes."""
+    host, port = proxy.base_url.removeprefix("http://").split(":")
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head + wire.replace(b"{key}", session.key.encode()))
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    status_line, _, rest = reply.partition(b"\r\n")
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert b" 400 " in status_line and b"application/json" in headers.lower(), reply[:300]
+    error = json.loads(body)["error"]
+    assert error["type"] == "invalid_request_error" and error["message"].startswith("malformed")
+    proxy.calls(session.id, settle_s=0)  # flushes calls.jsonl
+    [line] = (record_dir / "calls.jsonl").read_text().splitlines()
+    call = ModelCall.model_validate_json(line)
+    assert (call.method, call.outcome, call.status_code) == ("UNKNOWN", "bad_request", 400)
+    assert session.key not in line and session.key not in caplog.text
+
+
+def test_a_compressed_request_body_is_decoded_bounded_and_sent_on_as_identity(
+    proxy, session, record_dir
+):
+    """The upstream gets the body decoded, without the header (before: the decoded body
+    with `Content-Encoding: gzip`, which the upstream could not read). A body that
+    inflates past --max-body-bytes is refused before it is inflated whole; an encoding
+    the proxy cannot decode is refused by name."""
+    auth = {"Authorization": f"Bearer {session.key}", "Content-Type": "application/json"}
+    body = json.dumps({"model": "echo", "messages": MSG}).encode()
+    url = proxy.base_url + CHAT
+    plain = httpx.post(url, content=body, headers=auth, timeout=10)
+    packed = httpx.post(url, content=gzip.compress(body), timeout=10,
+                        headers={**auth, "Content-Encoding": "gzip"})  # fmt: skip
+    packer = zlib.compressobj(wbits=31)
+    bomb = b"".join(packer.compress(b" " * (1 << 20)) for _ in range(40)) + packer.flush()
+    too_big = httpx.post(
+        url, content=bomb, timeout=10, headers={**auth, "Content-Encoding": "gzip"}
+    )
+    brotli = httpx.post(url, content=body, timeout=10, headers={**auth, "Content-Encoding": "br"})
+    calls = proxy.calls(session.id)
+    assert packed.status_code == 200 and packed.json()["choices"] == plain.json()["choices"]
+    assert calls[1].request_hash == calls[0].request_hash and calls[1].outcome == "ok"
+    assert too_big.status_code == 413 and "decodes to more" in too_big.json()["error"]["message"]
+    assert brotli.status_code == 415 and "'br'" in brotli.json()["error"]["message"]
+    assert [c.status_code for c in calls[2:]] == [413, 415]
+
+
+def test_head_gets_the_upstreams_answer_without_a_body(proxy, session):
+    resp = httpx.head(proxy.base_url + "/v1/models", timeout=10,
+                      headers={"Authorization": f"Bearer {session.key}"})  # fmt: skip
+    [call] = proxy.calls(session.id)
+    assert resp.status_code == 200 and (call.outcome, call.status_code) == ("ok", 200)
