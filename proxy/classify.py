@@ -38,6 +38,30 @@ def outcome_for(status: int, body: bytes | None = None) -> Outcome:
     return "client_error"
 
 
+#: what providers put in an error's `code`, `type` or `status` when a quota bit
+_RATE_LIMIT_MARKS = frozenset(
+    ("429", "rate_limit_exceeded", "rate_limit_error", "rate_limited", "too_many_requests",
+     "tokens", "requests", "resource_exhausted")
+)  # fmt: skip
+
+
+def reported_error_outcome(err: object) -> Outcome:
+    """The outcome of an error a provider reported inside a 200 (an `error` object in a
+    stream event or a whole body, a Responses `response.failed`): a quota that bit is
+    `rate_limited`, an over-long prompt `context_length`, anything else the provider's
+    failure (`upstream_error`: overloaded, server error, cut generation), never the agent's."""
+    if isinstance(err, dict):
+        marks = {str(err.get(k, "")).lower() for k in ("code", "type", "status")}
+        text = str(err.get("message", "")).lower()
+    else:
+        marks, text = set(), str(err).lower()
+    if marks & _RATE_LIMIT_MARKS or "rate limit" in text or "quota" in text:
+        return "rate_limited"
+    if "context_length_exceeded" in marks or any(m in text for m in _CONTEXT_MARKERS):
+        return "context_length"
+    return "upstream_error"
+
+
 def is_context_length(body: bytes) -> bool:
     text = body[:8192].decode("utf-8", "replace").lower()
     return any(m in text for m in _CONTEXT_MARKERS)

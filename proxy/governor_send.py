@@ -169,7 +169,8 @@ def settle(
     if rec is not None:
         usage = rec.tokens_source == "usage"
         outcome = Outcome(
-            status=rec.upstream_status,
+            # a quota reported inside a 200 (a stream's error event) is a 429 to the governor
+            status=429 if rec.outcome == "rate_limited" else rec.upstream_status,
             total_tokens=rec.total_tokens if usage else None,
             completion_tokens=rec.completion_tokens if usage else None,
             latency_s=rec.latency_ms / 1000 - ticket.queued_s,

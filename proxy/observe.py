@@ -18,6 +18,9 @@ from typing import Any
 
 from orjson import loads as _loads  # several times faster per SSE event than json
 
+from proxy.classify import reported_error_outcome
+from proxy.records import Outcome
+
 #: Reply text kept per call (feeds the refusal scorer); longer replies are cut.
 TEXT_LIMIT = 2000
 
@@ -49,6 +52,8 @@ class Observation:
     tool_calls: list[str] = field(default_factory=list)
     #: the reply (or one of its events) was JSON of a shape the API does not have
     malformed: str | None = None
+    #: the provider reported an error inside its 200 reply: the outcome it makes
+    failed: Outcome | None = None
 
     def add_text(self, text: object) -> None:
         if not isinstance(text, str):  # a provider's non-text is not text
@@ -78,6 +83,11 @@ class Observation:
         """Output characters (tool arguments, other deltas) counted for an estimate."""
         if isinstance(value, str):
             self.out_chars += len(value)
+
+    def reported(self, err: Any) -> None:
+        """An error the provider put in its reply (an `error` object, a failed response)."""
+        self.error = _message_of(err)
+        self.failed = reported_error_outcome(err)
 
     def misshapen(self, exc: Exception) -> None:
         """The walk met a value of the wrong type: say so, keep what was observed."""
@@ -296,8 +306,8 @@ class StreamObserver:
 
     def _chat_chunk_any(self, obj: dict[str, Any]) -> bool:
         obs = self.obs
-        if "error" in obj:
-            obs.error = _message_of(obj["error"])
+        if obj.get("error"):
+            obs.reported(obj["error"])
         choices = obj.get("choices") or []
         usage = obj.get("usage")
         if usage:
@@ -339,7 +349,7 @@ class StreamObserver:
             obs.done = True
             observe_response_object(obs, obj.get("response") or {}, text=False)
         elif kind == "error":
-            obs.error = _message_of(obj.get("error") or obj)
+            obs.reported(obj.get("error") or obj)
 
 
 def _message_of(err: Any) -> str:
@@ -355,7 +365,9 @@ def observe_response_object(obs: Observation, resp: dict[str, Any], text: bool =
     incomplete = resp.get("incomplete_details") or {}
     obs.finish(incomplete.get("reason") or status)
     if resp.get("error"):
-        obs.error = _message_of(resp["error"])
+        obs.reported(resp["error"])
+    elif status == "failed":
+        obs.reported({"message": "the response failed without an error object"})
     if not text:
         return
     for item in resp.get("output") or ():
@@ -397,6 +409,8 @@ def observe_object(api: str, obj: dict[str, Any]) -> Observation:
 
 
 def _chat_object(obs: Observation, obj: dict[str, Any]) -> None:
+    if obj.get("error"):  # a 200 whose body is an error (gateways do this)
+        obs.reported(obj["error"])
     usage = obj.get("usage")
     if usage:
         obs.add_usage(usage)

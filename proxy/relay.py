@@ -119,6 +119,8 @@ class Relay:
             call.error = classify.error_message(seen if seen is not None else body)
         call.status_code = status
         call.outcome = classify.outcome_for(status, seen)
+        if call.obs is not None and call.obs.failed is not None:  # a 200 that is an error
+            call.fail(call.obs.failed, f"upstream reported in its reply: {call.obs.error}")
         call.keep(seen if seen is not None else body, CALL_CAP_BYTES)  # decoded, redacted
         call.proxy_s += perf_counter() - t_last
         self.record(call)
@@ -158,7 +160,9 @@ class Relay:
         if rest:
             await out.write(rest)
         obs = pipe.observer.obs
-        if not obs.done and not (obs.finish_reason and obs.has_usage):
+        if obs.failed is not None:  # the provider said, inside its stream, that it failed
+            call.fail(obs.failed, f"upstream reported in its stream: {obs.error}")
+        elif not obs.done and not (obs.finish_reason and obs.has_usage):
             call.fail("connection_error", "upstream stream ended without its final event")
         self.record(call)  # before the end: a client that saw the end finds the record
         with contextlib.suppress(ConnectionResetError):

@@ -16,6 +16,8 @@ misbehave the ways real providers and gateways do.
 | `fault/redirect` | 307 to `/v1/chat/completions` on the same host (as a gateway moving an API might) |
 | `fault/odd-types` | the normal chat reply with values of the wrong JSON types: `finish_reason` 7, `content` a list, a tool call whose `id` and `name` are numbers and whose `arguments` is an object |
 | `fault/misshapen` | a chat reply whose `choices` is a string (whole) or holds a string (streamed) |
+| `fault/200-rate-limit` | a 200 that is an error (as gateways send one): whole, the body is `{"error": {"code": "rate_limit_exceeded", ...}}`; streamed, two content events, then that error as an event, then the end (no `[DONE]`) |
+| `fault/200-overloaded` | the same with Anthropic's `{"type": "error", "error": {"type": "overloaded_error", ...}}` (streamed after `event: error`) |
 | header `x-fake-fault: drop` (any route) | the connection is closed without an answer |
 
 `before()` answers instead of the normal reply; `after()` delivers the normal reply
@@ -35,8 +37,24 @@ from aiohttp import web
 from proxy.errors import error_body
 
 BEFORE = ("fault/401-echo-key", "fault/html-200", "fault/reject-stream-options", "fault/redirect")
+#: a 200 that carries an error, whole or as a stream event: what the error says
+ERROR_IN_200 = {
+    "fault/200-rate-limit": {
+        "error": {
+            "message": "Rate limit reached for requests per min (RPM): Limit 3, Used 3",
+            "type": "requests",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+    },
+    "fault/200-overloaded": {
+        "type": "error",
+        "error": {"type": "overloaded_error", "message": "Overloaded"},
+    },
+}
 AFTER = ("fault/gzip", "fault/gzip-bomb", "fault/echo-key", "fault/no-done", "fault/cut-body",
-         "fault/stall-body", "fault/set-cookie", "fault/odd-types", "fault/misshapen")  # fmt: skip
+         "fault/stall-body", "fault/set-cookie", "fault/odd-types", "fault/misshapen",
+         *ERROR_IN_200)  # fmt: skip
 ODD_TOOL_CALL = {
     "index": 0,
     "id": 5,
@@ -100,6 +118,8 @@ async def after(
                             headers={"Set-Cookie": "provider_session=abc123; Path=/"})  # fmt: skip
     if model in ("fault/odd-types", "fault/misshapen"):
         return await _wrong_types(request, model, whole, events)
+    if model in ERROR_IN_200:
+        return await _error_in_200(request, ERROR_IN_200[model], whole is not None, events)
     if whole is not None:
         return await _whole(request, model, whole)
     resp = web.StreamResponse(headers=_stream_headers(model))
@@ -178,6 +198,21 @@ async def _wrong_types(
                     _odd_chunk(choice)
             event = b"data: " + json.dumps(obj).encode() + b"\n\n"
         await resp.write(event)
+    await resp.write_eof()
+    return resp
+
+
+async def _error_in_200(
+    request: web.Request, error: dict, whole: bool, events: Iterable[bytes] | None
+) -> web.StreamResponse:
+    if whole:
+        return web.json_response(error)
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    for event in list(events or ())[:2]:  # the role, then the first content
+        await resp.write(event)
+    named = b"event: error\n" if error.get("type") == "error" else b""
+    await resp.write(named + b"data: " + json.dumps(error).encode() + b"\n\n")
     await resp.write_eof()
     return resp
 

@@ -226,3 +226,48 @@ def test_request_hash_ignores_transport_fields_and_key_order():
 
 
 DOC_EXAMPLE_HASH = "sha256:03ac898f4322c027d4f7489a6f96b2c84cc7d5160c7606995101f514f3feb680"
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        ({"message": "Rate limit reached for gpt-4o", "type": "tokens", "code": "rate_limit_exceeded"},
+         "rate_limited"),
+        ({"message": "You exceeded your current quota", "code": "insufficient_quota"}, "rate_limited"),
+        ({"type": "rate_limit_error", "message": "slow down"}, "rate_limited"),
+        ({"code": 429, "message": "Too Many Requests"}, "rate_limited"),
+        ({"status": "RESOURCE_EXHAUSTED", "message": "exhausted"}, "rate_limited"),
+        ({"type": "overloaded_error", "message": "Overloaded"}, "upstream_error"),
+        ({"message": "The server had an error", "type": "server_error", "code": 500}, "upstream_error"),
+        ({"code": "context_length_exceeded", "message": "too long"}, "context_length"),
+        ("plain text error", "upstream_error"),
+    ],
+)  # fmt: skip
+def test_an_error_a_provider_reports_inside_a_200_is_classified(error, outcome):
+    assert classify.reported_error_outcome(error) == outcome
+
+
+def test_errors_inside_a_stream_or_a_whole_200_fail_the_observation():
+    """Chat: an `error` event (after content, with or without [DONE]); Responses: an
+    `error` event or `response.failed`; a whole chat 200 whose body is an error."""
+    rate = {"message": "Rate limit reached", "code": "rate_limit_exceeded"}
+    chat = StreamObserver("chat")
+    chat.feed(chunk({"content": "Hel"}) + sse({"error": rate}) + sse(b"[DONE]"))
+    assert (chat.obs.failed, chat.obs.error, chat.obs.text) == (
+        "rate_limited",
+        rate["message"],
+        "Hel",
+    )
+    failed = {"type": "response.failed", "response": {"status": "failed", "error": {
+        "code": "server_error", "message": "The model failed"}}}  # fmt: skip
+    responses = StreamObserver("responses")
+    responses.feed(sse(failed))
+    assert (responses.obs.failed, responses.obs.error) == ("upstream_error", "The model failed")
+    event = StreamObserver("responses")
+    event.feed(sse({"type": "error", "code": "rate_limit_exceeded", "message": "slow down"}))
+    assert event.obs.failed == "rate_limited"
+    whole = observe_body("chat", json.dumps({"error": {"type": "overloaded_error"}}).encode())
+    assert whole.failed == "upstream_error"
+    fine = StreamObserver("chat")  # a null `error` in an ordinary chunk is no error
+    fine.feed(sse({"error": None, "choices": [{"index": 0, "delta": {"content": "x"}}]}))
+    assert fine.obs.failed is None and fine.obs.text == "x"
