@@ -6,6 +6,7 @@ Kept pure (no I/O) so the rules are tested directly and read in one place.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -84,18 +85,16 @@ def retry_after_s(headers: Mapping[str, str], now: float | None = None) -> float
     """Seconds to wait, from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date."""
     ms = headers.get("retry-after-ms")
     if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
+        seconds = _seconds(ms, 1000)
+        if seconds is not None:
+            return seconds
     value = headers.get("retry-after")
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    seconds = _seconds(value, 1)
+    if seconds is not None:
+        return seconds
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -104,6 +103,16 @@ def retry_after_s(headers: Mapping[str, str], now: float | None = None) -> float
         return None
     now = time.time() if now is None else now
     return max(0.0, round(when.timestamp() - now, 3))
+
+
+def _seconds(text: str, per_second: int) -> float | None:
+    """A number of seconds (or ms), not negative; None for text that is not a finite
+    number (`inf`, `nan`: a header no wait can be read from)."""
+    try:
+        value = float(text) / per_second
+    except ValueError:
+        return None
+    return max(0.0, value) if math.isfinite(value) else None
 
 
 #: the headers a record keeps as `rate_limit_headers` (by their lower-case names).

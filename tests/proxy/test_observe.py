@@ -208,6 +208,11 @@ def test_retry_after_forms():
     assert classify.retry_after_s({"retry-after-ms": "250", "retry-after": "1"}) == 0.25
     assert classify.retry_after_s({"retry-after": "soon"}) is None
     assert classify.retry_after_s({}) is None
+    # no wait can be read from a number that is not finite (the record could not hold it)
+    for junk in ("inf", "-inf", "nan", "Infinity"):
+        assert classify.retry_after_s({"retry-after": junk}) is None
+        assert classify.retry_after_s({"retry-after-ms": junk, "retry-after": "2"}) == 2
+    assert classify.retry_after_s({"retry-after": "-5"}) == 0
 
 
 def test_request_hash_ignores_transport_fields_and_key_order():
