@@ -31,6 +31,7 @@ import gzip
 import json
 import zlib
 from collections.abc import Iterable
+from typing import Any
 
 from aiohttp import web
 
@@ -38,7 +39,7 @@ from proxy.errors import error_body
 
 BEFORE = ("fault/401-echo-key", "fault/html-200", "fault/reject-stream-options", "fault/redirect")
 #: a 200 that carries an error, whole or as a stream event: what the error says
-ERROR_IN_200 = {
+ERROR_IN_200: dict[str, dict[str, Any]] = {
     "fault/200-rate-limit": {
         "error": {
             "message": "Rate limit reached for requests per min (RPM): Limit 3, Used 3",
