@@ -237,6 +237,9 @@ def describe(streak: Streak) -> str:
         auth = next(c for c, t in zip(streak.calls, streak.types, strict=True) if t == "auth")
         return f"Provider refused the credentials (HTTP {status_of(auth) or 401})"
     if kind == "rate_limit":
+        limited = [c for c, t in zip(streak.calls, streak.types, strict=True) if t == "rate_limit"]
+        if limited and all((status_of(c) or 0) < 400 for c in limited):  # inside its answers
+            return "Provider rate limit (reported inside its answer)"
         return "Provider rate limit (HTTP 429)"
     if kind == "config":
         if last.outcome == "context_length":
@@ -263,6 +266,9 @@ def _provider_failure(streak: Streak) -> str:
         if last.upstream_status is not None:
             return "Provider's answer broke off mid-body (a cut response)"
         return f"Provider unreachable (connection failed: {_short(last.error or '?', 80)})"
+    if (status_of(last) or 0) < 400:  # an error the provider put inside an answer it began
+        said = (last.error or "?").split(": ", 1)[-1]
+        return f"Provider reported an error inside its answer ({_short(said, 80)})"
     return f"Provider failure (HTTP {status_of(last)})"
 
 

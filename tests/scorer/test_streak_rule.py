@@ -46,6 +46,26 @@ def three_ok() -> list:
     [
         (dict(outcome="rate_limited", retry_after_s=1), "rate_limit", "Provider rate limit"),
         (dict(outcome="upstream_error", status_code=503), "provider_error", "HTTP 503"),
+        (  # quotas that bite mid-stream: the provider's error event inside a 200
+            dict(
+                outcome="rate_limited",
+                status_code=200,
+                upstream_status=200,
+                error="upstream reported in its stream: Rate limit reached for gpt-4o",
+            ),
+            "rate_limit",
+            "Provider rate limit (reported inside its answer)",
+        ),
+        (
+            dict(
+                outcome="upstream_error",
+                status_code=200,
+                upstream_status=200,
+                error="upstream reported in its stream: Overloaded",
+            ),
+            "provider_error",
+            "Provider reported an error inside its answer (Overloaded)",
+        ),
         (dict(outcome="auth_error", status_code=401), "auth", "refused the credentials"),
         (dict(outcome="timeout", status_code=504), "provider_error", "upstream timeout"),
         (
