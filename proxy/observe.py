@@ -71,9 +71,15 @@ class Observation:
             self.text_len += room
 
     def finish(self, reason: object) -> None:
-        """The finish reason, when the provider sent one as text."""
+        """The finish reason, when the provider sent one as text (`error`, as gateways
+        end a generation that failed, is the provider's failure)."""
         if reason and isinstance(reason, str):
             self.finish_reason = reason
+            if reason == "error" and self.failed is None:
+                self.failed = "upstream_error"
+                self.error = (
+                    self.error or "the provider ended its answer with finish_reason 'error'"
+                )
 
     def add_tool(self, name: object) -> None:
         if name and isinstance(name, str):

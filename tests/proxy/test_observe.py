@@ -273,6 +273,9 @@ def test_errors_inside_a_stream_or_a_whole_200_fail_the_observation():
     assert event.obs.failed == "rate_limited"
     whole = observe_body("chat", json.dumps({"error": {"type": "overloaded_error"}}).encode())
     assert whole.failed == "upstream_error"
+    ended = StreamObserver("chat")  # a gateway's failed generation, without an error object
+    ended.feed(chunk({"content": "Hel"}) + chunk({}, finish="error") + sse(b"[DONE]"))
+    assert (ended.obs.failed, ended.obs.finish_reason) == ("upstream_error", "error")
     fine = StreamObserver("chat")  # a null `error` in an ordinary chunk is no error
     fine.feed(sse({"error": None, "choices": [{"index": 0, "delta": {"content": "x"}}]}))
     assert fine.obs.failed is None and fine.obs.text == "x"
