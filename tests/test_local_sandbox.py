@@ -11,6 +11,7 @@ import structlog
 from runner.errors import UnknownNameError
 from runner.sandbox import Mount, RunSpec, get_sandbox
 from runner.sandbox.local import LocalSandbox, map_paths, path_map
+from tests.interrupt import sigint_default
 
 
 def spec(workspace: Path, command: list[str], **kw) -> RunSpec:
@@ -138,7 +139,7 @@ def test_ctrl_c_kills_the_process_group(tmp_path):
         " 'sleep 300 & echo $! > /workspace/child.pid; wait'],"
         f" workspace={str(tmp_path)!r}))"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code])
+    proc = subprocess.Popen([sys.executable, "-c", code], preexec_fn=sigint_default)
     pid_file = tmp_path / "child.pid"
     try:
         for _ in range(200):  # bounded: at most ~20 s

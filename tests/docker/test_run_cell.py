@@ -14,6 +14,7 @@ from runner.cell import CellOptions, run_cell
 from runner.harness import SCRIPTS_DIR, Harness
 from runner.models import resolve_model
 from runner.tasks import discover, get_task
+from tests.interrupt import sigint_default
 
 pytestmark = pytest.mark.docker
 
@@ -231,6 +232,7 @@ def test_ctrl_c_writes_the_record_and_leaves_nothing_behind(tmp_path, docker_cli
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_default,
     )
     cell_id = f"{sid('t-sigint')}/reference/scripted/{GO_TASK}"
     try:

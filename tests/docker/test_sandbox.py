@@ -15,6 +15,7 @@ import pytest
 from runner import images
 from runner.sandbox import Mount, RunSpec
 from runner.sandbox.docker import DockerSandbox
+from tests.interrupt import sigint_default
 
 pytestmark = pytest.mark.docker
 
@@ -244,7 +245,7 @@ def test_ctrl_c_still_removes_the_container(tmp_path, docker_client, run_id):
         f"DockerSandbox().run(RunSpec(image={BASE!r}, command=['sleep', '300'],"
         f" workspace={str(tmp_path)!r}, labels={{'cab.test': {run_id!r}}}))"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code])
+    proc = subprocess.Popen([sys.executable, "-c", code], preexec_fn=sigint_default)
     try:
         for _ in range(200):  # bounded: at most ~20 s
             running = labelled(docker_client, "cab.test", run_id)
