@@ -14,6 +14,7 @@ from typing import Any
 from orjson import dumps as _dumps  # the body is parsed once and, if changed, written once
 from orjson import loads as _loads
 
+from proxy.encoding import decoder_for, inflate_at_most
 from proxy.errors import BadRequest, BodyTooLarge, UnsupportedEncoding
 from proxy.hashing import request_hash
 from proxy.records import Api
@@ -43,25 +44,20 @@ def decode_body(raw: bytes, encoding: str, max_bytes: int) -> bytes:
     name = encoding.strip().lower()
     if name in ("", "identity"):
         return raw
-    if name in ("gzip", "x-gzip"):
-        decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    elif name == "deflate":  # zlib-wrapped as the RFC says, or raw as some clients send it
-        wrapped = bool(raw) and raw[0] & 0x0F == 8
-        decoder = zlib.decompressobj(wbits=zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
-    else:
+    decoder = decoder_for(name, raw)
+    if decoder is None:
         raise UnsupportedEncoding(
             f"request Content-Encoding {encoding[:40]!r} is not supported (gzip, deflate or none)"
         )
     try:
-        data = decoder.decompress(raw, max_bytes + 1)
-        if len(data) > max_bytes or decoder.unconsumed_tail:
-            raise BodyTooLarge(
-                f"request body decodes to more than this proxy's limit of {max_bytes} bytes"
-                " (cab proxy --max-body-bytes)"
-            )
-        data += decoder.flush()
+        data = inflate_at_most(decoder, raw, max_bytes)
     except zlib.error as exc:
         raise BadRequest(f"request body is not valid {name}: {exc}") from None
+    if data is None:
+        raise BodyTooLarge(
+            f"request body decodes to more than this proxy's limit of {max_bytes} bytes"
+            " (cab proxy --max-body-bytes)"
+        )
     if not decoder.eof:
         raise BadRequest(f"request body is not valid {name}: it ends before its end")
     return data

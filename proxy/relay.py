@@ -27,6 +27,7 @@ from multidict import CIMultiDictProxy
 
 from proxy import classify
 from proxy.capture import CALL_CAP_BYTES
+from proxy.encoding import decoder_for, inflate_at_most
 from proxy.errors import UpstreamMalformed
 from proxy.facts import CallFacts, ms
 from proxy.keys import APP_CONFIG
@@ -241,27 +242,22 @@ def _split_headers(upstream: CIMultiDictProxy[str]) -> tuple[dict[str, str], dic
 
 
 def _decoder(headers: CIMultiDictProxy[str]) -> zlib._Decompress | None:
-    encoding = headers.get("Content-Encoding", "").strip().lower()
-    if encoding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    if encoding == "deflate":
-        return zlib.decompressobj()
-    return None
+    return decoder_for(headers.get("Content-Encoding", ""))
 
 
 def _decode_whole(decoder: zlib._Decompress, body: bytes, max_bytes: int) -> bytes | None:
     """The decoded body, or None when it does not decode (observed as it came); one that
     decodes to more than `max_bytes` (a gzip bomb) is refused, never inflated whole."""
     try:
-        data = decoder.decompress(body, max_bytes + 1)
-        if len(data) > max_bytes or decoder.unconsumed_tail:
-            raise UpstreamMalformed(
-                f"upstream reply decodes to more than this proxy's limit of {max_bytes} bytes"
-                " (cab proxy --max-reply-bytes)"
-            )
-        return data + decoder.flush()
+        data = inflate_at_most(decoder, body, max_bytes)
     except zlib.error:
         return None
+    if data is None:
+        raise UpstreamMalformed(
+            f"upstream reply decodes to more than this proxy's limit of {max_bytes} bytes"
+            " (cab proxy --max-reply-bytes)"
+        )
+    return data
 
 
 def _without_encoding(headers: dict[str, str]) -> dict[str, str]:
