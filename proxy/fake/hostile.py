@@ -7,7 +7,7 @@ misbehave the ways real providers and gateways do.
 | `fault/echo-key` | a normal reply whose text quotes the key; streamed, the key is split across two writes 20 ms apart (so it arrives in two chunks) |
 | `fault/html-200` | 200 `text/html` (a gateway's login or error page) |
 | `fault/gzip` | the normal reply gzip-encoded (`Content-Encoding: gzip`) whatever was asked |
-| `fault/gzip-bomb` | as `fault/gzip`; streamed, the events come after 64 SSE comments of 1 MiB each, all in one write of ~70 KB that inflates to 64 MiB |
+| `fault/gzip-bomb` | as `fault/gzip`; streamed, the events come after 64 SSE comments of 1 MiB each, all in one write of 64 KB that inflates to 64 MiB |
 | `fault/reject-stream-options` | 400 "Unrecognized request argument supplied: stream_options" when the body has `stream_options`, else normal |
 | `fault/no-done` | a stream with finish_reason and usage that ends without `data: [DONE]` |
 | `fault/cut-body` | a non-streamed 200 whose body stops half-way (connection dropped) |

@@ -119,7 +119,7 @@ def test_gzip_stream_is_complete_with_usage_and_no_chunk_the_client_did_not_ask_
 
 
 def test_a_gzip_stream_that_inflates_to_64_mib_is_passed_on_in_pieces_not_held(fake, upstream_key):
-    """`fault/gzip-bomb`: ~70 KB on the wire that inflate to 64 MiB of SSE comments, then
+    """`fault/gzip-bomb`: 64 KB on the wire that inflate to 64 MiB of SSE comments, then
     the reply. The client gets every decoded byte and the call is recorded whole, while
     the proxy never holds more than a few MiB of it (traced in this process, where the
     proxy, the fake and the client all run; the fake compresses 1 MiB at a time). No
