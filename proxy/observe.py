@@ -340,6 +340,8 @@ class StreamObserver:
     def _responses_event(self, kind: str | None, obj: dict[str, Any]) -> None:
         obs = self.obs
         if not kind:
+            if obj.get("error"):  # a gateway's chat-style error inside a Responses stream
+                obs.reported(obj["error"])
             return
         if kind.endswith(".delta"):
             self._mark_output()

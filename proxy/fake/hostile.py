@@ -17,7 +17,7 @@ misbehave the ways real providers and gateways do.
 | `fault/odd-types` | the normal chat reply with values of the wrong JSON types: `finish_reason` 7, `content` a list, a tool call whose `id` and `name` are numbers and whose `arguments` is an object |
 | `fault/misshapen` | a chat reply whose `choices` is a string (whole) or holds a string (streamed) |
 | `fault/200-rate-limit` | a 200 that is an error (as gateways send one): whole, the body is `{"error": {"code": "rate_limit_exceeded", ...}}`; streamed, two content events, then that error as an event, then the end (no `[DONE]`) |
-| `fault/200-overloaded` | the same with Anthropic's `{"type": "error", "error": {"type": "overloaded_error", ...}}` (streamed after `event: error`) |
+| `fault/200-overloaded` | the same with Anthropic's `{"type": "error", "error": {"type": "overloaded_error", ...}}` (streamed after `event: error`); on `/v1/responses` both stream the Responses API's own `error` event |
 | header `x-fake-fault: drop` (any route) | the connection is closed without an answer |
 
 `before()` answers instead of the normal reply; `after()` delivers the normal reply
@@ -212,6 +212,10 @@ async def _error_in_200(
     await resp.prepare(request)
     for event in list(events or ())[:2]:  # the role, then the first content
         await resp.write(event)
+    if request.path.endswith("/responses"):  # the Responses API's own error event
+        inner = error["error"]
+        error = {"type": "error", "code": inner.get("code") or inner.get("type"),
+                 "message": inner["message"], "param": None}  # fmt: skip
     named = b"event: error\n" if error.get("type") == "error" else b""
     await resp.write(named + b"data: " + json.dumps(error).encode() + b"\n\n")
     await resp.write_eof()

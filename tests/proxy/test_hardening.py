@@ -432,6 +432,7 @@ def test_head_gets_the_upstreams_answer_without_a_body(proxy, session):
     assert resp.status_code == 200 and (call.outcome, call.status_code) == ("ok", 200)
 
 
+@pytest.mark.parametrize("api", ["chat", "responses"])
 @pytest.mark.parametrize(
     ("model", "stream", "outcome", "says"),
     [
@@ -441,13 +442,14 @@ def test_head_gets_the_upstreams_answer_without_a_body(proxy, session):
     ],
 )
 def test_an_error_inside_a_200_is_the_providers_failure_not_an_ok_call(
-    proxy, session, model, stream, outcome, says
+    proxy, session, model, stream, outcome, says, api
 ):
     """A quota that bites mid-stream (or a gateway's 200 whose body is an error) must not
     be recorded `ok` (before: the whole 200 and a stream that still sent [DONE]) nor a
     cut connection that lost the provider's words; the governor counts it as a 429."""
-    resp = httpx.post(proxy.base_url + CHAT, headers={"Authorization": f"Bearer {session.key}"},
-                      json={"model": model, "messages": MSG, "stream": stream}, timeout=10)  # fmt: skip
+    path, asked = (CHAT, {"messages": MSG}) if api == "chat" else ("/v1/responses", {"input": "hi"})
+    resp = httpx.post(proxy.base_url + path, headers={"Authorization": f"Bearer {session.key}"},
+                      json={"model": model, "stream": stream, **asked}, timeout=10)  # fmt: skip
     [call] = proxy.calls(session.id)
     assert resp.status_code == 200 and says.encode() in resp.content  # passed on as sent
     assert (call.outcome, call.status_code, call.upstream_status) == (outcome, 200, 200)

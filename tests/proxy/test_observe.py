@@ -271,6 +271,9 @@ def test_errors_inside_a_stream_or_a_whole_200_fail_the_observation():
     event = StreamObserver("responses")
     event.feed(sse({"type": "error", "code": "rate_limit_exceeded", "message": "slow down"}))
     assert event.obs.failed == "rate_limited"
+    gateway = StreamObserver("responses")  # a chat-style error object in a Responses stream
+    gateway.feed(sse({"error": {"type": "overloaded_error", "message": "Overloaded"}}))
+    assert (gateway.obs.failed, gateway.obs.error) == ("upstream_error", "Overloaded")
     whole = observe_body("chat", json.dumps({"error": {"type": "overloaded_error"}}).encode())
     assert whole.failed == "upstream_error"
     ended = StreamObserver("chat")  # a gateway's failed generation, without an error object
