@@ -14,8 +14,8 @@ misbehave the ways real providers and gateways do.
 | `fault/stall-body` | a non-streamed 200 that sends half its body, then nothing for `hang_s` |
 | `fault/set-cookie` | a normal reply with `Set-Cookie: provider_session=...`; its text says which `Cookie` the request carried (`cookie: <value or none>`) |
 | `fault/redirect` | 307 to `/v1/chat/completions` on the same host (as a gateway moving an API might) |
-| `fault/odd-types` | the normal chat reply with values of the wrong JSON types: `finish_reason` 7, `content` a list, a tool call whose `id` and `name` are numbers and whose `arguments` is an object |
-| `fault/misshapen` | a chat reply whose `choices` is a string (whole) or holds a string (streamed) |
+| `fault/odd-types` | the normal chat reply with values of the wrong JSON types: `finish_reason` 7, `content` a list, a tool call whose `id` and `name` are numbers and whose `arguments` is an object; on Responses, `status` 7 and text and deltas as lists |
+| `fault/misshapen` | a chat reply whose `choices` is a string (whole) or holds a string (streamed); on Responses, a `response` whose `output` is a string |
 | `fault/200-rate-limit` | a 200 that is an error (as gateways send one): whole, the body is `{"error": {"code": "rate_limit_exceeded", ...}}`; streamed, two content events, then that error as an event, then the end (no `[DONE]`) |
 | `fault/200-overloaded` | the same with Anthropic's `{"type": "error", "error": {"type": "overloaded_error", ...}}` (streamed after `event: error`); on `/v1/responses` both stream the Responses API's own `error` event |
 | header `x-fake-fault: drop` (any route) | the connection is closed without an answer |
@@ -176,31 +176,56 @@ async def _whole(request: web.Request, model: str, whole: bytes) -> web.StreamRe
 async def _wrong_types(
     request: web.Request, model: str, whole: bytes | None, events: Iterable[bytes] | None
 ) -> web.StreamResponse:
-    """The normal chat reply, its values of the wrong JSON types (or its shape wrong)."""
+    """The normal reply (chat or Responses), its values of the wrong JSON types (or its
+    shape wrong)."""
     if whole is not None:
         obj = json.loads(whole)
-        if model == "fault/misshapen":
-            obj["choices"] = "the provider's own words"
-        else:
-            choice = obj["choices"][0]
-            choice["finish_reason"] = 7
-            choice["message"]["content"] = [choice["message"]["content"]]
-            choice["message"]["tool_calls"] = [ODD_TOOL_CALL]
+        _wrong_reply(obj, model)
         return web.json_response(obj)
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await resp.prepare(request)
     for event in events or ():
-        if event.startswith(b"data: {"):
-            obj = json.loads(event[6:])
-            if model == "fault/misshapen" and obj.get("choices"):
-                obj["choices"] = ["the provider's own words"]
-            elif model == "fault/odd-types":
-                for choice in obj.get("choices") or ():
-                    _odd_chunk(choice)
-            event = b"data: " + json.dumps(obj).encode() + b"\n\n"
+        head, sep, data = event.partition(b"data: ")  # Responses events name themselves first
+        if sep and data.startswith(b"{"):
+            obj = json.loads(data)
+            _wrong_event(obj, model)
+            event = head + b"data: " + json.dumps(obj).encode() + b"\n\n"
         await resp.write(event)
     await resp.write_eof()
     return resp
+
+
+def _wrong_reply(obj: dict, model: str) -> None:
+    """A whole reply: chat's `choices`, or a Responses `response` object's `output`."""
+    if obj.get("object") == "response":
+        if model == "fault/misshapen":
+            obj["output"] = "the provider's own words"
+            return
+        obj["status"] = 7
+        for item in obj.get("output") or ():
+            for part in item.get("content") or ():
+                part["text"] = [part.get("text")]
+        return
+    if model == "fault/misshapen":
+        obj["choices"] = "the provider's own words"
+        return
+    choice = obj["choices"][0]
+    choice["finish_reason"] = 7
+    choice["message"]["content"] = [choice["message"]["content"]]
+    choice["message"]["tool_calls"] = [ODD_TOOL_CALL]
+
+
+def _wrong_event(obj: dict, model: str) -> None:
+    """One stream event: a chat chunk, or a Responses event (its `response`, its delta)."""
+    if isinstance(obj.get("response"), dict):
+        _wrong_reply(obj["response"], model)
+    elif "delta" in obj and model == "fault/odd-types":
+        obj["delta"] = [obj["delta"]]
+    elif model == "fault/misshapen" and obj.get("choices"):
+        obj["choices"] = ["the provider's own words"]
+    elif model == "fault/odd-types":
+        for choice in obj.get("choices") or ():
+            _odd_chunk(choice)
 
 
 async def _error_in_200(

@@ -263,6 +263,24 @@ def test_values_of_the_wrong_type_reach_the_client_and_leave_records_anyone_can_
     assert all(line in kept.raw.data() for line in resp.content.split(b"\n\n"))
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_responses_reply_of_the_wrong_types_reaches_the_client_and_leaves_a_valid_record(
+    proxy, session, record_dir, stream
+):
+    """The Responses API the same way: `status` 7, text and deltas as lists."""
+    resp = httpx.post(proxy.base_url + "/v1/responses", timeout=10,
+                      headers={"Authorization": f"Bearer {session.key}"},
+                      json={"model": "fault/odd-types", "input": "hi", "stream": stream})  # fmt: skip
+    assert resp.status_code == 200 and b'"status": 7' in resp.content
+    [call] = proxy.calls(session.id, settle_s=2)
+    assert (call.outcome, call.finish_reason, call.response_text) == ("ok", None, None)
+    assert _records_as_read(record_dir) == [call]
+    misshapen = httpx.post(proxy.base_url + "/v1/responses", timeout=10,
+                           headers={"Authorization": f"Bearer {session.key}"},
+                           json={"model": "fault/misshapen", "input": "hi"})  # fmt: skip
+    assert misshapen.status_code == 502  # `output` a string: not the API's JSON
+
+
 def test_a_whole_reply_not_of_the_apis_shape_is_the_upstreams_failure(proxy, session):
     """`choices` a string: not the API's JSON, as an HTML page is not (502, recorded
     upstream_malformed), never the proxy's own 500."""
