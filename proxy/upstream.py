@@ -140,6 +140,9 @@ def upstream_failure(exc: BaseException, url: str, during: Phase) -> ProxyError:
     Hot loops catch `UPSTREAM_FAILURES` and raise this: a try costs nothing there."""
     if isinstance(exc, TimeoutError):  # first: ServerTimeoutError is a ClientError too
         return UpstreamTimeout(_TIMEOUT[during].format(url=url))
+    if isinstance(exc, aiohttp.ClientResponseError):  # aiohttp could not parse the answer
+        said = " ".join(str(exc.message).split())[:200]
+        return UpstreamMalformed(f"upstream {url} answered with something that is not HTTP: {said}")
     reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
     if during == "request":
         return UpstreamUnreachable(f"upstream {url} unreachable: {reason}")

@@ -261,6 +261,8 @@ def _provider_failure(streak: Streak) -> str:
     if last.outcome == "client_disconnected":
         return f"Provider did not answer (call {last.seq} was still waiting after {secs:.1f} s)"
     if last.outcome == "upstream_malformed":
+        if "not HTTP" in (last.error or ""):  # another server's banner, a broken header
+            return "Provider answered with something that is not HTTP"
         return "Provider answered with a body that is not the API's JSON"
     if last.outcome == "connection_error":
         if last.upstream_status is not None:

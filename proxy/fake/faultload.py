@@ -43,6 +43,7 @@ FAULTS = (
     Kind("fault/cut-stream", True, "connection_error", 200),
     Kind("fault/cut-body", False, "connection_error", 502),
     Kind("fault/html-200", False, "upstream_malformed", 502),
+    Kind("fault/not-http", False, "upstream_malformed", 502),
     Kind("fault/gzip", False, "ok", 200),
     Kind("fault/gzip", True, "ok", 200),
     Kind("fault/no-done", True, "ok", 200),

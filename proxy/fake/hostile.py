@@ -6,6 +6,7 @@ misbehave the ways real providers and gateways do.
 | `fault/401-echo-key` | 401 whose message and `x-debug-key` header quote the key it was sent |
 | `fault/echo-key` | a normal reply whose text quotes the key; streamed, the key is split across two writes 20 ms apart (so it arrives in two chunks) |
 | `fault/html-200` | 200 `text/html` (a gateway's login or error page) |
+| `fault/not-http` | bytes that are not HTTP (another server's banner), then the connection closed |
 | `fault/gzip` | the normal reply gzip-encoded (`Content-Encoding: gzip`) whatever was asked |
 | `fault/gzip-bomb` | as `fault/gzip`; streamed, the events come after 64 SSE comments of 1 MiB each, all in one write of 64 KB that inflates to 64 MiB |
 | `fault/reject-stream-options` | 400 "Unrecognized request argument supplied: stream_options" when the body has `stream_options`, else normal |
@@ -37,7 +38,8 @@ from aiohttp import web
 
 from proxy.errors import error_body
 
-BEFORE = ("fault/401-echo-key", "fault/html-200", "fault/reject-stream-options", "fault/redirect")
+BEFORE = ("fault/401-echo-key", "fault/html-200", "fault/reject-stream-options", "fault/redirect",
+          "fault/not-http")  # fmt: skip
 #: a 200 that carries an error, whole or as a stream event: what the error says
 ERROR_IN_200: dict[str, dict[str, Any]] = {
     "fault/200-rate-limit": {
@@ -92,6 +94,10 @@ def before(request: web.Request, model: str, body: dict) -> web.Response | None:
         )
     if model == "fault/html-200":
         return web.Response(body=HTML, content_type="text/html")
+    if model == "fault/not-http" and request.transport is not None:
+        request.transport.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")  # another server's banner
+        request.transport.close()
+        return web.Response()
     if model == "fault/redirect":
         return web.Response(status=307, headers={"Location": "/v1/chat/completions"})
     if model == "fault/reject-stream-options" and "stream_options" in body:

@@ -474,3 +474,14 @@ def test_an_error_inside_a_200_is_the_providers_failure_not_an_ok_call(
     assert says in (call.error or "")
     [lane] = proxy.governor_stats().values()
     assert lane.throttled == (outcome == "rate_limited")
+
+
+def test_an_answer_that_is_not_http_is_the_upstreams_malformed_answer(proxy, session):
+    """Another server's banner where HTTP was due: the upstream answered, with nothing
+    the proxy can read (502 upstream_malformed), not an unreachable upstream."""
+    resp = httpx.post(proxy.base_url + CHAT, headers={"Authorization": f"Bearer {session.key}"},
+                      json={"model": "fault/not-http", "messages": MSG}, timeout=10)  # fmt: skip
+    [call] = proxy.calls(session.id)
+    assert resp.status_code == 502 and resp.json()["error"]["code"] == "upstream_malformed"
+    assert (call.outcome, call.status_code) == ("upstream_malformed", 502)
+    assert "not HTTP" in (call.error or "")

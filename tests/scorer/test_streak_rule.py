@@ -85,6 +85,15 @@ def three_ok() -> list:
             "provider_error",
             "not the API's JSON",
         ),
+        (
+            dict(
+                outcome="upstream_malformed",
+                status_code=502,
+                error="upstream http://h/v1/x answered with something that is not HTTP: Bad status line",
+            ),
+            "provider_error",
+            "Provider answered with something that is not HTTP",
+        ),
     ],
 )
 def test_three_ok_then_failures_until_the_agent_gave_up_is_infra(failure, reason, words):
