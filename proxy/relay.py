@@ -103,7 +103,7 @@ class Relay:
                 obj is None
                 and seen is not None
                 and call.api in _JSON_APIS
-                and _has_body(call, status)
+                and call.method != "HEAD"  # HTTP sends no body to a HEAD
             ):
                 kind = reply.headers.get("Content-Type", "no content type")
                 raise UpstreamMalformed(
@@ -220,11 +220,6 @@ class _StreamPipe:
         self.call.keep(tail, CALL_CAP_BYTES)
         data = self.observer.feed(tail) if tail else b""
         return data + self.observer.finish()
-
-
-def _has_body(call: CallFacts, status: int) -> bool:
-    """Whether a reply to this call can carry a body (HTTP: none to HEAD, none with 204/304)."""
-    return call.method != "HEAD" and status not in (204, 304)
 
 
 def _split_headers(upstream: CIMultiDictProxy[str]) -> tuple[dict[str, str], dict[str, str]]:
