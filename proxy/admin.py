@@ -31,6 +31,8 @@ from proxy.sessions import Session, SessionStore
 
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _LOOPBACK = ("127.0.0.1", "::1")
+#: what the body of POST /admin/sessions may hold
+_FIELDS = ("name", "cell_id")
 
 
 class Forbidden(ProxyError):
@@ -69,6 +71,10 @@ async def issue_session(request: web.Request) -> web.Response:
             raise BadRequest("body must be a JSON object (or empty)") from None
         if not isinstance(body, dict):
             raise BadRequest("body must be a JSON object (or empty)")
+        unknown = sorted(str(k)[:40] for k in body if k not in _FIELDS)
+        if unknown:  # a field silently ignored would be a setting the caller thinks is made
+            raise BadRequest(f"unknown field(s) {', '.join(unknown[:5])}: the body takes"
+                             " 'name' and 'cell_id'")  # fmt: skip
         name, cell_id = body.get("name"), body.get("cell_id")
         if not isinstance(name, str | None) or not isinstance(cell_id, str | None):
             raise BadRequest("'name' and 'cell_id' must be strings")

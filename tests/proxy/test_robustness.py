@@ -158,6 +158,11 @@ def test_admin_route_issues_session_keys_to_loopback_holders_of_the_token(
         issued = httpx.post(url + "/admin/sessions", json={"name": "bob", "cell_id": "c1"},
                             headers={"Authorization": "Bearer admin-token-for-tests"}).json()  # fmt: skip
         assert issued["key"].startswith("cab-bob-") and issued["cell_id"] == "c1"
+        odd = httpx.post(url + "/admin/sessions", json={"name": "eve", "upstream": "http://x/v1"},
+                         headers={"Authorization": "Bearer admin-token-for-tests"})  # fmt: skip
+        assert (
+            odd.status_code == 400 and "unknown field(s) upstream" in odd.json()["error"]["message"]
+        )
         for key in (alice, issued["key"]):
             with openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0) as c:
                 assert c.chat.completions.create(model="echo", messages=MSG).choices
