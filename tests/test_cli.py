@@ -28,3 +28,17 @@ def test_cab_proxy_refuses_a_size_timeout_or_limit_that_would_refuse_everything(
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 2
     assert f"argument {flag}: {value!r} {says}" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("upstream", "says"),
+    [("ftp://x/v1", "expected an http(s) base URL"),
+     ("http://", "expected an http(s) base URL"),
+     ("https://user:secret@host/v1", "no credentials in the URL: put the key in $OPENAI_API_KEY"),
+     ("http://127.0.0.1:1/v1?x=1", "no query or fragment")],
+)  # fmt: skip
+def test_cab_proxy_refuses_an_upstream_it_could_not_use_safely(upstream, says):
+    done = subprocess.run([sys.executable, "-m", "cab", "proxy", "--port", "0",
+                           "--upstream", upstream], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and says in done.stderr
+    assert "secret" not in done.stderr  # credentials are never echoed

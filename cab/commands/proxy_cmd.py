@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -151,6 +152,26 @@ def _policy(args: argparse.Namespace) -> Policy:
     )
 
 
+def upstream_problem(upstream: str, key_env: str) -> str | None:
+    """What is wrong with an upstream base URL, or None. The proxy appends the API's path
+    to it and sends the key from the environment, so it takes no query, no fragment and no
+    credentials (which would also be quoted in every error about the upstream)."""
+    from yarl import URL
+
+    example = "expected an http(s) base URL such as https://api.openai.com/v1"
+    try:
+        url = URL(upstream)
+    except ValueError:
+        return example
+    if url.scheme not in ("http", "https") or not url.host:
+        return example
+    if url.user is not None or url.password is not None:
+        return f"no credentials in the URL: put the key in ${key_env} (--upstream-key-env)"
+    if url.query_string or url.fragment:
+        return "no query or fragment: the proxy appends the API's path to this base"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from proxy.admin import issue
     from proxy.app import create_app
@@ -159,11 +180,10 @@ def run(args: argparse.Namespace) -> int:
     from proxy.server import serve_until_signal, settle_heap
     from proxy.sessions import SessionStore
 
-    if not args.upstream.startswith(("http://", "https://")):
-        print(
-            f"cab proxy: --upstream {args.upstream!r}: expected an http(s):// URL ending in /v1",
-            file=sys.stderr,
-        )
+    wrong = upstream_problem(args.upstream, args.upstream_key_env)
+    if wrong:
+        shown = re.sub(r"//[^/@]*@", "//", args.upstream)  # never echo credentials
+        print(f"cab proxy: --upstream {shown!r}: {wrong}", file=sys.stderr)
         return 2
     try:
         policy = _policy(args)
