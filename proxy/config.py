@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yarl import URL
+
 from proxy.governor import Policy
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -49,3 +51,21 @@ class ProxyConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "upstream", self.upstream.rstrip("/"))
+
+
+def upstream_problem(upstream: str, key_env: str = "the key's env var") -> str | None:
+    """What is wrong with an upstream base URL, or None. The proxy appends the API's path
+    to it and sends the key from the environment, so it takes no query, no fragment and no
+    credentials (which would also be quoted in every error about the upstream)."""
+    example = "expected an http(s) base URL such as https://api.openai.com/v1"
+    try:
+        url = URL(upstream)
+    except ValueError:
+        return example
+    if url.scheme not in ("http", "https") or not url.host:
+        return example
+    if url.user is not None or url.password is not None:
+        return f"no credentials in the URL: put the key in {key_env}"
+    if url.query_string or url.fragment:
+        return "no query or fragment: the proxy appends the API's path to this base"
+    return None

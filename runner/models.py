@@ -11,13 +11,23 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from proxy.config import upstream_problem
 from proxy.governor import AbsorbPolicy, Limits, Policy
 from proxy.inject import FaultSpecError, parse_inject
-from runner.errors import ConfigError, UnknownNameError
+from runner.errors import ConfigError, RunnerError, UnknownNameError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 MODELS_FILE = CONFIG_DIR / "models.toml"
 EMBEDDED = "embedded"
+
+
+def checked_endpoint(v: str) -> str:
+    """'embedded', or a base URL the proxy can forward to (ValueError says what is wrong,
+    without repeating the URL: it may hold credentials)."""
+    wrong = upstream_problem(v, "the env var key_env names") if v != EMBEDDED else None
+    if wrong:
+        raise ValueError(f"must be 'embedded' or a base URL the proxy can use: {wrong}")
+    return v
 
 
 class ModelSpec(BaseModel):
@@ -36,6 +46,11 @@ class ModelSpec(BaseModel):
     quota_window_s: float = Field(60.0, gt=0, description="the window rpm/tpm count over")
     absorb: bool = Field(False, description="the proxy retries 429/503/overloaded itself")
     inject: str | None = Field(None, description="faults to inject, e.g. '429@30%;seed=1'")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        return checked_endpoint(v)
 
     @field_validator("inject")
     @classmethod
@@ -87,7 +102,10 @@ def load_models(path: Path = MODELS_FILE) -> dict[str, ModelSpec]:
 def resolve_model(name: str, endpoint: str | None = None, key_env: str | None = None) -> ModelSpec:
     """A named model from config/models.toml, or an ad-hoc one when an endpoint is given."""
     if endpoint:
-        return ModelSpec(name=name, endpoint=endpoint.rstrip("/"), key_env=key_env)
+        try:
+            return ModelSpec(name=name, endpoint=endpoint.rstrip("/"), key_env=key_env)
+        except ValidationError as exc:  # said without the value: it may hold credentials
+            raise RunnerError(f"--endpoint: {exc.errors()[0]['msg']}") from None
     models = load_models()
     if name not in models:
         raise UnknownNameError(

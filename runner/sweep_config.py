@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from runner.cell import Plugin
 from runner.errors import ConfigError, RunnerError
-from runner.models import ModelSpec, load_models
+from runner.models import ModelSpec, checked_endpoint, load_models
 from runner.record import cell_id_for
 from runner.tasks import TASKS_DIR, Task, select
 from scorer.config import Weights
@@ -65,9 +65,7 @@ class ModelEntry(BaseModel):
     @field_validator("endpoint")
     @classmethod
     def _url(cls, v: str) -> str:
-        if v != "embedded" and not v.startswith(("http://", "https://")):
-            raise ValueError("must be 'embedded' or an http(s) base URL ending in /v1")
-        return v.rstrip("/")
+        return checked_endpoint(v).rstrip("/")
 
 
 class SweepConfig(BaseModel):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.errors import ConfigError
+from runner.errors import ConfigError, RunnerError
+from runner.models import resolve_model
 from runner.sweep_config import SWEEPS_DIR, expand, load_sweep
 
 GOOD = """
@@ -45,6 +46,16 @@ def test_demo_is_reference_by_two_scripted_models_over_the_starter_tasks():
     ("extra", "field", "words"),
     [
         ('models = [{ name = "x", endpoint = "ftp://nope" }]', "models.0.endpoint", "http"),
+        (
+            'models = [{ name = "x", endpoint = "https://u:s3cret@h/v1" }]',
+            "models.0.endpoint",
+            "no credentials in the URL",
+        ),
+        (
+            'models = [{ name = "x", endpoint = "https://h/v1?key=1" }]',
+            "models.0.endpoint",
+            "no query",
+        ),
         ('models = ["scripted", { name = "y" }]', "models.1.endpoint", "required"),
         ("repeats = 0", "repeats", "greater than or equal"),
         ("concurency = 3", "concurency", "Extra inputs"),
@@ -61,6 +72,14 @@ def test_bad_fields_are_named_with_the_file(tmp_path, extra, field, words):
     assert err.value.path == str(path)
     assert err.value.field == field
     assert words in err.value.problem
+    assert "s3cret" not in str(err.value)  # an endpoint's credentials are never repeated
+
+
+def test_an_ad_hoc_endpoint_is_checked_the_same_way_without_repeating_it():
+    with pytest.raises(RunnerError) as err:
+        resolve_model("mine", "https://u:s3cret@h/v1", "MY_KEY")
+    assert "no credentials in the URL" in str(err.value) and "s3cret" not in str(err.value)
+    assert resolve_model("mine", "https://h/v1/", "MY_KEY").endpoint == "https://h/v1"
 
 
 def test_unknown_names_are_caught_before_anything_runs(tmp_path):

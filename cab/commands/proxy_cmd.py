@@ -16,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-from proxy.config import DEFAULT_KEY_ENV, ProxyConfig
+from proxy.config import DEFAULT_KEY_ENV, ProxyConfig, upstream_problem
 from proxy.governor import AbsorbPolicy, Limits, Policy
 from proxy.inject import FaultSpecError, parse_inject
 
@@ -152,26 +152,6 @@ def _policy(args: argparse.Namespace) -> Policy:
     )
 
 
-def upstream_problem(upstream: str, key_env: str) -> str | None:
-    """What is wrong with an upstream base URL, or None. The proxy appends the API's path
-    to it and sends the key from the environment, so it takes no query, no fragment and no
-    credentials (which would also be quoted in every error about the upstream)."""
-    from yarl import URL
-
-    example = "expected an http(s) base URL such as https://api.openai.com/v1"
-    try:
-        url = URL(upstream)
-    except ValueError:
-        return example
-    if url.scheme not in ("http", "https") or not url.host:
-        return example
-    if url.user is not None or url.password is not None:
-        return f"no credentials in the URL: put the key in ${key_env} (--upstream-key-env)"
-    if url.query_string or url.fragment:
-        return "no query or fragment: the proxy appends the API's path to this base"
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
     from proxy.admin import issue
     from proxy.app import create_app
@@ -180,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     from proxy.server import serve_until_signal, settle_heap
     from proxy.sessions import SessionStore
 
-    wrong = upstream_problem(args.upstream, args.upstream_key_env)
+    wrong = upstream_problem(args.upstream, f"${args.upstream_key_env} (--upstream-key-env)")
     if wrong:
         shown = re.sub(r"//[^/@]*@", "//", args.upstream)  # never echo credentials
         print(f"cab proxy: --upstream {shown!r}: {wrong}", file=sys.stderr)
