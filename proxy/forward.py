@@ -151,8 +151,9 @@ async def resolve(
             f"request body is larger than this proxy's limit of {cfg.max_body_bytes} bytes"
             " (cab proxy --max-body-bytes)"
         ) from None
-    if "Content-Encoding" in request.headers:
-        raw = inbound.decode_body(raw, request.headers["Content-Encoding"], cfg.max_body_bytes)
+    encoding = request.headers.get("Content-Encoding")
+    if encoding:
+        raw = inbound.decode_body(raw, encoding, cfg.max_body_bytes)
     base = call.upstream = sess.upstream or cfg.upstream
     ask_usage = cfg.stream_usage and base not in app[APP_LIFECYCLE].no_stream_options
     inb = call.inbound = inbound.prepare(call.api, raw, sess.model_override, ask_usage)

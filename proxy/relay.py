@@ -27,7 +27,7 @@ from multidict import CIMultiDictProxy
 
 from proxy import classify
 from proxy.capture import CALL_CAP_BYTES
-from proxy.encoding import decoder_for, inflate_at_most
+from proxy.encoding import decoder_for, inflate_at_most, inflate_in_pieces
 from proxy.errors import UpstreamMalformed
 from proxy.facts import CallFacts, ms
 from proxy.keys import APP_CONFIG
@@ -88,23 +88,26 @@ class Relay:
         t_last = perf_counter()
         call.ttft_ms = ms(reply.headers_at - call.t0)
         decoder = _decoder(reply.headers)
-        if decoder is not None:  # never more than the proxy would read undecoded
-            seen = _decode_whole(decoder, body, self.request.app[APP_CONFIG].max_reply_bytes)
-        else:
-            seen = body
-        if seen is not None and self.redactor:
+        decoded = (  # never more than the proxy would read undecoded
+            _decode_whole(decoder, body, self.request.app[APP_CONFIG].max_reply_bytes)
+            if decoder is not None
+            else body
+        )
+        seen = body if decoded is None else decoded  # bytes that do not decode: as they came
+        if self.redactor:
             clean = self.redactor.scrub(seen)
             if clean is not seen:  # a key was in it: send the clean copy
                 body = seen = clean
                 headers = _without_encoding(headers)
-        obj = parse_object(seen) if seen is not None else None
+        obj = parse_object(seen) if decoded is not None else None
         if status < 400:
-            if (
-                obj is None
-                and seen is not None
-                and call.api in _JSON_APIS
-                and call.method != "HEAD"  # HTTP sends no body to a HEAD
-            ):
+            if obj is None and call.api in _JSON_APIS and call.method != "HEAD":  # HEAD: no body
+                if decoded is None:
+                    encoding = reply.headers.get("Content-Encoding")
+                    raise UpstreamMalformed(
+                        f"upstream answered {status} labelled Content-Encoding {encoding!r},"
+                        " which its body is not (not valid gzip/deflate)"
+                    )
                 kind = reply.headers.get("Content-Type", "no content type")
                 raise UpstreamMalformed(
                     f"upstream answered {status} with {kind}, not the API's JSON: "
@@ -117,12 +120,12 @@ class Relay:
                     f" ({call.obs.malformed})"
                 )
         else:
-            call.error = classify.error_message(seen if seen is not None else body)
+            call.error = classify.error_message(seen)
         call.status_code = status
         call.outcome = classify.outcome_for(status, seen)
         if call.obs is not None and call.obs.failed is not None:  # a 200 that is an error
             call.fail(call.obs.failed, f"upstream reported in its reply: {call.obs.error}")
-        call.keep(seen if seen is not None else body, CALL_CAP_BYTES)  # decoded, redacted
+        call.keep(seen, CALL_CAP_BYTES)  # decoded, redacted
         call.proxy_s += perf_counter() - t_last
         self.record(call)
         return web.Response(status=status, body=body, headers=headers)
@@ -191,18 +194,10 @@ class _StreamPipe:
         """An encoded chunk's decoded bytes, at most INFLATE_PIECE at a time: a few KB that
         inflate to gigabytes (a gzip bomb) never sit in memory whole."""
         assert self.decoder is not None
-        decompress, data = self.decoder.decompress, chunk
-        while True:
-            try:
-                piece = decompress(data, INFLATE_PIECE)
-            except zlib.error as exc:
-                raise UpstreamMalformed(
-                    f"upstream stream is not valid gzip/deflate: {exc}"
-                ) from exc
-            yield piece
-            data = self.decoder.unconsumed_tail
-            if not data and len(piece) < INFLATE_PIECE:  # all input in, all output out
-                return
+        try:
+            yield from inflate_in_pieces(self.decoder, chunk, INFLATE_PIECE)
+        except zlib.error as exc:
+            raise UpstreamMalformed(f"upstream stream is not valid gzip/deflate: {exc}") from exc
 
     def feed(self, chunk: bytes) -> bytes:
         """Decoded upstream bytes -> the bytes to hand the client."""

@@ -67,7 +67,6 @@ class RecordSink:
         self._lock = threading.Lock()
         #: bytes a failed write left (the rest of a line first, then whole lines)
         self._backlog = b""
-        self._failing: OSError | None = None
         #: lines dropped because the backlog was full
         self.dropped = 0
         self._retry: asyncio.TimerHandle | None = None
@@ -94,16 +93,13 @@ class RecordSink:
             lines, self._pending = self._pending, []
             if self._fh is None or not (lines or self._backlog):
                 return
-            if self._failing is not None:
+            failing = bool(self._backlog)  # a failed write always leaves bytes behind
+            if failing:
                 lines = self._keep_within_bound(lines)
-            data = (
-                lines[0]
-                if len(lines) == 1 and not self._backlog
-                else b"".join([self._backlog, *lines])
-            )
+            data = b"".join([self._backlog, *lines]) if failing or len(lines) > 1 else lines[0]
             done, error = _write_all(self._fh, data)
             self._backlog = data[done:] if error is not None else b""
-            self._note(error)
+            self._note(error, failing)
 
     def _keep_within_bound(self, lines: list[bytes]) -> list[bytes]:
         room = BACKLOG_BYTES - len(self._backlog)
@@ -116,21 +112,19 @@ class RecordSink:
                 kept.append(line)
         return kept
 
-    def _note(self, error: OSError | None) -> None:
+    def _note(self, error: OSError | None, was_failing: bool) -> None:
         """Log the start and the end of a failure, once each; retry while it lasts."""
         if error is not None:
-            if self._failing is None:
+            if not was_failing:
                 log.warning("calls.jsonl not written; records kept to write later",
                             path=str(self.path), error=str(error)[:300])  # fmt: skip
-            self._failing = error
             self._schedule_retry()
-        elif self._failing is not None:
+        elif was_failing:
             log.warning("calls.jsonl written again", path=str(self.path),
                         dropped_records=self.dropped)  # fmt: skip
-            self._failing = None
 
     def _schedule_retry(self) -> None:
-        if self._retry is not None and not self._retry.cancelled():
+        if self._retry is not None:  # one is due already
             return
         try:
             loop = asyncio.get_running_loop()

@@ -46,6 +46,8 @@ FAULTS = (
     Kind("fault/not-http", False, "upstream_malformed", 502),
     Kind("fault/gzip", False, "ok", 200),
     Kind("fault/gzip", True, "ok", 200),
+    Kind("fault/gzip-lie", False, "upstream_malformed", 502),
+    Kind("fault/gzip-lie", True, "upstream_malformed", 200),
     Kind("fault/no-done", True, "ok", 200),
     Kind("fault/echo-key", True, "ok", 200),
     Kind("fault/odd-types", False, "ok", 200),

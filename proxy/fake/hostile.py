@@ -8,6 +8,7 @@ misbehave the ways real providers and gateways do.
 | `fault/html-200` | 200 `text/html` (a gateway's login or error page) |
 | `fault/not-http` | bytes that are not HTTP (another server's banner), then the connection closed |
 | `fault/gzip` | the normal reply gzip-encoded (`Content-Encoding: gzip`) whatever was asked |
+| `fault/gzip-lie` | the normal reply, plain, labelled `Content-Encoding: gzip` |
 | `fault/gzip-bomb` | as `fault/gzip`; streamed, the events come after 64 SSE comments of 1 MiB each, all in one write of 64 KB that inflates to 64 MiB |
 | `fault/reject-stream-options` | 400 "Unrecognized request argument supplied: stream_options" when the body has `stream_options`, else normal |
 | `fault/no-done` | a stream with finish_reason and usage that ends without `data: [DONE]` |
@@ -38,8 +39,6 @@ from aiohttp import web
 
 from proxy.errors import error_body
 
-BEFORE = ("fault/401-echo-key", "fault/html-200", "fault/reject-stream-options", "fault/redirect",
-          "fault/not-http")  # fmt: skip
 #: a 200 that carries an error, whole or as a stream event: what the error says
 ERROR_IN_200: dict[str, dict[str, Any]] = {
     "fault/200-rate-limit": {
@@ -55,7 +54,8 @@ ERROR_IN_200: dict[str, dict[str, Any]] = {
         "error": {"type": "overloaded_error", "message": "Overloaded"},
     },
 }
-AFTER = ("fault/gzip", "fault/gzip-bomb", "fault/echo-key", "fault/no-done", "fault/cut-body",
+AFTER = ("fault/gzip", "fault/gzip-bomb", "fault/gzip-lie", "fault/echo-key", "fault/no-done",
+         "fault/cut-body",
          "fault/stall-body", "fault/set-cookie", "fault/odd-types", "fault/misshapen",
          *ERROR_IN_200)  # fmt: skip
 ODD_TOOL_CALL = {
@@ -65,6 +65,8 @@ ODD_TOOL_CALL = {
     "function": {"name": 9, "arguments": {"a": 1}},
 }
 GZIP = ("fault/gzip", "fault/gzip-bomb")
+#: labelled gzip: those, and one whose bytes are not gzip at all
+LABELLED_GZIP = (*GZIP, "fault/gzip-lie")
 BOMB_COMMENTS, BOMB_COMMENT_BYTES = 64, 1 << 20
 HTML = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
 
@@ -148,7 +150,7 @@ async def after(
 
 def _stream_headers(model: str) -> dict[str, str]:
     headers = {"Content-Type": "text/event-stream"}
-    if model in GZIP:
+    if model in LABELLED_GZIP:
         headers["Content-Encoding"] = "gzip"
     return headers
 
@@ -162,9 +164,9 @@ def _bomb(packer: zlib._Compress) -> bytes:
 
 
 async def _whole(request: web.Request, model: str, whole: bytes) -> web.StreamResponse:
-    if model in GZIP:
+    if model in LABELLED_GZIP:
         return web.Response(
-            body=gzip.compress(whole),
+            body=whole if model == "fault/gzip-lie" else gzip.compress(whole),
             content_type="application/json",
             headers={"Content-Encoding": "gzip"},
         )

@@ -485,3 +485,37 @@ def test_an_answer_that_is_not_http_is_the_upstreams_malformed_answer(proxy, ses
     assert resp.status_code == 502 and resp.json()["error"]["code"] == "upstream_malformed"
     assert (call.outcome, call.status_code) == ("upstream_malformed", 502)
     assert "not HTTP" in (call.error or "")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_reply_labelled_gzip_that_is_not_gzip_is_the_upstreams_malformed_answer(
+    proxy, session, stream
+):
+    """The label lies (`fault/gzip-lie`): the whole reply is refused as the upstream's
+    (502; before, it was forwarded as it came and recorded ok) and a stream is cut where
+    it stops decoding; neither is an ok call."""
+    auth = {"Authorization": f"Bearer {session.key}"}
+    body = {"model": "fault/gzip-lie", "messages": MSG, "stream": stream}
+    if stream:
+        with (
+            pytest.raises(httpx.HTTPError),
+            httpx.stream("POST", proxy.base_url + CHAT, json=body, headers=auth, timeout=10) as cut,
+        ):
+            cut.read()
+    else:
+        resp = httpx.post(proxy.base_url + CHAT, json=body, headers=auth, timeout=10)
+        assert resp.status_code == 502 and resp.json()["error"]["code"] == "upstream_malformed"
+    [call] = proxy.calls(session.id)
+    assert (call.outcome, call.upstream_status) == ("upstream_malformed", 200)
+    assert call.status_code == (200 if stream else 502)  # a stream had its status line
+    assert "gzip" in (call.error or "")
+
+
+def test_a_request_body_labelled_gzip_that_is_not_gzip_is_refused(proxy, session):
+    resp = httpx.post(proxy.base_url + CHAT, timeout=10,
+                      content=json.dumps({"model": "echo", "messages": MSG}).encode(),
+                      headers={"Authorization": f"Bearer {session.key}",
+                               "Content-Encoding": "gzip"})  # fmt: skip
+    [call] = proxy.calls(session.id)
+    assert resp.status_code == 400 and "not valid gzip" in resp.json()["error"]["message"]
+    assert (call.outcome, call.status_code) == ("bad_request", 400)
