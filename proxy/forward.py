@@ -82,13 +82,16 @@ async def forward(request: web.Request) -> web.StreamResponse:
         return error_response(err)
     except (asyncio.CancelledError, ConnectionResetError):  # the client, or we, went away
         if not call.recorded and call.session is not None:
-            if life.stopping:  # cut after the drain grace: the proxy's doing, not the client's
-                call.fail("proxy_shutdown", "the proxy stopped before the call ended")
+            if relay.delivered_end:  # it had the whole answer, then hung up: a whole call
+                relay.settle_stream(client_left=True)
             else:
-                gone = "client went away mid-stream" if relay.started else "client went away"
-                call.fail("client_disconnected", gone)
-            call.status_code = relay.response.status if relay.response is not None else None
-            record(call)
+                if life.stopping:  # cut after the drain grace: the proxy's doing
+                    call.fail("proxy_shutdown", "the proxy stopped before the call ended")
+                else:
+                    gone = "client went away mid-stream" if relay.started else "client went away"
+                    call.fail("client_disconnected", gone)
+                call.status_code = relay.response.status if relay.response is not None else None
+                record(call)
         raise
     except Exception as exc:  # a bug of ours: still one record, never a lost session count
         if not call.recorded and call.session is not None:

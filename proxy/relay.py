@@ -54,6 +54,10 @@ class Relay:
         self.redactor = NOTHING
         #: the client's response once its status line is sent (a stream), else None.
         self.response: web.StreamResponse | None = None
+        #: the stream's end (its terminal event, or chat's finish) is in the client's
+        #: socket: a client that hangs up now has had the whole answer
+        self.delivered_end = False
+        self._pipe: _StreamPipe | None = None
 
     @property
     def started(self) -> bool:
@@ -136,7 +140,7 @@ class Relay:
         decoder = _decoder(reply.headers)
         if decoder is not None:
             headers = _without_encoding(headers)
-        pipe = _StreamPipe(call, decoder, self.redactor)
+        pipe = self._pipe = _StreamPipe(call, decoder, self.redactor)
         out = web.StreamResponse(status=reply.status, headers=headers)
         await out.prepare(self.request)
         self.response = out
@@ -159,19 +163,29 @@ class Relay:
                     data = pipe.feed(piece)
                     if data:
                         await out.write(data)
+            obs = pipe.observer.obs
+            self.delivered_end = obs.done or obs.finish_reason is not None
             call.proxy_s += perf_counter() - t  # observe + hand to the socket
         rest = pipe.finish()
         if rest:
             await out.write(rest)
-        obs = pipe.observer.obs
-        if obs.failed is not None:  # the provider said, inside its stream, that it failed
-            call.fail(obs.failed, f"upstream reported in its stream: {obs.error}")
-        elif not obs.done and not (obs.finish_reason and obs.has_usage):
-            call.fail("connection_error", "upstream stream ended without its final event")
-        self.record(call)  # before the end: a client that saw the end finds the record
+        self.settle_stream()  # before the end: a client that saw the end finds the record
         with contextlib.suppress(ConnectionResetError):
             await out.write_eof()
         return out
+
+    def settle_stream(self, client_left: bool = False) -> None:
+        """Record a stream as its observation says it went: at its end, or when the
+        client hung up after the end was in its socket (codex, for one, leaves as soon as
+        it reads `response.completed`, before the upstream's stream has closed)."""
+        call = self.call
+        assert self._pipe is not None
+        obs = self._pipe.observer.obs
+        if obs.failed is not None:  # the provider said, inside its stream, that it failed
+            call.fail(obs.failed, f"upstream reported in its stream: {obs.error}")
+        elif not (obs.done or client_left) and not (obs.finish_reason and obs.has_usage):
+            call.fail("connection_error", "upstream stream ended without its final event")
+        self.record(call)
 
     def abort(self) -> None:
         """The upstream broke its stream: break ours too, so the client sees a cut."""

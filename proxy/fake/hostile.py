@@ -12,6 +12,7 @@ misbehave the ways real providers and gateways do.
 | `fault/gzip-bomb` | as `fault/gzip`; streamed, the events come after 64 SSE comments of 1 MiB each, all in one write of 64 KB that inflates to 64 MiB |
 | `fault/reject-stream-options` | 400 "Unrecognized request argument supplied: stream_options" when the body has `stream_options`, else normal |
 | `fault/no-done` | a stream with finish_reason and usage that ends without `data: [DONE]` |
+| `fault/slow-close` | the normal stream, whose connection stays open `SLOW_CLOSE_S` after its last event (the end of the chunked body comes late) |
 | `fault/cut-body` | a non-streamed 200 whose body stops half-way (connection dropped) |
 | `fault/stall-body` | a non-streamed 200 that sends half its body, then nothing for `hang_s` |
 | `fault/set-cookie` | a normal reply with `Set-Cookie: provider_session=...`; its text says which `Cookie` the request carried (`cookie: <value or none>`) |
@@ -55,7 +56,7 @@ ERROR_IN_200: dict[str, dict[str, Any]] = {
     },
 }
 AFTER = ("fault/gzip", "fault/gzip-bomb", "fault/gzip-lie", "fault/echo-key", "fault/no-done",
-         "fault/cut-body",
+         "fault/cut-body", "fault/slow-close",
          "fault/stall-body", "fault/set-cookie", "fault/odd-types", "fault/misshapen",
          *ERROR_IN_200)  # fmt: skip
 ODD_TOOL_CALL = {
@@ -68,6 +69,8 @@ GZIP = ("fault/gzip", "fault/gzip-bomb")
 #: labelled gzip: those, and one whose bytes are not gzip at all
 LABELLED_GZIP = (*GZIP, "fault/gzip-lie")
 BOMB_COMMENTS, BOMB_COMMENT_BYTES = 64, 1 << 20
+#: how long `fault/slow-close` keeps a stream open after its last event
+SLOW_CLOSE_S = 1.0
 HTML = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
 
 
@@ -130,6 +133,8 @@ async def after(
     if model in ERROR_IN_200:
         return await _error_in_200(request, ERROR_IN_200[model], whole is not None, events)
     if whole is not None:
+        if model == "fault/slow-close":  # a whole reply has no late end: the normal one
+            return web.Response(body=whole, content_type="application/json")
         return await _whole(request, model, whole)
     resp = web.StreamResponse(headers=_stream_headers(model))
     await resp.prepare(request)
@@ -144,6 +149,8 @@ async def after(
         await resp.write(event)
     if packer is not None:
         await resp.write(packer.flush())
+    if model == "fault/slow-close":
+        await asyncio.sleep(SLOW_CLOSE_S)
     await resp.write_eof()
     return resp
 

@@ -150,3 +150,28 @@ def test_client_leaving_a_non_streamed_call_cancels_the_upstream(proxy, fake, se
     [call] = proxy.calls(session.id)
     assert call.outcome == "client_disconnected" and call.status_code is None
     wait_for(lambda: fake.state.disconnects == 1)
+
+
+#: the line after which each API's stream has given the client its whole answer
+_LAST = {"chat/completions": "data: [DONE]", "responses": "event: response.completed"}
+
+
+@pytest.mark.parametrize("route", sorted(_LAST))
+def test_a_client_that_hangs_up_after_the_last_event_had_a_whole_call(proxy, session, route):
+    # codex reads `response.completed` and drops the connection while the upstream's
+    # stream is still open: the call is whole, not a client that went away mid-stream
+    words = {"messages": [{"role": "user", "content": "a b c"}]}
+    if route == "responses":
+        words = {"input": "a b c"}
+    body = {"model": "fault/slow-close", "stream": True, **words}
+    headers = {"Authorization": f"Bearer {session.key}"}
+    with httpx.stream("POST", f"{proxy.base_url}/v1/{route}", json=body, headers=headers,
+                      timeout=30) as resp:  # fmt: skip
+        seen = []
+        for line in resp.iter_lines():
+            seen.append(line)
+            if line == _LAST[route]:
+                break  # hang up with the upstream's stream still open
+    [call] = proxy.calls(session.id)
+    assert (call.outcome, call.status_code, call.error) == ("ok", 200, None)
+    assert call.tokens_source == "usage" and call.completion_tokens > 0
