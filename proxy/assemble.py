@@ -42,7 +42,7 @@ def _assemble(api: str, body: bytes, stream: bool) -> AssembledReply:
 
 
 def _sse_events(body: bytes) -> Any:
-    for block in body.replace(b"\r\n", b"\n").split(b"\n\n"):
+    for block in body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n\n"):
         data = b"".join(
             line[5:].lstrip() for line in block.split(b"\n") if line.startswith(b"data:")
         )

@@ -24,7 +24,11 @@ from proxy.records import Outcome
 #: Reply text kept per call (feeds the refusal scorer); longer replies are cut.
 TEXT_LIMIT = 2000
 
-_EVENT_END = re.compile(rb"\r?\n\r?\n")
+#: an event ends at a blank line: two line ends in a row, each CRLF, LF or a lone CR
+#: (SSE allows all three). A CR that ends the data so far may be a CRLF's first half:
+#: it is a line end only once the next byte is known, so however the stream is cut
+#: the events (and in strip mode the bytes forwarded) are the same.
+_EVENT_END = re.compile(rb"(?:\r\n|\r(?=[^\n])|\n)(?:\r\n|\r(?=[^\n])|\n)")
 #: the longest stream event the observer holds (a Responses `response.completed` event
 #: carries the whole response); a longer one is passed on unobserved, so memory stays
 #: bounded whatever a provider streams.
@@ -137,6 +141,11 @@ def _first_int(d: dict[str, Any], *keys: str) -> int | None:
     return None
 
 
+def _lf(raw: bytes) -> bytes:
+    """An event's lines, each ended by LF (CRLF and a lone CR are line ends too)."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in raw else raw
+
+
 class StreamObserver:
     """Fed SSE bytes; returns the bytes to forward; fills `self.obs`.
 
@@ -169,7 +178,8 @@ class StreamObserver:
     def feed(self, chunk: bytes) -> bytes:
         if self._held or self._passing:
             seam = self._tail + chunk
-            if b"\n\n" not in seam and b"\n\r\n" not in seam:  # the event goes on
+            if b"\n\n" not in seam and (b"\r" not in seam or not _EVENT_END.search(seam)):
+                # the event goes on
                 self._tail = seam[-3:]
                 if self._passing:
                     return chunk
@@ -193,7 +203,8 @@ class StreamObserver:
             return chunk
         pos = 0
         out: list[bytes] = []
-        if b"\r" in data:
+        bounds_cr = b"\r" in data
+        if bounds_cr:
             bounds = [(m.start(), m.end()) for m in _EVENT_END.finditer(data)]
         else:  # the common case, without a regex
             bounds = []
@@ -202,7 +213,7 @@ class StreamObserver:
                 bounds.append((end, end + 2))
                 end = data.find(b"\n\n", end + 2)
         for end, after in bounds:
-            keep = self._event(data[pos:end])
+            keep = self._event(_lf(data[pos:end]) if bounds_cr else data[pos:end])
             if self.strip and keep:
                 out.append(data[pos:after])
             pos = after
@@ -217,7 +228,7 @@ class StreamObserver:
         self._hold(rest, len(rest))
         self._passing = False
         if rest.strip():
-            keep = self._event(rest)
+            keep = self._event(_lf(rest))
             return rest if (self.strip and keep) else b""
         return rest if self.strip else b""
 
@@ -243,7 +254,7 @@ class StreamObserver:
         """The long event ends in `chunk`: its end goes on as it came, what follows is
         observed again."""
         end = _EVENT_END.search(seam)
-        assert end is not None  # the caller found "\n\n" or "\n\r\n" in it
+        assert end is not None  # the caller found two line ends in a row in it
         after = max(0, end.end() - len(self._tail))
         self._passing, self._tail = False, b""
         rest = chunk[after:]

@@ -12,6 +12,7 @@ misbehave the ways real providers and gateways do.
 | `fault/gzip-bomb` | as `fault/gzip`; streamed, the events come after 64 SSE comments of 1 MiB each, all in one write of 64 KB that inflates to 64 MiB |
 | `fault/reject-stream-options` | 400 "Unrecognized request argument supplied: stream_options" when the body has `stream_options`, else normal |
 | `fault/no-done` | a stream with finish_reason and usage that ends without `data: [DONE]` |
+| `fault/cr-lines` | the normal stream with every line ended by a lone CR (SSE allows CRLF, LF or CR) |
 | `fault/slow-close` | the normal stream, whose connection stays open `SLOW_CLOSE_S` after its last event (the end of the chunked body comes late) |
 | `fault/cut-body` | a non-streamed 200 whose body stops half-way (connection dropped) |
 | `fault/stall-body` | a non-streamed 200 that sends half its body, then nothing for `hang_s` |
@@ -56,7 +57,7 @@ ERROR_IN_200: dict[str, dict[str, Any]] = {
     },
 }
 AFTER = ("fault/gzip", "fault/gzip-bomb", "fault/gzip-lie", "fault/echo-key", "fault/no-done",
-         "fault/cut-body", "fault/slow-close",
+         "fault/cut-body", "fault/slow-close", "fault/cr-lines",
          "fault/stall-body", "fault/set-cookie", "fault/odd-types", "fault/misshapen",
          *ERROR_IN_200)  # fmt: skip
 ODD_TOOL_CALL = {
@@ -133,7 +134,7 @@ async def after(
     if model in ERROR_IN_200:
         return await _error_in_200(request, ERROR_IN_200[model], whole is not None, events)
     if whole is not None:
-        if model == "fault/slow-close":  # a whole reply has no late end: the normal one
+        if model in ("fault/slow-close", "fault/cr-lines"):  # only streams differ
             return web.Response(body=whole, content_type="application/json")
         return await _whole(request, model, whole)
     resp = web.StreamResponse(headers=_stream_headers(model))
@@ -144,6 +145,8 @@ async def after(
     for event in events or ():
         if model == "fault/no-done" and event.startswith(b"data: [DONE]"):
             break
+        if model == "fault/cr-lines":
+            event = event.replace(b"\n", b"\r")
         if packer is not None:
             event = packer.compress(event) + packer.flush(zlib.Z_SYNC_FLUSH)
         await resp.write(event)

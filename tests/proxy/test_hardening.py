@@ -519,3 +519,28 @@ def test_a_request_body_labelled_gzip_that_is_not_gzip_is_refused(proxy, session
     [call] = proxy.calls(session.id)
     assert resp.status_code == 400 and "not valid gzip" in resp.json()["error"]["message"]
     assert (call.outcome, call.status_code) == ("bad_request", 400)
+
+
+def test_a_stream_whose_lines_end_with_a_lone_cr_is_observed_whole(
+    proxy, session, client, record_dir
+):
+    """SSE ends a line with CRLF, LF or a lone CR. Before, a lone-CR stream was passed on
+    intact but recorded `connection_error` (its end never seen) with estimated tokens."""
+    said = "".join(
+        c.choices[0].delta.content or ""
+        for c in client.chat.completions.create(model="fault/cr-lines", messages=MSG, stream=True)
+        if c.choices  # the usage chunk the proxy asked for is not passed on
+    )
+    events = list(client.responses.create(model="fault/cr-lines", input="a b", stream=True))
+    assert said.startswith("echo") and events[-1].type == "response.completed"
+    chat, responses = proxy.calls(session.id)
+    for call in (chat, responses):
+        assert (call.outcome, call.status_code, call.error) == ("ok", 200, None)
+        assert call.tokens_source == "usage" and call.finish_reason in ("stop", "completed")
+    assert chat.response_text == said and (responses.response_text or "").startswith("echo")
+    proxy.close_session(session.id)  # the transcript's gzip member is complete
+    kept = read_transcript(record_dir)
+    assert [k.reply.content if k.reply else None for k in kept] == [
+        said,
+        responses.response_text,
+    ]

@@ -80,13 +80,16 @@ def _observed(obs: StreamObserver) -> tuple:
 
 
 @pytest.mark.parametrize("strip", [False, True])
-@pytest.mark.parametrize("end", [b"\n\n", b"\r\n\r\n"])
+@pytest.mark.parametrize("end", [b"\n\n", b"\r\n\r\n", b"\r\r", b"\n\r", b"\r\n\r", b"\r\n\n"])
 def test_every_way_of_cutting_a_stream_forwards_and_observes_the_same(strip, end):
     """Chunks split anywhere (an event end too: `\r\n` | `\r\n`): the same bytes out and
-    the same observation as the stream in one piece."""
+    the same observation as the stream in one piece. SSE ends a line with CRLF, LF or a
+    lone CR, and an event with two line ends in a row, of any of those kinds."""
     data = stream_bytes().replace(b"\n\n", end)
     whole = StreamObserver("chat", strip_usage_chunk=strip)
     expected = whole.feed(data) + whole.finish()
+    assert _observed(whole) == ("Hello", ["bash"], "tool_calls", 18, 3, True)
+    assert (b'"usage"' in expected) is not strip
     rng = random.Random(7)
     for _ in range(200):
         cuts = sorted(rng.sample(range(1, len(data)), rng.randint(1, 40)))
@@ -95,6 +98,25 @@ def test_every_way_of_cutting_a_stream_forwards_and_observes_the_same(strip, end
         out = b"".join(obs.feed(piece) for piece in pieces) + obs.finish()
         assert out == expected, cuts
         assert _observed(obs) == _observed(whole), cuts
+
+
+@pytest.mark.parametrize("line_end", [b"\r", b"\r\n", b"\n"])
+def test_responses_events_with_any_line_end_are_observed(line_end):
+    events = [
+        (b"response.output_text.delta", {"type": "response.output_text.delta", "delta": "Hi"}),
+        (b"response.completed", {"type": "response.completed", "response": {
+            "status": "completed", "usage": {"input_tokens": 5, "output_tokens": 2,
+                                             "total_tokens": 7}}}),
+    ]  # fmt: skip
+    data = b"".join(
+        b"event: " + name + line_end + b"data: " + json.dumps(obj).encode() + line_end * 2
+        for name, obj in events
+    )
+    obs = StreamObserver("responses")
+    out = b"".join(obs.feed(data[i : i + 9]) for i in range(0, len(data), 9)) + obs.finish()
+    assert out == data
+    o = obs.obs
+    assert (o.text, o.total_tokens, o.finish_reason, o.done) == ("Hi", 7, "completed", True)
 
 
 def test_a_long_event_costs_its_length_once_not_once_per_chunk():
