@@ -355,7 +355,9 @@ async def _stream(
             if delay:
                 await asyncio.sleep(delay)
         await resp.write_eof()
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:  # the caller hung up mid-stream: nothing to report
+        state.disconnects += 1
+    except asyncio.CancelledError:
         state.disconnects += 1
         raise
     return resp

@@ -49,6 +49,7 @@ FAULTS = (
     Kind("fault/gzip-lie", False, "upstream_malformed", 502),
     Kind("fault/gzip-lie", True, "upstream_malformed", 200),
     Kind("fault/no-done", True, "ok", 200),
+    Kind("fault/cr-lines", True, "ok", 200),
     Kind("fault/echo-key", True, "ok", 200),
     Kind("fault/odd-types", False, "ok", 200),
     Kind("fault/odd-types", True, "ok", 200),

@@ -31,6 +31,7 @@ differently. Both return None when the model is none of theirs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import zlib
@@ -142,19 +143,21 @@ async def after(
     packer = zlib.compressobj(wbits=31) if model in GZIP else None
     if model == "fault/gzip-bomb" and packer is not None:
         await resp.write(_bomb(packer))
-    for event in events or ():
-        if model == "fault/no-done" and event.startswith(b"data: [DONE]"):
-            break
-        if model == "fault/cr-lines":
-            event = event.replace(b"\n", b"\r")
+    # the caller may hang up (a proxy refusing a stream it cannot read): nothing to report
+    with contextlib.suppress(ConnectionResetError):
+        for event in events or ():
+            if model == "fault/no-done" and event.startswith(b"data: [DONE]"):
+                break
+            if model == "fault/cr-lines":
+                event = event.replace(b"\n", b"\r")
+            if packer is not None:
+                event = packer.compress(event) + packer.flush(zlib.Z_SYNC_FLUSH)
+            await resp.write(event)
         if packer is not None:
-            event = packer.compress(event) + packer.flush(zlib.Z_SYNC_FLUSH)
-        await resp.write(event)
-    if packer is not None:
-        await resp.write(packer.flush())
-    if model == "fault/slow-close":
-        await asyncio.sleep(SLOW_CLOSE_S)
-    await resp.write_eof()
+            await resp.write(packer.flush())
+        if model == "fault/slow-close":
+            await asyncio.sleep(SLOW_CLOSE_S)
+        await resp.write_eof()
     return resp
 
 
