@@ -14,6 +14,7 @@ keeps a marker saying what was left out.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import zlib
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from orjson import OPT_SORT_KEYS, dumps
+from orjson import OPT_SORT_KEYS, JSONEncodeError, dumps
 
 from proxy.assemble import assemble
 from proxy.transcripts import TRANSCRIPT_FILE, RawResponse
@@ -192,4 +193,7 @@ def _raw(call: CapturedCall) -> RawResponse:
 
 
 def _json(value: Any) -> str:
-    return dumps(value, option=OPT_SORT_KEYS).decode()
+    try:
+        return dumps(value, option=OPT_SORT_KEYS).decode()
+    except JSONEncodeError:  # an int past 64 bits, which orjson cannot write
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

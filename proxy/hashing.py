@@ -12,6 +12,8 @@ by the standard library. Finding one walks the body's dicts, lists and tuples (s
 are skipped whole), which costs per value, not per byte: a regex over the text had to
 look at every byte, and ordinary text (`file-1`, `3e4f`) sent it down its slow path.
 Both give one value for every body: tests/proxy/test_hash_pins.py pins known hashes.
+An int past 64 bits is one orjson can neither read (it reads a float) nor write: the
+proxy reads such a body with the standard library (`proxy.inbound`), and hashes it so.
 """
 
 from __future__ import annotations
@@ -28,8 +30,16 @@ TRANSPORT_FIELDS = frozenset({"stream", "stream_options"})
 _EXPONENT_BELOW = 1e-4
 
 
-def _has_tiny_float(body: dict[str, Any]) -> bool:
-    """Whether a float Python and orjson write differently is anywhere in `body`."""
+#: what `odd_floats` finds: a float Python and orjson write differently, and a float
+#: outside the ints orjson reads as ints, [-2**63, 2**64) (it may be an int orjson read
+#: as a float: it reads those so)
+TINY, HUGE = 1, 2
+_INT_LOW, _INT_HIGH = float(-(2**63)), float(2**64)
+
+
+def odd_floats(body: dict[str, Any]) -> int:
+    """TINY | HUGE: which of those floats are anywhere in `body` (0: none)."""
+    found = 0
     stack: list[Any] = [body]
     while stack:
         node = stack.pop()
@@ -39,18 +49,21 @@ def _has_tiny_float(body: dict[str, Any]) -> bool:
                 continue
             if kind is float:
                 if value and -_EXPONENT_BELOW < value < _EXPONENT_BELOW:
-                    return True
+                    found |= TINY
+                elif not _INT_LOW <= value < _INT_HIGH:
+                    found |= HUGE
             elif kind is dict or kind is list or kind is tuple:  # tuples: bodies built in Python
                 stack.append(value)
-    return False
+    return found
 
 
-def canonical_json(body: dict[str, Any]) -> bytes:
+def canonical_json(body: dict[str, Any], odd: int | None = None) -> bytes:
+    """`odd`: what `odd_floats` found in `body` (the caller may know already), else None."""
     if "stream" in body or "stream_options" in body:
         kept = {k: v for k, v in body.items() if k not in TRANSPORT_FIELDS}
     else:
         kept = body
-    if not _has_tiny_float(kept):
+    if not (odd_floats(kept) if odd is None else odd) & TINY:
         try:
             return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
         except orjson.JSONEncodeError:  # e.g. an int past 64 bits, built in Python
@@ -58,5 +71,5 @@ def canonical_json(body: dict[str, Any]) -> bytes:
     return json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def request_hash(body: dict[str, Any]) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
+def request_hash(body: dict[str, Any], odd: int | None = None) -> str:
+    return "sha256:" + hashlib.sha256(canonical_json(body, odd)).hexdigest()

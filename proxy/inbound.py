@@ -7,16 +7,18 @@ and never reaches the upstream.
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from orjson import JSONEncodeError
 from orjson import dumps as _dumps  # the body is parsed once and, if changed, written once
 from orjson import loads as _loads
 
 from proxy.encoding import decoder_for, inflate_at_most
 from proxy.errors import BadRequest, BodyTooLarge, UnsupportedEncoding
-from proxy.hashing import request_hash
+from proxy.hashing import HUGE, odd_floats, request_hash
 from proxy.records import Api
 
 #: path after /v1/ -> API family (records.Api)
@@ -105,6 +107,10 @@ def prepare(api: Api, raw: bytes, model_override: str | None, ask_usage: bool = 
             raise BadRequest(f"request body must be a JSON object, got {type(body).__name__}")
         return inbound
     _check(api, body)
+    found = odd_floats(body)
+    odd = None if found & HUGE else found  # None: the hash looks again
+    if found & HUGE:  # maybe an int past 64 bits, which orjson reads as a float: read exactly
+        body = json.loads(raw)
     changed = False
     model = body.get("model")
     inbound.requested_model = inbound.model = model if model.__class__ is str else None
@@ -120,10 +126,13 @@ def prepare(api: Api, raw: bytes, model_override: str | None, ask_usage: bool = 
                 "include_usage": True,
             }
             inbound.strip_usage = changed = True
-    inbound.request_hash = request_hash(body)
+    inbound.request_hash = request_hash(body, odd)
     inbound.body = body
     if changed:
-        inbound.data = _dumps(body)
+        try:
+            inbound.data = _dumps(body)
+        except JSONEncodeError:  # an int past 64 bits
+            inbound.data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     return inbound
 
 

@@ -6,6 +6,8 @@ the CLI is the point."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import re
 import signal
@@ -19,10 +21,12 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from aiohttp import web
 
 from proxy.records import ModelCall
-from proxy.server import ProxyServer
+from proxy.server import BackgroundServer, ProxyServer
 from proxy.sessions import SessionStore
+from proxy.transcripts import read_transcript
 
 from .conftest import KEY_ENV, SECRET, wait_for
 
@@ -207,3 +211,60 @@ def test_metrics_gauge_counts_calls_in_flight(proxy, session):
     wait_for(lambda: "cab_proxy_calls_in_flight 1" in httpx.get(proxy.base_url + "/metrics").text)
     thread.join(timeout=10)
     wait_for(lambda: "cab_proxy_calls_in_flight 0" in httpx.get(proxy.base_url + "/metrics").text)
+
+
+class _KeepsBodies(BackgroundServer):
+    """A test-only upstream: keeps each request body as it came, answers a short stream."""
+
+    def __init__(self) -> None:
+        super().__init__("127.0.0.1", 0)
+        self.bodies: list[bytes] = []
+
+    def _make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.bodies.append(await request.read())
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        done = {"choices": [{"index": 0, "delta": {"content": "ok"}, "finish_reason": "stop"}]}
+        usage = {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1,
+                                          "total_tokens": 4}}  # fmt: skip
+        for event in (done, usage):
+            await resp.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
+
+
+def test_ints_past_64_bits_reach_the_upstream_exactly_and_hash_as_documented(
+    upstream_key, tmp_path
+):
+    """orjson reads an int past 64 bits as a float: a body the proxy re-wrote (it adds
+    stream_options) sent the float on, and the request hash followed the float."""
+    big, low = 2**64 + 1, -(2**63) - 1
+    body = {"model": "m", "stream": True, "seed": big, "metadata": {"n": [low, 1.5]},
+            "messages": [{"role": "user", "content": "x"}]}  # fmt: skip
+    with (
+        _KeepsBodies() as upstream,
+        ProxyServer(
+            upstream=upstream.base_url + "/v1", upstream_key_env=KEY_ENV, record_dir=tmp_path
+        ) as proxy,  # fmt: skip
+    ):
+        sess = proxy.create_session(cell_id="bigints")
+        resp = httpx.post(proxy.base_url + "/v1/chat/completions", json=body, timeout=10,
+                          headers={"Authorization": f"Bearer {sess.key}"})  # fmt: skip
+        [call] = proxy.calls(sess.id)
+        proxy.close_session(sess.id)
+    assert resp.status_code == 200 and call.outcome == "ok"
+    [sent] = upstream.bodies
+    forwarded = json.loads(sent)
+    assert forwarded["seed"] == big and forwarded["metadata"] == {"n": [low, 1.5]}
+    assert forwarded["stream_options"] == {"include_usage": True}
+    kept = {k: v for k, v in body.items() if k != "stream"}
+    canonical = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert call.request_hash == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    [transcript] = read_transcript(tmp_path)
+    assert transcript.request_hash == call.request_hash
