@@ -107,6 +107,16 @@ def prepare(api: Api, raw: bytes, model_override: str | None, ask_usage: bool = 
             raise BadRequest(f"request body must be a JSON object, got {type(body).__name__}")
         return inbound
     _check(api, body)
+    try:
+        return _prepared(inbound, body, raw, model_override, ask_usage)
+    except RecursionError:  # orjson reads 1024 levels; the standard library's writer, fewer
+        raise BadRequest("request body is nested too deeply to be read") from None
+
+
+def _prepared(
+    inbound: Inbound, body: dict[str, Any], raw: bytes, model_override: str | None, ask_usage: bool
+) -> Inbound:
+    api = inbound.api
     found = odd_floats(body)
     odd = None if found & HUGE else found  # None: the hash looks again
     if found & HUGE:  # maybe an int past 64 bits, which orjson reads as a float: read exactly

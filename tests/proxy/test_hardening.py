@@ -544,3 +544,24 @@ def test_a_stream_whose_lines_end_with_a_lone_cr_is_observed_whole(
         said,
         responses.response_text,
     ]
+
+
+@pytest.mark.parametrize(
+    ("depth", "status", "outcome"), [(300, 200, "ok"), (1000, 400, "bad_request")]
+)
+def test_a_deeply_nested_body_is_forwarded_or_refused_never_the_proxys_crash(
+    proxy, session, depth, status, outcome
+):
+    """orjson writes 255 levels and reads 1024; the standard library, up to its recursion
+    limit. Before, a body ~1000 deep was the proxy's own 500, recorded `connection_error`
+    (an infra failure a client could cause); 300 deep and streamed was that too."""
+    nested = "[" * depth + "1" + "]" * depth
+    raw = f'{{"model": "echo", "stream": true, "messages": {json.dumps(MSG)}, "x": {nested}}}'
+    resp = httpx.post(proxy.base_url + CHAT, content=raw, timeout=10,
+                      headers={"Authorization": f"Bearer {session.key}",
+                               "Content-Type": "application/json"})  # fmt: skip
+    [call] = proxy.calls(session.id)
+    assert (resp.status_code, call.outcome, call.status_code) == (status, outcome, status)
+    if status == 400:
+        assert resp.json()["error"]["type"] == "invalid_request_error"
+        assert "nested too deeply" in resp.json()["error"]["message"]
