@@ -39,6 +39,9 @@ class ProxyConfig:
     stream_usage: bool = True
     #: seconds a connection may take to send its first request's headers.
     header_timeout_s: float = 10.0
+    #: seconds a request's body may take to arrive once its headers have (slow-loris on
+    #: the body: 408, and the connection is closed).
+    body_timeout_s: float = 60.0
     #: seconds an idle keep-alive connection is kept open.
     keepalive_timeout_s: float = 15.0
     #: on SIGTERM/stop: seconds calls in flight may take to finish before they are cut.

@@ -19,6 +19,8 @@ class ProxyError(Exception):
     type: str = "proxy_error"
     code: str | None = None
     outcome: Outcome = "bad_request"
+    #: close the client's connection after the answer (the request was not read whole)
+    close: bool = False
 
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
@@ -47,6 +49,16 @@ class BodyTooLarge(ProxyError):
     status = 413
     type = "invalid_request_error"
     code = "request_too_large"
+
+
+class BodyTimeout(ProxyError):
+    """The request's body did not arrive in time after its headers (slow-loris on the
+    body); the connection is closed after the answer, the rest of the body unread."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+    close = True
 
 
 class UnsupportedEncoding(ProxyError):

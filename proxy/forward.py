@@ -22,7 +22,7 @@ from yarl import URL
 
 from proxy import inbound, stream_usage
 from proxy.auth import presented_key, resolve_session
-from proxy.errors import BadRequest, BodyTooLarge, ProxyError
+from proxy.errors import BadRequest, BodyTimeout, BodyTooLarge, ProxyError
 from proxy.facts import CallFacts
 from proxy.governor import Policy
 from proxy.governor_send import (
@@ -79,6 +79,8 @@ async def forward(request: web.Request) -> web.StreamResponse:
         if relay.response is not None:  # the client has a status line: cut the stream
             relay.abort()
             return relay.response
+        if err.close:
+            return await _answer_and_close(request, err)
         return error_response(err)
     except (asyncio.CancelledError, ConnectionResetError):  # the client, or we, went away
         if not call.recorded and call.session is not None:
@@ -148,7 +150,7 @@ async def resolve(
     store.begin(sess)  # the record ends it, on every path
     call.session = sess
     try:
-        raw = await request.read() if request.body_exists else b""
+        raw = await _body(request, cfg.body_timeout_s) if request.body_exists else b""
     except web.HTTPRequestEntityTooLarge:
         raise BodyTooLarge(
             f"request body is larger than this proxy's limit of {cfg.max_body_bytes} bytes"
@@ -178,6 +180,21 @@ async def resolve(
         request.method, URL(url, encoded=True), headers, inb.data, sess.upstream_timeout_s,
         no_user_agent="User-Agent" not in request.headers,
     )  # fmt: skip
+
+
+async def _body(request: web.Request, timeout_s: float) -> bytes:
+    """The request's body; one still arriving gets `timeout_s` to finish (a body that
+    came with its headers, the common case, is read without a timer)."""
+    if request.content.is_eof():
+        return await request.read()
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await request.read()
+    except TimeoutError:
+        raise BodyTimeout(
+            f"request body did not arrive within {timeout_s:g} s of its headers"
+            " (cab proxy --body-timeout)"
+        ) from None
 
 
 #: a path segment that climbs (`..`, `.`), split on `/` and on `\` (which some servers
@@ -213,4 +230,17 @@ async def replayed(book: ReplayBook, call: CallFacts) -> Reply:
 
 
 def error_response(err: ProxyError) -> web.Response:
-    return web.Response(status=err.status, body=err.body(), content_type="application/json")
+    resp = web.Response(status=err.status, body=err.body(), content_type="application/json")
+    if err.close:
+        resp.force_close()  # says `Connection: close`
+    return resp
+
+
+async def _answer_and_close(request: web.Request, err: ProxyError) -> web.StreamResponse:
+    """Answer, then close the connection at once: what is left of the request (a body
+    that did not come) is not waited for (aiohttp would linger 10 s for it)."""
+    resp = error_response(err)
+    await resp.prepare(request)
+    await resp.write_eof()
+    request.protocol.force_close()  # the answer is in the transport: it is sent, then closed
+    return resp

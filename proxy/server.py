@@ -207,6 +207,7 @@ class ProxyServer(BackgroundServer):
         shutdown_grace_s: float = SHUTDOWN_TIMEOUT_S,
         header_timeout_s: float = 10.0,
         keepalive_timeout_s: float = 15.0,
+        body_timeout_s: float = 60.0,
     ) -> None:
         super().__init__(host, port, unix_path)
         self.config = ProxyConfig(
@@ -225,6 +226,7 @@ class ProxyServer(BackgroundServer):
             shutdown_grace_s=shutdown_grace_s,
             header_timeout_s=header_timeout_s,
             keepalive_timeout_s=keepalive_timeout_s,
+            body_timeout_s=body_timeout_s,
         )
         self.store = SessionStore()
         self._app: web.Application | None = None

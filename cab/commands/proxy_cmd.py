@@ -98,6 +98,9 @@ def _hardening_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--header-timeout", type=_positive(float), default=10.0, metavar="S",
                    help="close a connection that sends no request headers within S seconds")  # fmt: skip
+    p.add_argument("--body-timeout", type=_positive(float), default=60.0, metavar="S",
+                   help="answer 408 (and close) when a request's body has not arrived S"
+                   " seconds after its headers")  # fmt: skip
     p.add_argument("--keepalive-timeout", type=_positive(float), default=15.0, metavar="S",
                    help="close an idle keep-alive connection after S seconds")  # fmt: skip
     p.add_argument("--shutdown-grace", type=float, default=10.0, metavar="S",
@@ -183,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         transcripts=args.transcripts,
         stream_usage=args.stream_usage,
         header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
         keepalive_timeout_s=args.keepalive_timeout,
         shutdown_grace_s=args.shutdown_grace,
         session_idle_s=args.session_idle,

@@ -147,6 +147,37 @@ def test_slow_headers_and_idle_keepalive_connections_are_closed(fake, upstream_k
             assert _closed_within(idle, 5)
 
 
+@pytest.mark.parametrize("framing", ["Content-Length: 1000", "Transfer-Encoding: chunked"])
+def test_a_body_that_does_not_arrive_gets_408_a_record_and_a_closed_connection(
+    fake, upstream_key, framing
+):
+    """Slow-loris on the body: before, a client that sent its headers and then trickled
+    (or stopped) held its connection and a handler for as long as it liked."""
+    with ProxyServer(upstream=fake.base_url + "/v1", upstream_key_env=KEY_ENV,
+                     body_timeout_s=0.5) as proxy:  # fmt: skip
+        sess = proxy.create_session(cell_id="slow-body")
+        host, port = proxy.base_url.removeprefix("http://").split(":")
+        start = '{"model": "echo", "messages": ['
+        part = start if framing.startswith("Content") else f"{len(start):x}\r\n{start}\r\n"
+        head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n{framing}\r\n"
+                f"Authorization: Bearer {sess.key}\r\nContent-Type: application/json\r\n\r\n")  # fmt: skip
+        with socket.create_connection((host, int(port)), timeout=10) as slow:
+            slow.sendall((head + part).encode())  # and never the rest
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                got = slow.recv(4096)
+                if not got:
+                    break
+                answer += got
+            assert _closed_within(slow, 5)
+        [call] = proxy.calls(sess.id)
+    status, _, body = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 408")
+    assert json.loads(body)["error"]["code"] == "request_timeout"
+    assert (call.outcome, call.status_code) == ("bad_request", 408)
+    assert fake.state.requests == 0  # nothing reached the upstream
+
+
 def test_admin_route_issues_session_keys_to_loopback_holders_of_the_token(
     fake, cli_env, tmp_path: Path
 ):
