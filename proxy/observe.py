@@ -23,6 +23,9 @@ from proxy.records import Outcome
 
 #: Reply text kept per call (feeds the refusal scorer); longer replies are cut.
 TEXT_LIMIT = 2000
+#: Tool-call names kept per call: a provider streaming tool calls without end must not
+#: grow the proxy's memory, nor the record (the first ones are kept, in order).
+TOOL_CALLS_LIMIT = 256
 
 #: an event ends at a blank line: two line ends in a row, each CRLF, LF or a lone CR
 #: (SSE allows all three). A CR that ends the data so far may be a CRLF's first half:
@@ -86,8 +89,8 @@ class Observation:
                 )
 
     def add_tool(self, name: object) -> None:
-        if name and isinstance(name, str):
-            self.tool_calls.append(name)
+        if name and isinstance(name, str) and len(self.tool_calls) < TOOL_CALLS_LIMIT:
+            self.tool_calls.append(name[:200])
 
     def add_chars(self, value: object) -> None:
         """Output characters (tool arguments, other deltas) counted for an estimate."""

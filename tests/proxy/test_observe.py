@@ -11,7 +11,7 @@ import pytest
 
 from proxy import classify
 from proxy.hashing import request_hash
-from proxy.observe import TEXT_LIMIT, StreamObserver, observe_body
+from proxy.observe import TEXT_LIMIT, TOOL_CALLS_LIMIT, StreamObserver, observe_body
 
 
 def sse(obj) -> bytes:
@@ -304,3 +304,14 @@ def test_errors_inside_a_stream_or_a_whole_200_fail_the_observation():
     fine = StreamObserver("chat")  # a null `error` in an ordinary chunk is no error
     fine.feed(sse({"error": None, "choices": [{"index": 0, "delta": {"content": "x"}}]}))
     assert fine.obs.failed is None and fine.obs.text == "x"
+
+
+def test_a_stream_of_endless_tool_calls_keeps_a_bounded_list():
+    """A hostile provider streaming tool calls without end: the record keeps the first
+    TOOL_CALLS_LIMIT names (each cut), not one per event for ever."""
+    obs = StreamObserver("chat")
+    for i in range(TOOL_CALLS_LIMIT * 4):
+        call = {"index": i, "id": f"c{i}", "function": {"name": f"t{i}" + "x" * 500}}
+        obs.feed(chunk({"tool_calls": [call]}))
+    names = obs.obs.tool_calls
+    assert len(names) == TOOL_CALLS_LIMIT and names[0] == "t0" + "x" * 198
