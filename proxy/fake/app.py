@@ -175,24 +175,30 @@ async def _answer(
     model, stream = body["model"], body.get("stream") is True
     prompt, completion = counts
     no_usage = model == "fault/no-usage"
+    whole, events = None, None
     if api == "chat":
         usage = None if no_usage else replies.chat_usage(prompt, completion)
         if not stream:
             whole = replies.chat_body(model, turn, t, usage)
-            return await hostile.after(request, model, whole, None) or await _whole(
-                request, whole, headers
-            )
-        opts = body.get("stream_options") or {}
-        events = replies.chat_events(model, turn, t, usage if opts.get("include_usage") else None,
-                                     max_pieces=_pieces(model))  # fmt: skip
+        else:
+            opts = body.get("stream_options") or {}
+            events = replies.chat_events(model, turn, t,
+                                         usage if opts.get("include_usage") else None,
+                                         max_pieces=_pieces(model))  # fmt: skip
     else:
         usage = None if no_usage else replies.responses_usage(prompt, completion)
         if not stream:
             whole = replies.responses_body(model, turn, t, usage)
-            return await hostile.after(request, model, whole, None) or await _whole(
-                request, whole, headers
-            )
-        events = replies.responses_events(model, turn, t, usage)
+        else:
+            events = replies.responses_events(model, turn, t, usage)
+    in_200 = request.get(sequences.IN_200)
+    if in_200 is not None:  # a sequence step: the quota bites inside this 200
+        error = hostile.ERROR_IN_200[in_200]
+        return await hostile.error_in_200(request, error, whole is not None, events)
+    if whole is not None:
+        return await hostile.after(request, model, whole, None) or await _whole(
+            request, whole, headers
+        )
     hostile_stream = await hostile.after(request, model, None, events)
     if hostile_stream is not None:
         return hostile_stream

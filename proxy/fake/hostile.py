@@ -133,7 +133,7 @@ async def after(
     if model in ("fault/odd-types", "fault/misshapen"):
         return await _wrong_types(request, model, whole, events)
     if model in ERROR_IN_200:
-        return await _error_in_200(request, ERROR_IN_200[model], whole is not None, events)
+        return await error_in_200(request, ERROR_IN_200[model], whole is not None, events)
     if whole is not None:
         if model in ("fault/slow-close", "fault/cr-lines"):  # only streams differ
             return web.Response(body=whole, content_type="application/json")
@@ -249,7 +249,7 @@ def _wrong_event(obj: dict, model: str) -> None:
             _odd_chunk(choice)
 
 
-async def _error_in_200(
+async def error_in_200(
     request: web.Request, error: dict, whole: bool, events: Iterable[bytes] | None
 ) -> web.StreamResponse:
     if whole:

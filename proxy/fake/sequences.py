@@ -14,6 +14,12 @@ provider needs:
     404        the model does not exist (`model_not_found`); 401/403 say `invalid_api_key`
     drop       close the connection before any response
     junk       a 200 whose body is an HTML page, not the API's JSON
+    quota-in-200
+               the quota bites inside a 200 (as gateways and providers mid-stream
+               report it): whole, the body is a rate-limit error object; streamed, the
+               inner model's first events, then that error as an event, then the end
+    overloaded-in-200
+               the same with an `overloaded_error`
     slow[:s=S] the real answer, after S seconds (default 2)
 
 A non-stream `cut` sends the first half of the JSON body, then closes. The position in
@@ -36,11 +42,19 @@ from proxy.inject import Fault, FaultSpecError, parse_fault
 
 PREFIX = "faults/"
 #: Step names a scenario provider adds to proxy.inject's vocabulary.
-EXTRA = frozenset({"context", "drop", "junk", "slow"})
+EXTRA = frozenset({"context", "drop", "junk", "slow", "quota-in-200", "overloaded-in-200"})
+#: those steps: which of the hostile provider's errors inside a 200 each one sends
+IN_200_ERRORS = {
+    "quota-in-200": "fault/200-rate-limit",
+    "overloaded-in-200": "fault/200-overloaded",
+}
 MAX_REPEAT = 10_000
 _REPEAT = re.compile(r"^(?P<step>.+?)\*(?P<n>\d+)$")
 #: What the request carries to mark a `cut` answer (the app cuts the body it builds).
 CUT = web.RequestKey("cab_fake_cut", bool)
+#: What the request carries to have its answer carry an error inside a 200 (its hostile
+#: model: proxy.fake.hostile.ERROR_IN_200).
+IN_200 = web.RequestKey("cab_fake_in_200", str)
 JUNK = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 
 
@@ -150,6 +164,9 @@ async def play(request: web.Request, step: Step, inner: str) -> web.StreamRespon
         raise asyncio.CancelledError  # nothing can be sent: the connection is gone
     if step.name == "junk":
         return web.Response(status=200, body=JUNK, content_type="text/html")
+    if step.name in IN_200_ERRORS:
+        request[IN_200] = IN_200_ERRORS[step.name]
+        return None
     fault = step.fault
     if fault is None or fault.kind == "ok":
         return None

@@ -19,6 +19,8 @@ def test_sequence_grammar():
     assert seq[3].fault is not None and seq[3].fault.retry_after_s == 8
     assert [str(s) for s in parse_sequence("ok,503*2,context,drop,junk,slow:s=1,cut,hang")] == [
         "ok", "503", "503", "context", "drop", "junk", "slow", "cut", "hang"]  # fmt: skip
+    assert [str(s) for s in parse_sequence("quota-in-200,overloaded-in-200")] == [
+        "quota-in-200", "overloaded-in-200"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -85,6 +87,8 @@ def test_a_bad_sequence_is_an_openai_error(proxy: ProxyServer):
         ("drop", 502, None, "connection_error"),  # 502: the proxy's stand-in
         ("junk", 502, 200, "upstream_malformed"),  # a 200 whose body is not the API's JSON
         ("cut", 502, 200, "connection_error"),  # the upstream's 200 began, its body broke
+        ("quota-in-200", 200, 200, "rate_limited"),  # a gateway's 200 whose body is an error
+        ("overloaded-in-200", 200, 200, "upstream_error"),
     ],
 )
 def test_fault_outcomes_as_recorded(
@@ -95,6 +99,24 @@ def test_fault_outcomes_as_recorded(
     (call,) = proxy.calls(s.id)
     assert call.outcome == outcome
     assert call.upstream_status == upstream_status
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_a_quota_that_bites_mid_stream_after_work(proxy: ProxyServer, api):
+    """`ok*2,quota-in-200`: two answers, then a 200 whose stream begins and then reports
+    the quota error as an event (the Responses API's own `error` event on /responses)."""
+    s = proxy.create_session()
+    path, asked = ("chat/completions", {"messages": USER}) if api == "chat" else ("responses", {"input": "go"})  # fmt: skip
+    seen = []
+    for _ in range(3):
+        resp = httpx.post(f"{proxy.base_url}/v1/{path}", timeout=30,
+                          json={"model": "faults/ok*2,quota-in-200/echo", "stream": True, **asked},
+                          headers={"Authorization": f"Bearer {s.key}"})  # fmt: skip
+        seen.append((resp.status_code, b"rate_limit_exceeded" in resp.content))
+    assert seen == [(200, False), (200, False), (200, True)]
+    calls = proxy.calls(s.id)
+    assert [c.outcome for c in calls] == ["ok", "ok", "rate_limited"]
+    assert "Rate limit reached" in (calls[2].error or "")
 
 
 def test_cut_stream_is_recorded_as_a_connection_error(proxy: ProxyServer):
