@@ -159,6 +159,12 @@ SCENARIOS = [
     S("codex-mid-quota-in-200", "ok,quota-in-200", "infra:rate_limit",
       "real CLI (Responses API), 1 ok then the quota error event mid-stream", tui="codex",
       budget_s=120, plugins=[], says="reported inside its answer"),
+    S("opencode-mid-quota-in-200", "ok,quota-in-200", "infra:rate_limit",
+      "real CLI (Vercel AI SDK), 1 ok then the quota error as a stream event", tui="opencode",
+      budget_s=120, plugins=[], says="reported inside its answer"),
+    S("aider-first-quota-in-200", "quota-in-200", "infra:rate_limit",
+      "real CLI, the quota error inside every 200 (aider may exit 0)", tui="aider",
+      budget_s=120, plugins=[], says="before doing any work"),
     S("aider-first-401", "401", "infra:auth", "real CLI, bad key (aider may exit 0)",
       tui="aider", budget_s=120, plugins=[]),
 ]  # fmt: skip
