@@ -12,14 +12,15 @@ from proxy.transcripts import TRANSCRIPT_FILE, read_transcript
 from runner.cell import CellOptions, run_cell
 from runner.harness import Harness
 from runner.models import resolve_model
+from runner.pipeline.options import Plugin
 from runner.record import CellRecord
 from runner.tasks import get_task
 
 TASK = "polyglot/go-http-handler-fix"
 
 
-def record_cell(out: Path) -> Path:
-    opts = CellOptions(sweep_id="rec", out_root=out, sandbox="local")
+def record_cell(out: Path, **options) -> Path:
+    opts = CellOptions(sweep_id="rec", out_root=out, sandbox="local", **options)
     with Harness() as harness:
         rec = run_cell("reference", resolve_model("scripted"), get_task(TASK), opts, harness)
     assert rec.verdict == "capability" and rec.scores and rec.scores.pass_rate.pass_ == 1
@@ -64,6 +65,19 @@ def test_a_replay_repeats_the_recorded_pass_without_the_model(tmp_path):
     replay_dir = tmp_path / "replays" / "replay" / "reference" / "scripted" / "polyglot"
     diff = (replay_dir / "go-http-handler-fix" / "diff.patch").read_text()
     assert diff == (cell / "diff.patch").read_text() and diff
+
+
+def test_a_replay_keeps_the_recordings_budget_and_says_its_plugins_are_not_reapplied(tmp_path):
+    """Before, a replay ran with the task's default budget (a cell recorded with another
+    timed out at a different point, or not at all) and said nothing of the plugins."""
+    plugin = Plugin(name="quiet-env", env={"CAB_TEST_PLUGIN": "1"})
+    cell = record_cell(tmp_path / "runs", timeout_s=97.0, plugins=[plugin])
+    proc = replay(cell, tmp_path / "replays")
+    assert proc.returncode == 0, proc.stderr
+    again = replayed_record(tmp_path / "replays")
+    assert again.facts.agent.budget_s == 97.0
+    assert again.verdict == "capability"
+    assert "plugins (quiet-env)" in proc.stderr and "does not" in proc.stderr
 
 
 def test_a_replay_whose_requests_differ_is_a_replay_miss_not_a_pass(tmp_path):

@@ -5,7 +5,8 @@ served from CELL_DIR's wire transcript (strict: same request, same stream flag; 
 proxy/replay.py), so a replay costs nothing and needs no key or network. A request the
 recording has no answer for is a `replay_miss` and the replayed cell ends
 `infra:harness`, naming the call where the run diverged. Recorded waits are served at
-once unless --real-time. Uses: rescoring and debugging at no cost, regression tests of
+once unless --real-time. The recording's time budget and memory limit are kept; its
+plugins are not reapplied (the record has their names only: a warning says so). Uses: rescoring and debugging at no cost, regression tests of
 the harness and adapters, checking a CLI's determinism (docs/transcripts.md, "Replay").
 """
 
@@ -60,10 +61,13 @@ def run(args: argparse.Namespace) -> int:
         model = resolve_model(original.model, endpoint, "CAB_REPLAY_NEEDS_NO_KEY")
         visible = args.visible_tests or original.task_id.startswith("aider-polyglot-visible/")
         task = get_task(original.task_id, sources_of(args), visible_tests=visible)
+        agent = original.facts.agent
         opts = CellOptions(
             sweep_id=args.sweep_id,
             out_root=args.out,
             sandbox=args.sandbox,
+            timeout_s=agent.budget_s,  # the recording's budget and memory, not the task's
+            mem_limit=agent.mem_limit,
             replay=ReplayOptions(
                 source=args.cell.resolve(), cell_id=original.cell_id, real_time=args.real_time
             ),
@@ -89,4 +93,18 @@ def drift(original: CellRecord, replay: CellRecord) -> list[str]:
         )
     if a.tui_version != b.tui_version:
         out.append(f"{original.tui} version differs ({a.tui_version} -> {b.tui_version})")
+    plugins = _plugin_stack(original)
+    if plugins:
+        out.append(
+            f"the recording ran with plugins ({', '.join(plugins)}), which a replay does not"
+            " apply (the record keeps their names, not their env and args): if they changed"
+            " what the agent asks, the replay ends in a replay miss"
+        )
     return out
+
+
+def _plugin_stack(record: CellRecord) -> list[str]:
+    for span in record.spans:
+        if span.kind == "adapter_run":
+            return [str(p) for p in span.attrs.get("plugin_stack") or ()]
+    return []
