@@ -6,8 +6,9 @@ proxy/replay.py), so a replay costs nothing and needs no key or network. A reque
 recording has no answer for is a `replay_miss` and the replayed cell ends
 `infra:harness`, naming the call where the run diverged. Recorded waits are served at
 once unless --real-time. The recording's time budget and memory limit are kept; its
-plugins are not reapplied (the record has their names only: a warning says so). Uses: rescoring and debugging at no cost, regression tests of
-the harness and adapters, checking a CLI's determinism (docs/transcripts.md, "Replay").
+plugins are not reapplied (the record has their names only: a warning says so). Uses:
+rescoring and debugging at no cost, regression tests of the harness and adapters,
+checking a CLI's determinism (docs/transcripts.md, "Replay").
 """
 
 from __future__ import annotations
