@@ -152,6 +152,8 @@ class Relay:
             except StopAsyncIteration:
                 break
             except UPSTREAM_FAILURES as exc:
+                if _complete(pipe.observer.obs):  # broke off after its end: the answer is
+                    break  # whole, and the client's stream ends cleanly
                 raise upstream_failure(exc, str(reply.response.url), "stream") from exc
             t = perf_counter()
             if pipe.decoder is None:
@@ -183,7 +185,7 @@ class Relay:
         obs = self._pipe.observer.obs
         if obs.failed is not None:  # the provider said, inside its stream, that it failed
             call.fail(obs.failed, f"upstream reported in its stream: {obs.error}")
-        elif not (obs.done or client_left) and not (obs.finish_reason and obs.has_usage):
+        elif not (client_left or _complete(obs)):
             call.fail("connection_error", "upstream stream ended without its final event")
         self.record(call)
 
@@ -191,6 +193,12 @@ class Relay:
         """The upstream broke its stream: break ours too, so the client sees a cut."""
         if self.request.transport is not None:
             self.request.transport.close()
+
+
+def _complete(obs: Observation) -> bool:
+    """The stream carried its end: its terminal event, or chat's finish and usage (some
+    providers send no `[DONE]`)."""
+    return obs.done or bool(obs.finish_reason and obs.has_usage)
 
 
 class _StreamPipe:

@@ -50,6 +50,7 @@ FAULTS = (
     Kind("fault/gzip-lie", True, "upstream_malformed", 200),
     Kind("fault/no-done", True, "ok", 200),
     Kind("fault/cr-lines", True, "ok", 200),
+    Kind("fault/cut-after-end", True, "ok", 200),
     Kind("fault/echo-key", True, "ok", 200),
     Kind("fault/odd-types", False, "ok", 200),
     Kind("fault/odd-types", True, "ok", 200),

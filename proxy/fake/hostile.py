@@ -13,6 +13,7 @@ misbehave the ways real providers and gateways do.
 | `fault/reject-stream-options` | 400 "Unrecognized request argument supplied: stream_options" when the body has `stream_options`, else normal |
 | `fault/no-done` | a stream with finish_reason and usage that ends without `data: [DONE]` |
 | `fault/cr-lines` | the normal stream with every line ended by a lone CR (SSE allows CRLF, LF or CR) |
+| `fault/cut-after-end` | the normal stream, every event of it, then the connection dropped without ending the chunked body |
 | `fault/slow-close` | the normal stream, whose connection stays open `SLOW_CLOSE_S` after its last event (the end of the chunked body comes late) |
 | `fault/cut-body` | a non-streamed 200 whose body stops half-way (connection dropped) |
 | `fault/stall-body` | a non-streamed 200 that sends half its body, then nothing for `hang_s` |
@@ -58,7 +59,7 @@ ERROR_IN_200: dict[str, dict[str, Any]] = {
     },
 }
 AFTER = ("fault/gzip", "fault/gzip-bomb", "fault/gzip-lie", "fault/echo-key", "fault/no-done",
-         "fault/cut-body", "fault/slow-close", "fault/cr-lines",
+         "fault/cut-body", "fault/slow-close", "fault/cr-lines", "fault/cut-after-end",
          "fault/stall-body", "fault/set-cookie", "fault/odd-types", "fault/misshapen",
          *ERROR_IN_200)  # fmt: skip
 ODD_TOOL_CALL = {
@@ -135,7 +136,7 @@ async def after(
     if model in ERROR_IN_200:
         return await error_in_200(request, ERROR_IN_200[model], whole is not None, events)
     if whole is not None:
-        if model in ("fault/slow-close", "fault/cr-lines"):  # only streams differ
+        if model in ("fault/slow-close", "fault/cr-lines", "fault/cut-after-end"):  # streams
             return web.Response(body=whole, content_type="application/json")
         return await _whole(request, model, whole)
     resp = web.StreamResponse(headers=_stream_headers(model))
@@ -157,6 +158,9 @@ async def after(
             await resp.write(packer.flush())
         if model == "fault/slow-close":
             await asyncio.sleep(SLOW_CLOSE_S)
+        if model == "fault/cut-after-end" and request.transport is not None:
+            request.transport.close()  # what was written goes out first; no final chunk
+            return resp
         await resp.write_eof()
     return resp
 

@@ -175,3 +175,23 @@ def test_a_client_that_hangs_up_after_the_last_event_had_a_whole_call(proxy, ses
     [call] = proxy.calls(session.id)
     assert (call.outcome, call.status_code, call.error) == ("ok", 200, None)
     assert call.tokens_source == "usage" and call.completion_tokens > 0
+
+
+@pytest.mark.parametrize("route", sorted(_LAST))
+def test_a_provider_that_drops_its_connection_after_the_last_event_gave_a_whole_answer(
+    proxy, session, route
+):
+    """The provider sent every event, then dropped the connection without ending its
+    chunked body. Before: recorded connection_error (infra) and the client's stream cut
+    too, so an SDK that drains the stream after [DONE] raised on a whole answer."""
+    words = {"messages": [{"role": "user", "content": "a b c"}]}
+    if route == "responses":
+        words = {"input": "a b c"}
+    body = {"model": "fault/cut-after-end", "stream": True, **words}
+    with httpx.stream("POST", f"{proxy.base_url}/v1/{route}", json=body, timeout=30,
+                      headers={"Authorization": f"Bearer {session.key}"}) as resp:  # fmt: skip
+        lines = list(resp.iter_lines())  # raises if the proxy cut its stream
+    assert _LAST[route] in lines
+    [call] = proxy.calls(session.id)
+    assert (call.outcome, call.status_code, call.error) == ("ok", 200, None)
+    assert call.tokens_source == "usage"
