@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import docker
@@ -43,6 +43,9 @@ log = structlog.get_logger(__name__)
 
 #: Label every container we start carries, so `cleanup` and operators can find them.
 MANAGED = {"cab.managed": "1"}
+#: how long, after an exit 137 the engine did not flag as an OOM kill, its OOM event may
+#: take to be logged
+OOM_EVENT_GRACE_S = 0.5
 
 #: tini (docker's --init) prints this when it cannot exec the command: it never ran.
 _TINI_EXEC_FAILED = "[FATAL tini"
@@ -294,6 +297,8 @@ class DockerSandbox:
         result.container_started_at, result.container_ended_at = begun, finished
         if state.get("OOMKilled"):
             result.oom_killed = True
+        elif result.exit_code == 137 and not result.timed_out and begun is not None:
+            result.oom_killed = self.oom_event(container.id, begun)
         exit_facts(result)
         if result.exit_code == 127 and err.startswith(_TINI_EXEC_FAILED):
             result.error = f"the command could not be started: {err.strip()}"
@@ -302,6 +307,25 @@ class DockerSandbox:
             last = err.strip().splitlines()[-1:] or [""]
             if result.exit_code == 127 and last[0].startswith(_CHECK_EXEC_FAILED):
                 result.error = f"the command could not be started: {last[0]}"
+
+    def oom_event(self, container_id: str, since: datetime) -> bool:
+        """Whether the engine logged an OOM kill in the container since `since`. Its
+        `OOMKilled` flag races the exit: under load the OOM event can come after the exit
+        was handled, and the flag stays false (an agent's own OOM would then read as a
+        kill from outside, infra). The event log has it either way; a late event gets
+        `OOM_EVENT_GRACE_S` to arrive."""
+        until = datetime.now(UTC) + timedelta(seconds=OOM_EVENT_GRACE_S)
+        try:
+            events = self.client.events(  # as text: the SDK cuts a datetime to whole seconds
+                since=f"{since.timestamp() - 1:.6f}",
+                until=f"{until.timestamp():.6f}",
+                filters={"container": container_id, "event": "oom"},
+                decode=True,
+            )
+            return any(True for _ in events)
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            log.warning("oom_events_unread", container=container_id[:12], error=str(exc))
+            return False
 
     def _remove(self, container) -> None:
         """Always remove: also after errors, timeouts and Ctrl-C (this runs in `finally`)."""

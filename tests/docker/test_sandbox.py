@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
@@ -231,6 +232,28 @@ def test_memory_limit_kills_and_says_so(sandbox, tmp_path, run_id):
     )
     assert r.oom_killed is True
     assert r.exit_code == 137 and r.timed_out is False and r.error is None
+
+
+def test_an_exit_137_is_an_oom_kill_only_when_the_engine_logged_one(
+    sandbox, tmp_path, docker_client, run_id
+):
+    """The engine's OOMKilled flag races the exit under load (a CI run saw exit 137 with
+    the flag false for this very hog): the sandbox then reads the engine's event log,
+    which has the OOM either way, and a SIGKILL that was no OOM stays no OOM."""
+    killed = sandbox.run(spec(tmp_path, ["bash", "-c", "kill -9 $$"], labels={"cab.test": run_id}))
+    assert (killed.exit_code, killed.oom_killed, killed.timed_out) == (137, False, False)
+    for command, oom in ((["bash", "-c", "head -c 300m /dev/zero | tail"], True),
+                         (["bash", "-c", "kill -9 $$"], False)):  # fmt: skip
+        started = datetime.now(UTC)
+        box = docker_client.containers.run(
+            BASE, command, mem_limit="64m", memswap_limit="64m", network_mode="none",
+            init=True, detach=True, labels={"cab.test": run_id},
+        )  # fmt: skip
+        try:
+            assert box.wait(timeout=60)["StatusCode"] == 137
+            assert sandbox.oom_event(box.id, started) is oom
+        finally:
+            box.remove(force=True)
 
 
 def test_ctrl_c_still_removes_the_container(tmp_path, docker_client, run_id):
