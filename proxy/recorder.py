@@ -65,8 +65,8 @@ class Recorder:
                 "started_at": started,
                 "ended_at": started + timedelta(seconds=latency_s),
                 "request_hash": inb.request_hash if inb else None,
-                "model": inb.model if inb else None,
-                "requested_model": inb.requested_model if inb else None,
+                "model": _name(inb.model) if inb else None,
+                "requested_model": _name(inb.requested_model) if inb else None,
                 "stream": inb.stream if inb else False,
                 "status_code": call.status_code,
                 "upstream_status": call.upstream_status,
@@ -147,6 +147,15 @@ class Recorder:
 
 
 #: every field of ModelCall (a record's fields are all set: it is built whole)
+#: the longest model name a record keeps (the client chooses it: a hostile one could
+#: send megabytes, and every record would carry them twice); real ids are < 128
+MAX_NAME = 256
+
+
+def _name(name: str | None) -> str | None:
+    return name if name is None or len(name) <= MAX_NAME else name[: MAX_NAME - 1] + "…"
+
+
 _ALL_SET = set(ModelCall.model_fields)
 _set_attr = object.__setattr__
 

@@ -565,3 +565,14 @@ def test_a_deeply_nested_body_is_forwarded_or_refused_never_the_proxys_crash(
     if status == 400:
         assert resp.json()["error"]["type"] == "invalid_request_error"
         assert "nested too deeply" in resp.json()["error"]["message"]
+
+
+def test_a_model_name_of_megabytes_is_forwarded_but_not_kept_whole(proxy, fake, session):
+    """The client chooses the model name: before, a 1 MB one went into every record
+    twice (model, requested_model)."""
+    name = "m" * 1_000_000
+    resp = httpx.post(proxy.base_url + CHAT, json={"model": name, "messages": MSG}, timeout=10,
+                      headers={"Authorization": f"Bearer {session.key}"})  # fmt: skip
+    assert resp.status_code == 200 and resp.json()["model"] == name  # the upstream got it whole
+    [call] = proxy.calls(session.id)
+    assert call.model == call.requested_model == "m" * 255 + "…"
