@@ -45,7 +45,7 @@ log = structlog.get_logger(__name__)
 MANAGED = {"cab.managed": "1"}
 #: how long, after an exit 137 the engine did not flag as an OOM kill, its OOM event may
 #: take to be logged
-OOM_EVENT_GRACE_S = 0.5
+OOM_EVENT_GRACE_S = 2.0
 
 #: tini (docker's --init) prints this when it cannot exec the command: it never ran.
 _TINI_EXEC_FAILED = "[FATAL tini"
