@@ -17,10 +17,12 @@ import re
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from runner.errors import SandboxError
 from runner.sandbox.base import WORKSPACE, RunResult, RunSpec, exit_facts
@@ -70,6 +72,31 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+class _CtrlCHeld:
+    """Holds a Ctrl-C that comes while the command is being started, until its pid is
+    known. Raised inside `Popen`, after the fork, it lost the pid: the command's process
+    group outlived the harness (a CI run saw it). Only the main thread gets SIGINT, so
+    only there is anything held; the command itself starts with SIGINT's default."""
+
+    def __init__(self) -> None:
+        self.came = False
+        self.held = threading.current_thread() is threading.main_thread()
+        self.previous: Any = signal.signal(signal.SIGINT, self._hold) if self.held else None
+
+    def _hold(self, signum: int, frame: object) -> None:
+        self.came = True
+
+    def release(self) -> None:
+        """Put the handler back; a Ctrl-C that came meanwhile is raised again now."""
+        if not self.held:
+            return
+        # None: a handler set outside Python, which cannot be put back; the default then
+        signal.signal(signal.SIGINT, self.previous or signal.default_int_handler)
+        self.held = False
+        if self.came:
+            signal.raise_signal(signal.SIGINT)
+
+
 class LocalSandbox:
     name = "local"
     isolated = False
@@ -106,6 +133,7 @@ class LocalSandbox:
         # Files, not pipes: a background child holding a pipe open would block reading.
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             t0 = time.monotonic()
+            held = _CtrlCHeld()
             try:
                 proc = subprocess.Popen(
                     argv,
@@ -117,10 +145,15 @@ class LocalSandbox:
                     start_new_session=True,
                 )
             except OSError as exc:
+                held.release()
                 result.error = f"the command could not be started: {exc}"
                 result.ended_at = datetime.now(UTC)
                 return result
+            except BaseException:
+                held.release()
+                raise
             try:
+                held.release()  # a Ctrl-C during the start is raised here: the pid is known
                 proc.wait(timeout=spec.timeout_s)
             except subprocess.TimeoutExpired:
                 result.timed_out = True
