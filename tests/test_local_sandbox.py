@@ -163,18 +163,29 @@ def test_ctrl_c_kills_the_process_group(tmp_path):
 def test_a_ctrl_c_while_the_command_starts_is_held_until_its_pid_is_known():
     """A CI run lost the command's process group: Ctrl-C came inside Popen, after the
     fork, and the pid never reached the code that kills the group. The sandbox holds a
-    Ctrl-C for that moment and raises it once the pid is known."""
+    Ctrl-C for that moment and raises it once the pid is known (with the handler the
+    harness had: Python's, here; a harness started with SIGINT ignored keeps ignoring)."""
     import os
     import signal
 
     from runner.sandbox.local import _CtrlCHeld
 
-    held = _CtrlCHeld()
-    os.kill(os.getpid(), signal.SIGINT)  # during the start: held, not raised
-    time.sleep(0.05)
-    assert held.came
-    with pytest.raises(KeyboardInterrupt):
-        held.release()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    quiet = _CtrlCHeld()
-    quiet.release()  # nothing came: nothing raised
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        held = _CtrlCHeld()
+        os.kill(os.getpid(), signal.SIGINT)  # during the start: held, not raised
+        time.sleep(0.05)
+        assert held.came
+        with pytest.raises(KeyboardInterrupt):
+            held.release()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        quiet = _CtrlCHeld()
+        quiet.release()  # nothing came: nothing raised
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        ignored = _CtrlCHeld()  # nothing to hold: the command inherits the ignore
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        ignored.release()
+        assert not ignored.came and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -76,11 +76,16 @@ class _CtrlCHeld:
     """Holds a Ctrl-C that comes while the command is being started, until its pid is
     known. Raised inside `Popen`, after the fork, it lost the pid: the command's process
     group outlived the harness (a CI run saw it). Only the main thread gets SIGINT, so
-    only there is anything held; the command itself starts with SIGINT's default."""
+    only there is anything held."""
 
     def __init__(self) -> None:
         self.came = False
-        self.held = threading.current_thread() is threading.main_thread()
+        # ignored (a harness started in the background): nothing to hold, and the command
+        # inherits the ignore as before
+        self.held = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) != signal.SIG_IGN
+        )
         self.previous: Any = signal.signal(signal.SIGINT, self._hold) if self.held else None
 
     def _hold(self, signum: int, frame: object) -> None:
@@ -91,7 +96,8 @@ class _CtrlCHeld:
         if not self.held:
             return
         # None: a handler set outside Python, which cannot be put back; the default then
-        signal.signal(signal.SIGINT, self.previous or signal.default_int_handler)
+        previous = signal.default_int_handler if self.previous is None else self.previous
+        signal.signal(signal.SIGINT, previous)
         self.held = False
         if self.came:
             signal.raise_signal(signal.SIGINT)
