@@ -80,5 +80,5 @@ async def issue_session(request: web.Request) -> web.Response:
             raise BadRequest("'name' and 'cell_id' must be strings")
         sess = issue(request.app[APP_STORE], name, cell_id)
     except ProxyError as err:
-        return web.Response(status=err.status, body=err.body(), content_type="application/json")
+        return err.response()
     return web.json_response({"session": sess.id, "key": sess.key, "cell_id": sess.cell_id})

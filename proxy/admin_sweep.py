@@ -35,10 +35,6 @@ def routes(app: web.Application) -> None:
     app.router.add_delete("/admin/sessions/{sid}", close)
 
 
-def _error(err: ProxyError) -> web.Response:
-    return web.Response(status=err.status, body=err.body(), content_type="application/json")
-
-
 def policy_from(raw: Any) -> Policy | None:
     """The JSON form of a model's rate-limit keys -> Policy (BadRequest names the field)."""
     if raw is None:
@@ -80,7 +76,7 @@ async def create(request: web.Request) -> web.Response:
             policy=policy_from(body.get("policy")),
         )
     except ProxyError as err:
-        return _error(err)
+        return err.response()
     return web.json_response({"session": sess.id, "key": sess.key})
 
 
@@ -93,7 +89,7 @@ async def calls(request: web.Request) -> web.Response:
         except KeyError:
             raise NotFound(f"no session {request.match_info['sid']!r}") from None
     except ProxyError as err:
-        return _error(err)
+        return err.response()
     text = "[" + ",".join(c.model_dump_json() for c in found) + "]"
     return web.Response(text=text, content_type="application/json")
 
@@ -104,5 +100,5 @@ async def close(request: web.Request) -> web.Response:
         if request.app[APP_STORE].close(request.match_info["sid"]) is None:
             raise NotFound(f"no session {request.match_info['sid']!r}")
     except ProxyError as err:
-        return _error(err)
+        return err.response()
     return web.json_response({"closed": request.match_info["sid"]})

@@ -18,7 +18,7 @@ from proxy.capture import TranscriptWriter
 from proxy.config import ProxyConfig
 from proxy.errors import NotFound
 from proxy.facts import CallFacts
-from proxy.forward import error_response, forward
+from proxy.forward import forward
 from proxy.governor import LocalGovernor
 from proxy.governor_send import Gate
 from proxy.keys import (
@@ -123,4 +123,4 @@ async def not_found(request: web.Request) -> web.Response:
     call = CallFacts(method=request.method, path=request.path[:500], api="other")
     call.fail(err.outcome, err.message, err.status)
     request.app[APP_RECORDER].record(call)
-    return error_response(err)
+    return err.response()

@@ -14,7 +14,6 @@ keeps a marker saying what was left out.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import zlib
 from collections.abc import Callable
@@ -22,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from orjson import OPT_SORT_KEYS, JSONEncodeError, dumps
-
 from proxy.assemble import assemble
+from proxy.hashing import json_bytes
 from proxy.transcripts import TRANSCRIPT_FILE, RawResponse
 
 #: defaults: a call's request and reply together, and a whole cell's transcript
@@ -193,7 +191,4 @@ def _raw(call: CapturedCall) -> RawResponse:
 
 
 def _json(value: Any) -> str:
-    try:
-        return dumps(value, option=OPT_SORT_KEYS).decode()
-    except JSONEncodeError:  # an int past 64 bits, which orjson cannot write
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json_bytes(value, sort_keys=True).decode()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+from aiohttp import web
+
 from proxy.records import Outcome
 
 
@@ -29,6 +31,13 @@ class ProxyError(Exception):
 
     def body(self) -> bytes:
         return error_body(self.message, self.type, self.code, self.param)
+
+    def response(self) -> web.Response:
+        """The answer the client gets: this error's status and OpenAI-shaped body."""
+        resp = web.Response(status=self.status, body=self.body(), content_type="application/json")
+        if self.close:
+            resp.force_close()  # says `Connection: close`
+        return resp
 
 
 def error_body(message: str, type_: str, code: str | None, param: str | None = None) -> bytes:

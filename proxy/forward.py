@@ -81,19 +81,13 @@ async def forward(request: web.Request) -> web.StreamResponse:
             return relay.response
         if err.close:
             return await _answer_and_close(request, err)
-        return error_response(err)
+        return err.response()
     except (asyncio.CancelledError, ConnectionResetError):  # the client, or we, went away
         if not call.recorded and call.session is not None:
             if relay.delivered_end:  # it had the whole answer, then hung up: a whole call
                 relay.settle_stream(client_left=True)
             else:
-                if life.stopping:  # cut after the drain grace: the proxy's doing
-                    call.fail("proxy_shutdown", "the proxy stopped before the call ended")
-                else:
-                    gone = "client went away mid-stream" if relay.started else "client went away"
-                    call.fail("client_disconnected", gone)
-                call.status_code = relay.response.status if relay.response is not None else None
-                record(call)
+                _record_cut(call, relay, life.stopping, record)
         raise
     except Exception as exc:  # a bug of ours: still one record, never a lost session count
         if not call.recorded and call.session is not None:
@@ -104,6 +98,18 @@ async def forward(request: web.Request) -> web.StreamResponse:
     finally:
         settle(gate, call)  # an admission never settled (the call broke off): free it
         life.in_flight -= 1
+
+
+def _record_cut(call: CallFacts, relay: Relay, stopping: bool, record: Record) -> None:
+    """A call cut before its end: by the proxy's stop (after the drain grace), or by its
+    client going away."""
+    if stopping:
+        call.fail("proxy_shutdown", "the proxy stopped before the call ended")
+    else:
+        gone = "client went away mid-stream" if relay.started else "client went away"
+        call.fail("client_disconnected", gone)
+    call.status_code = relay.response.status if relay.response is not None else None
+    record(call)
 
 
 async def _send_and_relay(
@@ -229,17 +235,10 @@ async def replayed(book: ReplayBook, call: CallFacts) -> Reply:
     return Reply(response, response.status, response.headers, t, perf_counter())
 
 
-def error_response(err: ProxyError) -> web.Response:
-    resp = web.Response(status=err.status, body=err.body(), content_type="application/json")
-    if err.close:
-        resp.force_close()  # says `Connection: close`
-    return resp
-
-
 async def _answer_and_close(request: web.Request, err: ProxyError) -> web.StreamResponse:
     """Answer, then close the connection at once: what is left of the request (a body
     that did not come) is not waited for (aiohttp would linger 10 s for it)."""
-    resp = error_response(err)
+    resp = err.response()
     await resp.prepare(request)
     await resp.write_eof()
     request.protocol.force_close()  # the answer is in the transport: it is sent, then closed

@@ -63,12 +63,24 @@ def canonical_json(body: dict[str, Any], odd: int | None = None) -> bytes:
         kept = {k: v for k, v in body.items() if k not in TRANSPORT_FIELDS}
     else:
         kept = body
-    if not (odd_floats(kept) if odd is None else odd) & TINY:
-        try:
-            return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
-        except orjson.JSONEncodeError:  # e.g. an int past 64 bits, built in Python
-            pass
-    return json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    if (odd_floats(kept) if odd is None else odd) & TINY:
+        return _stdlib_json(kept, sort_keys=True)
+    return json_bytes(kept, sort_keys=True)
+
+
+def json_bytes(value: Any, sort_keys: bool = False) -> bytes:
+    """Compact UTF-8 JSON: orjson's, or the standard library's where orjson cannot write
+    the value (an int past 64 bits, nesting past 255 levels)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else None)
+    except orjson.JSONEncodeError:
+        return _stdlib_json(value, sort_keys)
+
+
+def _stdlib_json(value: Any, sort_keys: bool) -> bytes:
+    return json.dumps(
+        value, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False
+    ).encode()
 
 
 def request_hash(body: dict[str, Any], odd: int | None = None) -> str:

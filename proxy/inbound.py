@@ -12,13 +12,11 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from orjson import JSONEncodeError
-from orjson import dumps as _dumps  # the body is parsed once and, if changed, written once
-from orjson import loads as _loads
+from orjson import loads as _loads  # the body is parsed once and, if changed, written once
 
 from proxy.encoding import decoder_for, inflate_at_most
 from proxy.errors import BadRequest, BodyTooLarge, UnsupportedEncoding
-from proxy.hashing import HUGE, odd_floats, request_hash
+from proxy.hashing import HUGE, json_bytes, odd_floats, request_hash
 from proxy.records import Api
 
 #: path after /v1/ -> API family (records.Api)
@@ -117,10 +115,10 @@ def _prepared(
     inbound: Inbound, body: dict[str, Any], raw: bytes, model_override: str | None, ask_usage: bool
 ) -> Inbound:
     api = inbound.api
-    found = odd_floats(body)
-    odd = None if found & HUGE else found  # None: the hash looks again
-    if found & HUGE:  # maybe an int past 64 bits, which orjson reads as a float: read exactly
-        body = json.loads(raw)
+    odd: int | None = odd_floats(body)
+    if odd and odd & HUGE:  # maybe an int past 64 bits, which orjson reads as a float:
+        body = json.loads(raw)  # read exactly, and the hash looks at it again
+        odd = None
     changed = False
     model = body.get("model")
     inbound.requested_model = inbound.model = model if model.__class__ is str else None
@@ -139,10 +137,7 @@ def _prepared(
     inbound.request_hash = request_hash(body, odd)
     inbound.body = body
     if changed:
-        try:
-            inbound.data = _dumps(body)
-        except JSONEncodeError:  # an int past 64 bits
-            inbound.data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        inbound.data = json_bytes(body)
     return inbound
 
 

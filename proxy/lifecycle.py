@@ -116,9 +116,8 @@ class _JsonErrorHandler(web.RequestHandler):
         else:  # a handler of ours broke (it recorded the call before raising)
             err = ProxyError("proxy internal error")
             err.status = status
-        resp = web.Response(status=err.status, body=err.body(), content_type="application/json")
-        resp.force_close()
-        return resp
+        err.close = True  # aiohttp closes the connection after an error it handled
+        return err.response()
 
 
 class _JsonErrorServer(web.Server):

@@ -146,7 +146,6 @@ class Recorder:
         )  # fmt: skip
 
 
-#: every field of ModelCall (a record's fields are all set: it is built whole)
 #: the longest model name a record keeps (the client chooses it: a hostile one could
 #: send megabytes, and every record would carry them twice); real ids are < 128
 MAX_NAME = 256
@@ -156,6 +155,7 @@ def _name(name: str | None) -> str | None:
     return name if name is None or len(name) <= MAX_NAME else name[: MAX_NAME - 1] + "…"
 
 
+#: every field of ModelCall (a record's fields are all set: it is built whole)
 _ALL_SET = set(ModelCall.model_fields)
 _set_attr = object.__setattr__
 

@@ -54,14 +54,21 @@ class Relay:
         self.redactor = NOTHING
         #: the client's response once its status line is sent (a stream), else None.
         self.response: web.StreamResponse | None = None
-        #: the stream's end (its terminal event, or chat's finish) is in the client's
-        #: socket: a client that hangs up now has had the whole answer
-        self.delivered_end = False
         self._pipe: _StreamPipe | None = None
 
     @property
     def started(self) -> bool:
         return self.response is not None
+
+    @property
+    def delivered_end(self) -> bool:
+        """The stream's end (its terminal event, or chat's finish) is in the client's
+        socket: a client that hangs up now has had the whole answer. What the observer has
+        seen is what was written: each piece goes to the socket before the next await."""
+        if self._pipe is None:
+            return False
+        obs = self._pipe.observer.obs
+        return obs.done or obs.finish_reason is not None
 
     async def reply(self, reply: Reply) -> web.StreamResponse:
         call, status = self.call, reply.status
@@ -165,8 +172,6 @@ class Relay:
                     data = pipe.feed(piece)
                     if data:
                         await out.write(data)
-            obs = pipe.observer.obs
-            self.delivered_end = obs.done or obs.finish_reason is not None
             call.proxy_s += perf_counter() - t  # observe + hand to the socket
         rest = pipe.finish()
         if rest:

@@ -150,14 +150,13 @@ class LocalSandbox:
                     stderr=err,
                     start_new_session=True,
                 )
-            except OSError as exc:
+            except BaseException as exc:
                 held.release()
+                if not isinstance(exc, OSError):
+                    raise
                 result.error = f"the command could not be started: {exc}"
                 result.ended_at = datetime.now(UTC)
                 return result
-            except BaseException:
-                held.release()
-                raise
             try:
                 held.release()  # a Ctrl-C during the start is raised here: the pid is known
                 proc.wait(timeout=spec.timeout_s)
