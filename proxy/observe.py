@@ -102,10 +102,20 @@ class Observation:
         self.error = _message_of(err)
         self.failed = reported_error_outcome(err)
 
-    def misshapen(self, exc: Exception) -> None:
-        """The walk met a value of the wrong type: say so, keep what was observed."""
-        self.malformed = f"{type(exc).__name__}: {exc}"[:300]
+    def misshapen(self, exc: Exception | str) -> None:
+        """The walk met a value of the wrong type (or no value where the API always has
+        one): say so, keep what was observed."""
+        why = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        self.malformed = why[:300]
         self.error = self.error or f"upstream reply of an unexpected shape ({self.malformed})"
+
+    @property
+    def answered(self) -> bool:
+        """The reply carried an answer of any kind: output, a finish reason, usage, or an
+        error the provider reported. A stream with none of these only ended."""
+        return bool(self.out_chars or self.tool_calls or self.finish_reason or self.has_usage) or (
+            self.failed is not None
+        )
 
     @property
     def text(self) -> str | None:
@@ -427,7 +437,22 @@ def observe_object(api: str, obj: dict[str, Any]) -> Observation:
             _chat_object(obs, obj)
     except (AttributeError, TypeError, KeyError) as exc:
         obs.misshapen(exc)
+    need = _ALWAYS_HAS.get(api)
+    if need is not None and obs.failed is None and obs.malformed is None:  # `{}` is JSON,
+        if need not in obj:  # not an answer
+            obs.misshapen(f"no {need!r} in the reply")
+        elif need != "data" and not obs.answered:
+            obs.misshapen("no answer in the reply: no output, finish reason or usage")
     return obs
+
+
+#: the key a whole reply of each API always has (an error reply aside).
+_ALWAYS_HAS = {
+    "chat": "choices",
+    "completions": "choices",
+    "responses": "output",
+    "embeddings": "data",
+}
 
 
 def _chat_object(obs: Observation, obj: dict[str, Any]) -> None:

@@ -192,6 +192,11 @@ class Relay:
             call.fail(obs.failed, f"upstream reported in its stream: {obs.error}")
         elif not (client_left or _complete(obs)):
             call.fail("connection_error", "upstream stream ended without its final event")
+        elif not obs.answered:  # e.g. `data: [DONE]` alone: ended, but answered nothing
+            call.fail(
+                "upstream_malformed",
+                "upstream stream ended with no answer in it (no output, finish reason or usage)",
+            )
         self.record(call)
 
     def abort(self) -> None:

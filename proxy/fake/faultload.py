@@ -43,6 +43,8 @@ FAULTS = (
     Kind("fault/cut-stream", True, "connection_error", 200),
     Kind("fault/cut-body", False, "connection_error", 502),
     Kind("fault/html-200", False, "upstream_malformed", 502),
+    Kind("fault/empty-answer", False, "upstream_malformed", 502),
+    Kind("fault/empty-answer", True, "upstream_malformed", 200),
     Kind("fault/not-http", False, "upstream_malformed", 502),
     Kind("fault/gzip", False, "ok", 200),
     Kind("fault/gzip", True, "ok", 200),

@@ -17,6 +17,7 @@ import httpx
 import openai
 import pytest
 
+from proxy.observe import observe_object
 from proxy.records import ModelCall
 from proxy.server import ProxyServer
 from proxy.transcripts import read_transcript
@@ -193,6 +194,61 @@ def test_html_page_with_200_is_an_upstream_failure(proxy, session, client):
         200,
     )
     assert call.tokens_source is None and "text/html" in call.error
+
+
+def test_a_200_with_no_answer_in_it_is_the_upstreams_failure(proxy, session):
+    """An empty `choices`, or a stream that is `data: [DONE]` alone: the provider ended
+    without answering (overloaded gateways do), which must not read as the agent's call
+    that went well and said nothing. Whole: 502; streamed: the client already has its 200."""
+    auth = {"Authorization": f"Bearer {session.key}"}
+    whole = httpx.post(proxy.base_url + CHAT, headers=auth, timeout=10,
+                       json={"model": "fault/empty-answer", "messages": MSG})  # fmt: skip
+    assert whole.status_code == 502 and whole.json()["error"]["code"] == "upstream_malformed"
+    streamed = httpx.post(proxy.base_url + CHAT, headers=auth, timeout=10,
+                          json={"model": "fault/empty-answer", "messages": MSG, "stream": True})  # fmt: skip
+    assert streamed.status_code == 200 and streamed.text.strip() == "data: [DONE]"
+    first, second = proxy.calls(session.id, settle_s=2)
+    assert (first.outcome, first.status_code, first.upstream_status, first.tokens_source) == (
+        "upstream_malformed", 502, 200, None)  # fmt: skip
+    assert "no answer" in (first.error or "")
+    assert (second.outcome, second.status_code, second.tokens_source) == (
+        "upstream_malformed", 200, None)  # fmt: skip
+    assert "no answer" in (second.error or "")
+
+
+@pytest.mark.parametrize(
+    ("api", "reply"),
+    [
+        ("chat", {}),
+        ("chat", {"id": "x", "object": "chat.completion", "choices": []}),
+        ("completions", {"choices": []}),
+        ("responses", {"id": "r", "object": "response", "status": "completed"}),
+        ("responses", {"object": "response", "output": []}),  # no status, no usage
+        ("embeddings", {"object": "list"}),
+    ],
+)
+def test_a_json_object_with_no_answer_is_not_of_the_apis_shape(api, reply):
+    assert observe_object(api, reply).malformed is not None
+
+
+@pytest.mark.parametrize(
+    ("api", "reply"),
+    [
+        ("chat", {"choices": [{"message": {"content": ""}, "finish_reason": "stop"}]}),
+        ("chat", {"choices": [{"message": {"content": "hi"}}]}),  # no finish, no usage
+        ("chat", {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 0}}),
+        ("chat", {"error": {"message": "quota", "code": "rate_limit_exceeded"}}),
+        (
+            "responses",
+            {"object": "response", "output": [], "usage": {"input_tokens": 3, "output_tokens": 0}},
+        ),
+        ("embeddings", {"object": "list", "data": []}),
+        ("responses", {"object": "response", "status": "completed", "output": []}),
+        ("models", {"id": "gpt-x", "object": "model"}),
+    ],
+)
+def test_a_json_object_with_an_answer_is_of_the_apis_shape(api, reply):
+    assert observe_object(api, reply).malformed is None
 
 
 def test_records_file_holds_no_key(proxy, session, client, record_dir: Path):
