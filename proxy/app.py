@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
+from aiohttp.web_urldispatcher import AbstractRoute, MatchInfoError, UrlMappingMatchInfo
 
 from proxy import admin_sweep, upstream
 from proxy.admin import issue_session
@@ -39,6 +40,7 @@ from proxy.sink import RecordSink
 
 def create_app(config: ProxyConfig, store: SessionStore | None = None) -> web.Application:
     app = web.Application(client_max_size=config.max_body_bytes)
+    app.router.__class__ = _Router  # aiohttp's, whose misses are answered as ours
     app[APP_CONFIG] = config
     # standalone (no store given): nobody reads sessions from memory; calls.jsonl has them
     app[APP_STORE] = store if store is not None else SessionStore(implicit_reader=False)
@@ -63,10 +65,38 @@ def create_app(config: ProxyConfig, store: SessionStore | None = None) -> web.Ap
     app.router.add_post("/admin/sessions", issue_session)
     admin_sweep.routes(app)
     # [\s\S]: a decoded %0a must reach a handler (and get an answer and a record) too
-    app.router.add_route("*", r"/v1/{tail:[\s\S]*}", forward)
-    app.router.add_route("*", r"/s/{sid}/v1/{tail:[\s\S]*}", forward)
-    app.router.add_route("*", r"/{tail:[\s\S]*}", not_found)
+    app.router.add_route("*", r"/v1/{tail:[\s\S]*}", forward, expect_handler=expect_continue)
+    app.router.add_route(
+        "*", r"/s/{sid}/v1/{tail:[\s\S]*}", forward, expect_handler=expect_continue
+    )
+    route = app.router.add_route("*", r"/{tail:[\s\S]*}", not_found, expect_handler=expect_continue)
+    assert isinstance(app.router, _Router)
+    app.router.miss = route
     return app
+
+
+class _Router(web.UrlDispatcher):
+    """aiohttp's router, except that a request no route takes gets `not_found` (an
+    OpenAI-shaped 404 and a record, as every request does), not aiohttp's plain-text 404:
+    a request target that is not a path (`CONNECT host:443`, `OPTIONS *`), which even the
+    catch-all route `/{tail}` does not match."""
+
+    miss: AbstractRoute
+
+    async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
+        match = await super().resolve(request)
+        if match.__class__ is not MatchInfoError:  # the common case: one comparison
+            return match
+        return UrlMappingMatchInfo({}, self.miss)
+
+
+async def expect_continue(request: web.Request) -> None:
+    """`Expect: 100-continue` is answered as aiohttp does; any other expectation is
+    ignored (RFC 9110 allows it), so the request gets the answer and the record every
+    request gets, not aiohttp's plain-text 417."""
+    if request.version >= (1, 1) and request.headers["Expect"].lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0
 
 
 async def _stopping(app: web.Application) -> None:
@@ -119,8 +149,9 @@ def record_refused(app: web.Application, message: str, status: int) -> None:
 
 async def not_found(request: web.Request) -> web.Response:
     """Any other path: an OpenAI-shaped 404, recorded like every request."""
-    err = NotFound(f"no route {request.method} {request.path!r}: the OpenAI API is under /v1/")
-    call = CallFacts(method=request.method, path=request.path[:500], api="other")
+    target = request.path or request.raw_path  # `CONNECT host:443` has no path
+    err = NotFound(f"no route {request.method} {target!r}: the OpenAI API is under /v1/")
+    call = CallFacts(method=request.method[:20], path=target[:500], api="other")
     call.fail(err.outcome, err.message, err.status)
     request.app[APP_RECORDER].record(call)
     return err.response()

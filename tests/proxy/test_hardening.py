@@ -472,6 +472,61 @@ def test_a_request_http_cannot_parse_gets_the_openai_error_and_a_record(
     assert session.key not in line and session.key not in caplog.text
 
 
+def _exchange(base_url: str, wire: bytes) -> tuple[bytes, bytes, bytes]:
+    """Send `wire` as is; the status line, headers and body of the one answer."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(wire)
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    status_line, _, rest = reply.partition(b"\r\n")
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    return status_line, headers, body
+
+
+@pytest.mark.parametrize(
+    ("wire", "status", "method"),
+    [
+        (b"CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n", 404, "CONNECT"),
+        (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 404, "OPTIONS"),
+        (b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 404, "POST"),
+    ],
+    ids=["CONNECT host:port", "OPTIONS *", "POST /healthz"],
+)
+def test_a_request_no_route_takes_gets_the_openai_error_and_a_record(
+    proxy, session, record_dir, wire, status, method
+):
+    """aiohttp's router answered a target that is not a path in plain text (`404: Not
+    Found`) and nothing recorded it: every request gets the envelope and a record."""
+    status_line, headers, body = _exchange(proxy.base_url, wire)
+    assert f" {status} ".encode() in status_line and b"application/json" in headers.lower()
+    error = json.loads(body)["error"]
+    assert error["type"] == "invalid_request_error"
+    proxy.calls(session.id, settle_s=0)  # flushes calls.jsonl
+    [line] = (record_dir / "calls.jsonl").read_text().splitlines()
+    call = ModelCall.model_validate_json(line)
+    assert (call.method, call.status_code) == (method, status)
+    assert call.outcome == "bad_request"
+
+
+def test_an_expectation_other_than_100_continue_is_ignored_not_a_plain_417(proxy, session):
+    """RFC 9110 lets a server ignore an expectation it does not know; aiohttp answered a
+    plain-text 417 that no record kept. `Expect: 100-continue` still gets its 100."""
+    body = json.dumps({"model": "echo", "messages": MSG}).encode()
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + session.key.encode() + b"\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n" % len(body))  # fmt: skip
+    status_line, _, reply = _exchange(proxy.base_url, head + b"Expect: 200-ok\r\n\r\n" + body)
+    assert b" 200 " in status_line and json.loads(reply)["choices"]
+    status_line, then, _ = _exchange(proxy.base_url, head + b"Expect: 100-continue\r\n\r\n" + body)
+    assert b" 100 " in status_line and b" 200 " in then
+    assert [c.outcome for c in proxy.calls(session.id, settle_s=2)] == ["ok", "ok"]
+
+
 def test_a_compressed_request_body_is_decoded_bounded_and_sent_on_as_identity(
     proxy, session, record_dir
 ):
