@@ -263,6 +263,8 @@ def _provider_failure(streak: Streak) -> str:
     if last.outcome == "upstream_malformed":
         if "not HTTP" in (last.error or ""):  # another server's banner, a broken header
             return "Provider answered with something that is not HTTP"
+        if "no answer" in (last.error or ""):  # `{"choices": []}`, `data: [DONE]` alone
+            return "Provider answered 200 with nothing in it (no output, finish reason or usage)"
         return "Provider answered with a body that is not the API's JSON"
     if last.outcome == "connection_error":
         if last.upstream_status is not None:

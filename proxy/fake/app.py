@@ -219,7 +219,7 @@ async def _sequence_step(
     except FaultSpecError as exc:
         return _error(400, str(exc), "invalid_request_error", "bad_fault_sequence")
     try:
-        played = await sequences.play(request, step, inner)
+        played = await sequences.play(request, step, inner, bool(body.get("stream")))
     except asyncio.CancelledError:
         state.disconnects += 1
         raise

@@ -6,7 +6,7 @@ misbehave the ways real providers and gateways do.
 | `fault/401-echo-key` | 401 whose message and `x-debug-key` header quote the key it was sent |
 | `fault/echo-key` | a normal reply whose text quotes the key; streamed, the key is split across two writes 20 ms apart (so it arrives in two chunks) |
 | `fault/html-200` | 200 `text/html` (a gateway's login or error page) |
-| `fault/empty-answer` | a 200 with no answer in it: whole, a `chat.completion` whose `choices` is empty; streamed, `data: [DONE]` alone (as an overloaded gateway may end a stream at once) |
+| `fault/empty-answer` | a 200 with no answer in it: whole, a `chat.completion` whose `choices` is empty; streamed, `data: [DONE]` alone (as an overloaded gateway may end a stream at once); on Responses, a `response` with no output, status or usage, or a stream with no event |
 | `fault/not-http` | bytes that are not HTTP (another server's banner), then the connection closed |
 | `fault/gzip` | the normal reply gzip-encoded (`Content-Encoding: gzip`) whatever was asked |
 | `fault/gzip-lie` | the normal reply, plain, labelled `Content-Encoding: gzip` |
@@ -104,10 +104,7 @@ def before(request: web.Request, model: str, body: dict) -> web.Response | None:
     if model == "fault/html-200":
         return web.Response(body=HTML, content_type="text/html")
     if model == "fault/empty-answer":
-        if body.get("stream"):
-            return web.Response(body=b"data: [DONE]\n\n", content_type="text/event-stream")
-        empty = {"id": "chatcmpl-empty", "object": "chat.completion", "model": model, "choices": []}
-        return web.json_response(empty)
+        return empty_answer(request, bool(body.get("stream")))
     if model == "fault/not-http" and request.transport is not None:
         request.transport.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")  # another server's banner
         request.transport.close()
@@ -122,6 +119,19 @@ def before(request: web.Request, model: str, body: dict) -> web.Response | None:
             content_type="application/json",
         )
     return None
+
+
+def empty_answer(request: web.Request, stream: bool) -> web.Response:
+    """A 200 with no answer in it: streamed, `data: [DONE]` alone (Responses: no event at
+    all); whole, a `chat.completion` with an empty `choices` (Responses: a `response`
+    with no output, status or usage)."""
+    responses = request.path.rstrip("/").endswith("/responses")
+    if stream:
+        return web.Response(body=b"" if responses else b"data: [DONE]\n\n",
+                            content_type="text/event-stream")  # fmt: skip
+    if responses:
+        return web.json_response({"id": "resp_empty", "object": "response", "output": []})
+    return web.json_response({"id": "chatcmpl-empty", "object": "chat.completion", "choices": []})
 
 
 async def after(

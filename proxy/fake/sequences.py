@@ -14,6 +14,9 @@ provider needs:
     404        the model does not exist (`model_not_found`); 401/403 say `invalid_api_key`
     drop       close the connection before any response
     junk       a 200 whose body is an HTML page, not the API's JSON
+    empty      a 200 with no answer in it (proxy.fake.hostile.empty_answer): streamed,
+               `data: [DONE]` alone, as an overloaded gateway may end a stream at once;
+               whole, an empty `choices`
     quota-in-200
                the quota bites inside a 200 (as gateways and providers mid-stream
                report it): whole, the body is a rate-limit error object; streamed, the
@@ -38,11 +41,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from proxy.errors import error_body
+from proxy.fake import hostile
 from proxy.inject import Fault, FaultSpecError, parse_fault
 
 PREFIX = "faults/"
 #: Step names a scenario provider adds to proxy.inject's vocabulary.
-EXTRA = frozenset({"context", "drop", "junk", "slow", "quota-in-200", "overloaded-in-200"})
+EXTRA = frozenset({"context", "drop", "junk", "empty", "slow", "quota-in-200", "overloaded-in-200"})
 #: those steps: which of the hostile provider's errors inside a 200 each one sends
 IN_200_ERRORS = {
     "quota-in-200": "fault/200-rate-limit",
@@ -145,8 +149,11 @@ def _status_reply(fault: Fault, inner: str) -> web.Response:
     return web.Response(status=code, body=body, headers=headers, content_type="application/json")
 
 
-async def play(request: web.Request, step: Step, inner: str) -> web.StreamResponse | None:
-    """Play a step; None means "answer with the inner model" (ok, slow, cut)."""
+async def play(
+    request: web.Request, step: Step, inner: str, stream: bool
+) -> web.StreamResponse | None:
+    """Play a step of a call (`stream`: the call asked for a stream); None means "answer
+    with the inner model" (ok, slow, cut)."""
     if step.name == "slow":
         await asyncio.sleep(step.slow_s)
         return None
@@ -164,6 +171,8 @@ async def play(request: web.Request, step: Step, inner: str) -> web.StreamRespon
         raise asyncio.CancelledError  # nothing can be sent: the connection is gone
     if step.name == "junk":
         return web.Response(status=200, body=JUNK, content_type="text/html")
+    if step.name == "empty":
+        return hostile.empty_answer(request, stream)
     if step.name in IN_200_ERRORS:
         request[IN_200] = IN_200_ERRORS[step.name]
         return None

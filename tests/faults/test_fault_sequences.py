@@ -17,8 +17,8 @@ def test_sequence_grammar():
     seq = parse_sequence("ok*3, 429:retry_after=8")
     assert [str(s) for s in seq] == ["ok"] * 3 + ["429:retry_after=8"]
     assert seq[3].fault is not None and seq[3].fault.retry_after_s == 8
-    assert [str(s) for s in parse_sequence("ok,503*2,context,drop,junk,slow:s=1,cut,hang")] == [
-        "ok", "503", "503", "context", "drop", "junk", "slow", "cut", "hang"]  # fmt: skip
+    assert [str(s) for s in parse_sequence("ok,503*2,context,drop,junk,empty,slow:s=1,cut,hang")] == [
+        "ok", "503", "503", "context", "drop", "junk", "empty", "slow", "cut", "hang"]  # fmt: skip
     assert [str(s) for s in parse_sequence("quota-in-200,overloaded-in-200")] == [
         "quota-in-200", "overloaded-in-200"]  # fmt: skip
 
@@ -86,6 +86,7 @@ def test_a_bad_sequence_is_an_openai_error(proxy: ProxyServer):
         ("context", 400, 400, "context_length"),
         ("drop", 502, None, "connection_error"),  # 502: the proxy's stand-in
         ("junk", 502, 200, "upstream_malformed"),  # a 200 whose body is not the API's JSON
+        ("empty", 502, 200, "upstream_malformed"),  # a 200 with no answer in it
         ("cut", 502, 200, "connection_error"),  # the upstream's 200 began, its body broke
         ("quota-in-200", 200, 200, "rate_limited"),  # a gateway's 200 whose body is an error
         ("overloaded-in-200", 200, 200, "upstream_error"),
@@ -117,6 +118,23 @@ def test_a_quota_that_bites_mid_stream_after_work(proxy: ProxyServer, api):
     calls = proxy.calls(s.id)
     assert [c.outcome for c in calls] == ["ok", "ok", "rate_limited"]
     assert "Rate limit reached" in (calls[2].error or "")
+
+
+@pytest.mark.parametrize(
+    ("api", "outcome"),
+    [("chat", "upstream_malformed"), ("responses", "connection_error")],
+)
+def test_an_empty_answer_after_work_is_the_providers(proxy: ProxyServer, api, outcome):
+    """`ok,empty` streamed: an answer, then a 200 whose stream carries none (chat:
+    `data: [DONE]` alone; Responses: no event at all). Never an `ok` call that said nothing."""
+    s = proxy.create_session()
+    path, asked = ("chat/completions", {"messages": USER}) if api == "chat" else ("responses", {"input": "go"})  # fmt: skip
+    for _ in range(2):
+        resp = httpx.post(f"{proxy.base_url}/v1/{path}", timeout=30,
+                          json={"model": "faults/ok,empty/echo", "stream": True, **asked},
+                          headers={"Authorization": f"Bearer {s.key}"})  # fmt: skip
+        assert resp.status_code == 200
+    assert [(c.outcome, c.status_code) for c in proxy.calls(s.id)] == [("ok", 200), (outcome, 200)]
 
 
 def test_cut_stream_is_recorded_as_a_connection_error(proxy: ProxyServer):

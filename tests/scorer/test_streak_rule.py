@@ -88,6 +88,15 @@ def three_ok() -> list:
         (
             dict(
                 outcome="upstream_malformed",
+                status_code=200,
+                error="upstream stream ended with no answer in it (no output, finish reason or usage)",
+            ),
+            "provider_error",
+            "Provider answered 200 with nothing in it",
+        ),
+        (
+            dict(
+                outcome="upstream_malformed",
                 status_code=502,
                 error="upstream http://h/v1/x answered with something that is not HTTP: Bad status line",
             ),
