@@ -92,6 +92,12 @@ def _story(d: Diagnosis, verdict: Verdict | None, streak: dict, agent: AgentFact
         return f"The cell's budget ran out {how} ({covers}{of_budget} in the final streak)."
     if ended_by == "in_flight":
         return "The cell's budget ran out while a call was still waiting for the provider."
+    lost = verdict.evidence.get("lost_to_provider")
+    if lost:  # worn down: no final streak, the failures it recovered from took the time
+        return (
+            f"The cell's budget ran out after the provider's failures, each recovered from, "
+            f"took {_secs(lost['lost_ms'])}{of_budget}."
+        )
     if d.timed_out:
         return f"The agent ran out its budget{of_budget}; the provider did not end the run."
     if verdict.infra:
@@ -165,8 +171,9 @@ def _throttle_advice(
     if n is not None:
         advice.append(n)
     advice += backoff_advice(d)
-    streak = (verdict.evidence.get("streak") if verdict else None) or {}
-    if streak.get("ended_by") in ("timeout", "in_flight"):
+    evidence = verdict.evidence if verdict else {}
+    streak = evidence.get("streak") or {}
+    if streak.get("ended_by") in ("timeout", "in_flight") or evidence.get("lost_to_provider"):
         budget = ctx.agent.budget_s if ctx.agent else None
         advice.append(
             f"Raise timeout_s (the cell's budget{f', now {budget:g} s' if budget else ''}; "

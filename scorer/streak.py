@@ -195,21 +195,59 @@ def final_streak(calls: list[ModelCall], window: RunWindow) -> Streak | None:
     return None
 
 
-def recovered_ms(calls: list[ModelCall], window: RunWindow) -> tuple[int, float]:
-    """(infra failures the provider recovered from, wall time they cost): each run of
-    infra-type failures followed by an ok counts from its first attempt to that ok."""
+def _recovered_runs(
+    calls: list[ModelCall], window: RunWindow
+) -> tuple[list[tuple[datetime, datetime]], list[FailureType]]:
+    """Each run of infra-type failures followed by an ok, as (its first attempt, that ok's
+    start), and the types of the failures in them."""
     timeline = seen(calls)
-    spans, failures, start = [], 0, None
-    run = 0
+    spans: list[tuple[datetime, datetime]] = []
+    types: list[FailureType] = []
+    start: datetime | None = None
+    run: list[FailureType] = []
     for call in timeline:
         if call.completed:
             if start is not None:
                 spans.append((start, call.started_at))
-                failures += run
-            start, run = None, 0
-        elif failure_type(call, timeline, window) is not None:
+                types += run
+            start, run = None, []
+        elif (kind := failure_type(call, timeline, window)) is not None:
             start = start or call.started_at
-            run += 1
+            run.append(kind)
         else:
-            start, run = None, 0
-    return failures, union_ms(spans)
+            start, run = None, []
+    return spans, types
+
+
+def recovered_ms(calls: list[ModelCall], window: RunWindow) -> tuple[int, float]:
+    """(infra failures the provider recovered from, wall time they cost): each run of
+    infra-type failures followed by an ok counts from its first attempt to that ok."""
+    spans, types = _recovered_runs(calls, window)
+    return len(types), union_ms(spans)
+
+
+@dataclass(frozen=True)
+class Lost:
+    """The wall time the provider's failures took from the run: every run of them it
+    recovered from (first attempt to the next ok) and the final streak (first attempt to
+    the agent's end), with the types of the failed attempts in them."""
+
+    types: list[FailureType]
+    ms: float
+
+    @property
+    def reason(self) -> FailureType:
+        """auth when any 401/403 is among them, else the most frequent type (a tie goes
+        to the rate limit: quotas are what bite again and again)."""
+        counts = Counter(self.types)
+        if "auth" in counts:
+            return "auth"
+        return max(counts, key=lambda t: (counts[t], t == "rate_limit"))
+
+
+def lost_to_provider(calls: list[ModelCall], window: RunWindow, streak: Streak | None) -> Lost:
+    spans, types = _recovered_runs(calls, window)
+    if streak is not None:
+        spans.append((streak.first.started_at, window.end))
+        types = types + streak.types
+    return Lost(types, union_ms(spans))

@@ -30,7 +30,15 @@ from typing import Literal
 from pydantic import BaseModel
 
 from scorer.evidence import AgentFacts, Evidence
-from scorer.streak import RunWindow, Streak, final_streak, recovered_ms, status_of
+from scorer.streak import (
+    Lost,
+    RunWindow,
+    Streak,
+    final_streak,
+    lost_to_provider,
+    recovered_ms,
+    status_of,
+)
 from scorer.timeline import ordered, throttled_wait_ms
 
 Reason = Literal["rate_limit", "provider_error", "auth", "config", "container", "harness"]
@@ -176,7 +184,40 @@ def judge(evidence: Evidence, passed: bool = False) -> Verdict:
         if passed:
             facts["tests_passed_without_a_model_call"] = True
         return _infra_streak(streak, ended_by, evidence, facts)
+    if agent.timed_out and not passed:
+        lost = lost_to_provider(calls, window, streak)
+        work = window.work_budget_s
+        if work and lost.types and lost.ms >= TIMEOUT_SHARE * work * 1000:
+            return _worn_down(lost, work, facts)
     return _capability(evidence, window, facts, passed, streak)
+
+
+#: what a run the provider wore down met, by the failures' main type
+_WORN_BY: dict[str, str] = {
+    "rate_limit": "Provider rate limits",
+    "auth": "Provider refusals of the credentials",
+}
+
+
+def _worn_down(lost: Lost, work_s: float, facts: dict) -> Verdict:
+    """Timed out after the provider's failures, recovered from one by one, took at least
+    half the budget it had after its first model call: a quota that bites again and
+    again as the context grows (each 429 honoured, each retry answered, and then the next
+    one) cuts a run short as surely as a final streak does."""
+    reason = lost.reason
+    facts["lost_to_provider"] = {
+        "attempts": len(lost.types),
+        "types": dict(sorted(Counter(lost.types).items())),
+        "lost_ms": round(lost.ms, 3),
+        "work_budget_s": round(work_s, 3),
+    }
+    what = _WORN_BY.get(reason, "Provider failures")
+    sentence = (
+        f"{what} took {_secs(lost.ms)} of the {work_s:.0f} s the agent had after its first "
+        f"model call ({len(lost.types)} failed attempt(s) between "
+        f"{facts['completed_calls']} completed call(s)), and the budget ran out. {INFRA_TAIL}"
+    )
+    return _verdict(reason, sentence, facts)
 
 
 def _outside_the_agent(evidence: Evidence, facts: dict, passed: bool) -> Verdict | None:

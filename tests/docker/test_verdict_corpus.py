@@ -119,6 +119,11 @@ SCENARIOS = [
     S("mid-mixed", "ok*3,429:retry_after=0.2,503*2", "infra:provider_error",
       "last failure's type, every type listed", says="1 rate limit"),
     S("fix-blocked", "ok*4,429:retry_after=0.2", "infra:rate_limit", "streak before the fix"),
+    S("worn-down-by-429s", "ok,429:retry_after=3*2,ok,429:retry_after=3*2,ok,"
+      "429:retry_after=3*2,slow:s=4", "infra:rate_limit",
+      "timed out after throttles it recovered from, one by one, took most of the budget",
+      budget_s=24, plugins=[Plugin(name="patient", args=["--retries", "8", "--max-wait", "3"])],
+      says="Provider rate limits took"),
     S("throttled-to-timeout", "ok*3,429:retry_after=3", "infra:rate_limit",
       "timed out honouring Retry-After", budget_s=14,
       plugins=[Plugin(name="patient", args=["--retries", "8", "--max-wait", "3"])],

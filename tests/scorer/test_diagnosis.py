@@ -57,6 +57,23 @@ def test_timed_out_honouring_retry_after_is_not_giving_up():
     assert not any("retry budget" in a for a in d.advice)
 
 
+def test_worn_down_by_throttles_it_recovered_from_is_told_as_the_providers_doing():
+    """No final streak, but the 429s honoured one by one took most of the budget: the
+    story says the provider ran out the budget, not "the provider did not end the run"."""
+    calls = []
+    for i in range(9):
+        calls.append(call(1 + 2 * i, 3.1 * i))
+        calls.append(call(2 + 2 * i, 3.1 * i + 0.2, 100, "rate_limited", retry_after_s=3))
+    calls.append(call(19, 27.9))
+    d = run(calls, agent(end_s=30, budget_s=30, timed_out=True))
+    assert d.verdict is not None and d.verdict.verdict == "infra:rate_limit"
+    assert d.story == (
+        "The cell's budget ran out after the provider's failures, each recovered from, "
+        "took 26.1 s of its 30 s budget."
+    )
+    assert d.gave_up is None and any(a.startswith("Raise timeout_s") for a in d.advice)
+
+
 def test_a_capability_cell_never_reads_as_given_up():
     calls = [call(1, 0), call(2, 1, 50, "rate_limited"), call(3, 3), call(4, 4, 50, "client_error")]
     d = run(calls, agent(end_s=5))

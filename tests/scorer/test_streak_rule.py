@@ -142,6 +142,58 @@ def test_timed_out_with_a_short_final_streak_is_capability_and_says_so():
     assert "under half of the 28 s it had after its first model call" in v.sentence
 
 
+def _worn_down(retry_after_s: float, budget_s: float = 30) -> list:
+    """A quota that bites again and again: an ok, then a 429 whose Retry-After the agent
+    honours, then the retry answered, then the next 429: no final streak ever forms."""
+    calls, seq, t = [], 1, 0.0
+    while t + retry_after_s + 0.2 < budget_s:
+        calls.append(ok(seq, t))
+        calls.append(call(seq + 1, t + 0.2, 100, "rate_limited", retry_after_s=retry_after_s))
+        seq, t = seq + 2, t + 0.3 + retry_after_s
+    calls.append(ok(seq, t))
+    return calls
+
+
+def test_timed_out_after_throttles_it_recovered_from_took_most_of_the_budget_is_infra():
+    """Each 429 honoured and its retry answered, then the next: the provider took ~90% of
+    the run and the budget ran out. No final streak says so; the time lost to it does."""
+    calls = _worn_down(retry_after_s=3)
+    v = judge(calls, agent(end_s=30, budget_s=30, timed_out=True))
+    assert v.verdict == "infra:rate_limit"
+    assert "streak" not in v.evidence
+    lost = v.evidence["lost_to_provider"]
+    assert lost["types"] == {"rate_limit": 9} and lost["work_budget_s"] == 30
+    assert lost["lost_ms"] == 9 * 3_100  # each from its 429 to the next ok
+    assert v.sentence.startswith("Provider rate limits took 27.9 s of the 30 s")
+    assert "9 failed attempt(s) between 10 completed call(s)" in v.sentence
+
+
+def test_throttles_recovered_from_that_took_under_half_the_budget_stay_capability():
+    calls = _worn_down(retry_after_s=3)[:5]  # two throttles, 6.6 s of 30
+    calls += [ok(6 + i, 7 + 2 * i) for i in range(11)]
+    v = judge(calls, agent(end_s=30, budget_s=30, timed_out=True))
+    assert v.verdict == "capability" and "lost_to_provider" not in v.evidence
+    assert "failed 2 time(s) and recovered" in v.sentence
+
+
+def test_throttles_recovered_from_then_an_exit_of_its_own_stay_capability():
+    """The provider did not cut the run short: the agent stopped on its own."""
+    v = judge(_worn_down(retry_after_s=3), agent(end_s=30, budget_s=30))
+    assert v.verdict == "capability"
+
+
+def test_recovered_failures_and_a_short_final_streak_add_up():
+    """5xx the provider recovered from, then a final streak under half the budget: each
+    alone is under half, together they took most of the run."""
+    calls = [ok(1, 0), call(2, 0.5, 100, "upstream_error", status_code=503), ok(3, 9)]
+    calls += [ok(4, 9.5), call(5, 10, 100, "upstream_error", status_code=503), ok(6, 19)]
+    calls += [call(7, 20, 100, "upstream_error", status_code=502)]
+    v = judge(calls, agent(end_s=30, budget_s=30, timed_out=True))
+    assert v.verdict == "infra:provider_error"
+    assert v.evidence["lost_to_provider"]["attempts"] == 3
+    assert v.sentence.startswith("Provider failures took 27.5 s of the 30 s")
+
+
 def test_budget_ran_out_while_a_streak_call_was_in_flight_is_infra():
     calls = [*three_ok(), call(4, 3, 26900, "client_disconnected", error="client went away")]
     v = judge(calls, agent(end_s=30, budget_s=30, timed_out=True))
