@@ -44,6 +44,9 @@ CLIENT_TIMEOUT_SHARE = 0.8
 REMAINING_SHARE = 0.5
 #: ... and this many times longer than the slowest answer the agent had received.
 SLOWEST_FACTOR = 3.0
+#: A call the governor held this long (queued_ms) was held for the quota (shorter: the
+#: governor's own bookkeeping).
+HELD_MIN_MS = 100.0
 #: A call that ended this close to the agent's end was still in flight when it ended.
 IN_FLIGHT_SLACK = timedelta(seconds=2)
 
@@ -228,20 +231,25 @@ def recovered_ms(calls: list[ModelCall], window: RunWindow) -> tuple[int, float]
 
 @dataclass(frozen=True)
 class Lost:
-    """The wall time the provider's failures took from the run: every run of them it
-    recovered from (first attempt to the next ok) and the final streak (first attempt to
-    the agent's end), with the types of the failed attempts in them."""
+    """The wall time the provider took from the run: every run of infra-type failures it
+    recovered from (first attempt to the next ok), the final streak (first attempt to the
+    agent's end), and the time the proxy's governor held calls for the provider's quota
+    (`queued_ms`), as a union; with the types of the failed attempts."""
 
     types: list[FailureType]
+    #: calls the governor held for the quota before sending them
+    held: int
     ms: float
 
     @property
     def reason(self) -> FailureType:
-        """auth when any 401/403 is among them, else the most frequent type (a tie goes
-        to the rate limit: quotas are what bite again and again)."""
+        """auth when any 401/403 is among them, else the most frequent type, a held call
+        counting as a rate limit (a tie goes to the rate limit: quotas are what bite
+        again and again)."""
         counts = Counter(self.types)
         if "auth" in counts:
             return "auth"
+        counts["rate_limit"] += self.held
         return max(counts, key=lambda t: (counts[t], t == "rate_limit"))
 
 
@@ -250,4 +258,6 @@ def lost_to_provider(calls: list[ModelCall], window: RunWindow, streak: Streak |
     if streak is not None:
         spans.append((streak.first.started_at, window.end))
         types = types + streak.types
-    return Lost(types, union_ms(spans))
+    held = [c for c in seen(calls) if (c.queued_ms or 0) >= HELD_MIN_MS]
+    spans += [(c.started_at, c.started_at + timedelta(milliseconds=c.queued_ms or 0)) for c in held]
+    return Lost(types, len(held), union_ms(spans))

@@ -187,7 +187,7 @@ def judge(evidence: Evidence, passed: bool = False) -> Verdict:
     if agent.timed_out and not passed:
         lost = lost_to_provider(calls, window, streak)
         work = window.work_budget_s
-        if work and lost.types and lost.ms >= TIMEOUT_SHARE * work * 1000:
+        if work and (lost.types or lost.held) and lost.ms >= TIMEOUT_SHARE * work * 1000:
             return _worn_down(lost, work, facts)
     return _capability(evidence, window, facts, passed, streak)
 
@@ -208,13 +208,15 @@ def _worn_down(lost: Lost, work_s: float, facts: dict) -> Verdict:
     facts["lost_to_provider"] = {
         "attempts": len(lost.types),
         "types": dict(sorted(Counter(lost.types).items())),
+        "held_by_governor": lost.held,
         "lost_ms": round(lost.ms, 3),
         "work_budget_s": round(work_s, 3),
     }
     what = _WORN_BY.get(reason, "Provider failures")
+    held = f" and {lost.held} call(s) the proxy held for the quota" if lost.held else ""
     sentence = (
         f"{what} took {_secs(lost.ms)} of the {work_s:.0f} s the agent had after its first "
-        f"model call ({len(lost.types)} failed attempt(s) between "
+        f"model call ({len(lost.types)} failed attempt(s){held} between "
         f"{facts['completed_calls']} completed call(s)), and the budget ran out. {INFRA_TAIL}"
     )
     return _verdict(reason, sentence, facts)

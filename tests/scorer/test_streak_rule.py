@@ -194,6 +194,22 @@ def test_recovered_failures_and_a_short_final_streak_add_up():
     assert v.sentence.startswith("Provider failures took 27.5 s of the 30 s")
 
 
+def test_timed_out_while_the_governor_held_most_calls_for_the_quota_is_infra():
+    """Every call answered, but each held ~2.5 s by the proxy's governor for a quota the
+    sweep shares: the quota, not the agent, ran out the budget."""
+    calls = [ok(i + 1, 3 * i, 2_900).model_copy(update={"queued_ms": 2_500.0}) for i in range(10)]
+    v = judge(calls, agent(end_s=30, budget_s=30, timed_out=True))
+    assert v.verdict == "infra:rate_limit"
+    lost = v.evidence["lost_to_provider"]
+    assert (lost["attempts"], lost["held_by_governor"], lost["lost_ms"]) == (0, 10, 25_000.0)
+    assert "10 call(s) the proxy held for the quota" in v.sentence
+
+
+def test_short_governor_holds_stay_capability():
+    calls = [ok(i + 1, 3 * i, 2_900).model_copy(update={"queued_ms": 50.0}) for i in range(10)]
+    assert judge(calls, agent(end_s=30, budget_s=30, timed_out=True)).verdict == "capability"
+
+
 def test_budget_ran_out_while_a_streak_call_was_in_flight_is_infra():
     calls = [*three_ok(), call(4, 3, 26900, "client_disconnected", error="client went away")]
     v = judge(calls, agent(end_s=30, budget_s=30, timed_out=True))
