@@ -30,9 +30,9 @@ def outcome_for(status: int, body: bytes | None = None) -> Outcome:
         return "ok"
     if status == 429:
         return "rate_limited"
-    if status in (401, 403):
+    if status in (401, 402, 403):  # 402: the account is out of credit (gateways say so)
         return "auth_error"
-    if status >= 500:
+    if status >= 500 or status == 408:  # 408: the provider's own timeout, as SDKs retry it
         return "upstream_error"
     if status == 400 and body and is_context_length(body):
         return "context_length"

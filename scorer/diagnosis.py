@@ -129,6 +129,11 @@ def advise(
 
 
 def _fix_setup(reason: str, calls: list[ModelCall], verdict: Verdict | None) -> str:
+    if reason == "auth" and any(c.status_code == 402 or c.upstream_status == 402 for c in calls):
+        return (
+            "The provider account is out of credit (HTTP 402): add credit, or give the model "
+            "another key_env (config/models.toml, or --key-env), then rerun."
+        )
     if reason == "auth":
         return (
             "The provider refused the key: the proxy sends the env var named by the model's "

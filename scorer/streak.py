@@ -89,7 +89,7 @@ def failure_type(call: ModelCall, calls: list[ModelCall], window: RunWindow) -> 
     """The infra type of a failed call, None for an ok or an agent-side failure."""
     if call.outcome == "ok" or call.outcome in ABSORBED:
         return None
-    if status_of(call) in (401, 403) or call.outcome == "auth_error":
+    if status_of(call) in (401, 402, 403) or call.outcome == "auth_error":
         return "auth"
     if call.outcome in INFRA_OUTCOMES:
         return INFRA_OUTCOMES[call.outcome]

@@ -278,6 +278,8 @@ def describe(streak: Streak) -> str:
     kind = streak.reason
     if kind == "auth":
         auth = next(c for c, t in zip(streak.calls, streak.types, strict=True) if t == "auth")
+        if status_of(auth) == 402:
+            return "Provider refused the account: out of credit (HTTP 402)"
         return f"Provider refused the credentials (HTTP {status_of(auth) or 401})"
     if kind == "rate_limit":
         limited = [c for c, t in zip(streak.calls, streak.types, strict=True) if t == "rate_limit"]
@@ -348,7 +350,9 @@ def _infra_streak(streak: Streak, ended_by: EndedBy, evidence: Evidence, facts: 
             n += " (" + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in mix.items()) + ")"
         sentence = f"{what} {when}: {n}, {_how_it_ended(streak, ended_by, evidence.agent)}. "
         sentence += INFRA_TAIL
-    if reason == "auth":
+    if reason == "auth" and any(status_of(c) == 402 for c in streak.calls):
+        sentence += " Add credit to the provider account (or use another key), then rerun."
+    elif reason == "auth":
         sentence += " Fix the key the proxy sends upstream."
     elif reason == "config":
         sentence += " Fix the set-up (the model id or the deployment): a rerun fails the same way."

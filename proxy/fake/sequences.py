@@ -11,7 +11,8 @@ Each step is a fault of proxy.inject's vocabulary (`ok`, `429:retry_after=S`, an
 provider needs:
 
     context    400 context_length_exceeded
-    404        the model does not exist (`model_not_found`); 401/403 say `invalid_api_key`
+    404        the model does not exist (`model_not_found`); 401/403 say `invalid_api_key`;
+               402 says the account is out of credit (as OpenRouter does)
     drop       close the connection before any response
     junk       a 200 whose body is an HTML page, not the API's JSON
     empty      a 200 with no answer in it (proxy.fake.hostile.empty_answer): streamed,
@@ -145,6 +146,9 @@ def _status_reply(fault: Fault, inner: str) -> web.Response:
     if status == 404:
         return _error(404, f"The model `{inner}` does not exist", "invalid_request_error",
                       "model_not_found")  # fmt: skip
+    if status == 402:  # what a credit-based gateway (OpenRouter) says when the money is gone
+        return _error(402, "Insufficient credits. Add more using https://example.test/credits",
+                      "insufficient_credits", "402")  # fmt: skip
     code, headers, body = fault.reply()
     return web.Response(status=code, body=body, headers=headers, content_type="application/json")
 

@@ -115,6 +115,8 @@ SCENARIOS = [
     S("mid-hang-short", "ok*3,hang:s=1", "infra:provider_error", "hang that ends in 504"),
     S("mid-401", "ok*3,401", "infra:auth", "key revoked mid-run", says="HTTP 401"),
     S("mid-403", "ok*3,403", "infra:auth", "key revoked mid-run", says="HTTP 403"),
+    S("mid-402", "ok*3,402", "infra:auth", "the account ran out of credit mid-run",
+      says="out of credit (HTTP 402)"),
     S("mid-429-then-401", "ok*3,429:retry_after=0.2*2,401", "infra:auth", "auth wins"),
     S("mid-mixed", "ok*3,429:retry_after=0.2,503*2", "infra:provider_error",
       "last failure's type, every type listed", says="1 rate limit"),

@@ -114,6 +114,9 @@ def test_hung_upstream_is_504_after_the_timeout(fake, upstream_key):
     [
         ("fault/500", 500, "upstream_error"),
         ("fault/401", 401, "auth_error"),
+        ("faults/402/echo", 402, "auth_error"),  # out of credit: the account, not the request
+        ("faults/408/echo", 408, "upstream_error"),  # the provider's own timeout
+        ("faults/409/echo", 409, "client_error"),
         ("fault/context-length", 400, "context_length"),
         ("scripted/demo/no-such-script", 404, "client_error"),
         ("scripted/demo/broken", 500, "upstream_error"),

@@ -46,6 +46,12 @@ def three_ok() -> list:
     [
         (dict(outcome="rate_limited", retry_after_s=1), "rate_limit", "Provider rate limit"),
         (dict(outcome="upstream_error", status_code=503), "provider_error", "HTTP 503"),
+        (  # a credit-based gateway whose account ran dry mid-run
+            dict(outcome="auth_error", status_code=402),
+            "auth",
+            "Provider refused the account: out of credit (HTTP 402) from call 4 on",
+        ),
+        (dict(outcome="upstream_error", status_code=408), "provider_error", "HTTP 408"),
         (  # quotas that bite mid-stream: the provider's error event inside a 200
             dict(
                 outcome="rate_limited",
