@@ -6,6 +6,7 @@ the upstream and nothing else.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,3 +70,15 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> object:
             return value
         time.sleep(0.01)
     pytest.fail(f"condition not met within {timeout}s")
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """One OpenAI-shaped answer off a raw socket: until its headers and a JSON body's
+    closing brace are in, or the peer closes."""
+    answer = b""
+    while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    return answer

@@ -22,7 +22,7 @@ from proxy.records import ModelCall
 from proxy.server import ProxyServer
 from proxy.transcripts import read_transcript
 
-from .conftest import KEY_ENV, SECRET
+from .conftest import KEY_ENV, SECRET, read_answer
 
 CHAT = "/v1/chat/completions"
 MSG = [{"role": "user", "content": "a b c d e f g"}]
@@ -477,12 +477,7 @@ def _exchange(base_url: str, wire: bytes) -> tuple[bytes, bytes, bytes]:
     host, port = base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(wire)
-        reply = b""
-        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
+        reply = read_answer(sock)
     status_line, _, rest = reply.partition(b"\r\n")
     headers, _, body = rest.partition(b"\r\n\r\n")
     return status_line, headers, body

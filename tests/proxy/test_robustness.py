@@ -28,7 +28,7 @@ from proxy.server import BackgroundServer, ProxyServer
 from proxy.sessions import SessionStore
 from proxy.transcripts import read_transcript
 
-from .conftest import KEY_ENV, SECRET, wait_for
+from .conftest import KEY_ENV, SECRET, read_answer, wait_for
 
 MSG = [{"role": "user", "content": "one two three four five six seven eight nine ten"}]
 
@@ -163,12 +163,7 @@ def test_a_body_that_does_not_arrive_gets_408_a_record_and_a_closed_connection(
                 f"Authorization: Bearer {sess.key}\r\nContent-Type: application/json\r\n\r\n")  # fmt: skip
         with socket.create_connection((host, int(port)), timeout=10) as slow:
             slow.sendall((head + part).encode())  # and never the rest
-            answer = b""
-            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
-                got = slow.recv(4096)
-                if not got:
-                    break
-                answer += got
+            answer = read_answer(slow)
             assert _closed_within(slow, 5)
         [call] = proxy.calls(sess.id)
     status, _, body = answer.partition(b"\r\n\r\n")
