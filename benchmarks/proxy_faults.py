@@ -1,7 +1,8 @@
 """A hostile provider at scale: 10,000 calls at concurrency 64 through `cab proxy`, ~20% of
 them faults of every kind (proxy/fake/faultload.py lists them: 5xx, 401 with the key
 echoed, 429, context length, cut streams and bodies, HTML 200, gzip, no [DONE], hangs,
-stalls, clients that leave, bad JSON), streamed and not.
+stalls, clients that leave, bad JSON, errors and empty answers inside a 200), streamed and
+not, on the chat and the Responses API.
 
     python benchmarks/proxy_faults.py [--calls 10000] [--concurrency 64] [--fault-rate 0.2]
 
@@ -22,12 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from proxy.fake.faultload import check, drive, plan  # noqa: E402
+from proxy.fake.faultload import FAULTS, check, drive, plan  # noqa: E402
 from proxy.records import ModelCall  # noqa: E402
 
 
@@ -74,6 +76,9 @@ def main() -> int:
           f" {len(report.duplicated)}; outcome/status differing from upstream+client:"
           f" {len(report.wrong)}")  # fmt: skip
     print("by outcome: " + ", ".join(f"{k} {v}" for k, v in sorted(report.by_outcome.items())))
+    apis = Counter(k.api for k in kinds)
+    print(f"by API: chat {apis['chat']}, responses {apis['responses']};"
+          f" {len(set(FAULTS))} kinds of fault")  # fmt: skip
     for line in report.wrong[:20]:
         print("  " + line)
     return 0 if report.clean else 1

@@ -30,9 +30,17 @@ class Kind:
     #: "read": read the whole reply; "leave": go away after the first chunk;
     #: "bad-json": send a body that is not JSON
     client: str = "read"
+    #: "chat" (/v1/chat/completions) or "responses" (/v1/responses: codex's API)
+    api: str = "chat"
 
 
-OK = (Kind("echo", False, "ok", 200), Kind("echo", True, "ok", 200))
+R = "responses"
+OK = (
+    Kind("echo", False, "ok", 200),
+    Kind("echo", True, "ok", 200),
+    Kind("echo", False, "ok", 200, api=R),
+    Kind("echo", True, "ok", 200, api=R),
+)
 FAULTS = (
     Kind("fault/500", False, "upstream_error", 500),
     Kind("fault/500", True, "upstream_error", 500),
@@ -65,12 +73,36 @@ FAULTS = (
     Kind("fault/stall-body", False, "timeout", 504),
     Kind("fault/slow-chunks-50", True, "client_disconnected", 200, client="leave"),
     Kind("echo", False, "bad_request", 400, client="bad-json"),
+    # the Responses API: its own events (`response.completed`, `error`), the same failures
+    Kind("fault/500", True, "upstream_error", 500, api=R),
+    Kind("throttled/x", False, "rate_limited", 429, api=R),
+    Kind("fault/cut-stream", True, "connection_error", 200, api=R),
+    Kind("fault/gzip", True, "ok", 200, api=R),
+    Kind("fault/cr-lines", True, "ok", 200, api=R),
+    Kind("fault/cut-after-end", True, "ok", 200, api=R),
+    Kind("fault/misshapen", False, "upstream_malformed", 502, api=R),
+    Kind("fault/200-rate-limit", True, "rate_limited", 200, api=R),
+    Kind("fault/200-overloaded", True, "upstream_error", 200, api=R),
+    Kind("fault/empty-answer", False, "upstream_malformed", 502, api=R),
+    Kind("fault/empty-answer", True, "connection_error", 200, api=R),  # not one event
 )
 
 
 def plan(n: int, seed: int = 11, fault_rate: float = 0.2) -> list[Kind]:
+    """n calls, each a fault at `fault_rate`. Faults are dealt from a shuffled deck of
+    every kind (shuffled again when it runs out), so any plan with at least as many
+    faults as kinds has every kind in it."""
     rng = random.Random(seed)
-    return [rng.choice(FAULTS) if rng.random() < fault_rate else rng.choice(OK) for _ in range(n)]
+    deck: list[Kind] = []
+    kinds = []
+    for _ in range(n):
+        if rng.random() < fault_rate:
+            if not deck:
+                deck = rng.sample(FAULTS, len(FAULTS))
+            kinds.append(deck.pop())
+        else:
+            kinds.append(rng.choice(OK))
+    return kinds
 
 
 @dataclass
@@ -82,9 +114,15 @@ class Seen:
 
 
 async def _one(http: aiohttp.ClientSession, base: str, i: int, kind: Kind) -> Seen:
-    url = f"{base}/s/c{i}/v1/chat/completions"
-    body = {"model": kind.model, "stream": kind.stream,
-            "messages": [{"role": "user", "content": f"call {i} of the fault load"}]}  # fmt: skip
+    said = f"call {i} of the fault load"
+    body: dict[str, object] = {"model": kind.model, "stream": kind.stream}
+    if kind.api == R:
+        url, body["input"] = f"{base}/s/c{i}/v1/responses", said
+    else:
+        url, body["messages"] = (
+            f"{base}/s/c{i}/v1/chat/completions",
+            [{"role": "user", "content": said}],
+        )
     data = b"{not json" if kind.client == "bad-json" else None
     seen = Seen()
     try:
@@ -150,7 +188,7 @@ def check(kinds: list[Kind], seen: list[Seen], records: Iterable[ModelCall]) -> 
             rec.status_code != client_status
         ):
             report.wrong.append(
-                f"call {i} {kind.model} stream={kind.stream}: record {rec.outcome}/"
+                f"call {i} {kind.api} {kind.model} stream={kind.stream}: record {rec.outcome}/"
                 f"{rec.status_code}, expected {kind.outcome}/{kind.status}, client saw "
                 f"{client_status}{' (broken)' if seen[i].broke else ''}"
             )
