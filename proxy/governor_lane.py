@@ -159,9 +159,13 @@ class Lane:
         return self.admissions
 
     def correct(self, charged: int, actual: int | None) -> None:
-        """Move the token bucket by what the call really cost (None: refund it all)."""
+        """Move the token bucket by what the call really cost (None: refund it all). A
+        refund never fills it past its capacity: the bucket may have refilled to the top
+        while the call ran, and the provider's holds no more than that either (an
+        overfull bucket let a burst through that the provider refused)."""
         if self.tokens is not None:
-            self.tokens.level += charged - (actual or 0)
+            b = self.tokens
+            b.level = min(b.capacity, b.level + charged - (actual or 0))
 
     def learn_completion(self, completion: int) -> None:
         ema = self.completion_ema

@@ -29,6 +29,18 @@ def test_usage_corrects_the_token_charge_both_ways():
     assert lane.tokens.level == full - 550
 
 
+def test_a_refund_never_fills_the_bucket_past_its_capacity():
+    """The call ran long enough for the bucket to refill to the top: the refund of its
+    overestimate must not leave the governor believing in more than the provider holds."""
+    lane = Lane()
+    lane.configure(None, 6000, None, 60.0, now=0.0)
+    lane.take(500)
+    assert lane.wait_s(0, now=100.0) == 0.0  # refilled to the top meanwhile
+    assert lane.tokens is not None and lane.tokens.level == lane.tokens.capacity
+    lane.correct(charged=500, actual=100)
+    assert lane.tokens.level == lane.tokens.capacity
+
+
 def test_a_debt_makes_the_next_call_wait_for_the_refill():
     lane = Lane()
     lane.configure(None, 6000, None, 60.0, now=0.0)  # 95 tokens/s after headroom
