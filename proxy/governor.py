@@ -185,7 +185,8 @@ class LocalGovernor:
 
 
 def _completion_guess(lane: Lane) -> float:
-    return FIRST_COMPLETION_ESTIMATE if lane.completion_ema is None else lane.completion_ema
+    guess = lane.completion_guess
+    return FIRST_COMPLETION_ESTIMATE if guess is None else guess
 
 
 @lru_cache(maxsize=1024)

@@ -28,6 +28,8 @@ BURST = 0.1
 HEADROOM = 0.95
 #: the most a 429's Retry-After may pause a lane (a provider's "wait an hour" is a fault).
 MAX_PAUSE_S = 60.0
+#: how much of the largest recent completion the guess keeps per later call
+PEAK_DECAY = 0.8
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -114,6 +116,9 @@ class Lane:
     best_latency_s: float = math.inf
     #: completion tokens of recent calls (EMA), the estimate's second half.
     completion_ema: float | None = None
+    #: the largest recent completion, decaying by PEAK_DECAY a call: the guess never
+    #: falls below it, so the turn that writes a file is not charged like the chatty ones
+    completion_peak: float = 0.0
     stats: LaneStats = field(default_factory=LaneStats)
 
     def configure(
@@ -170,6 +175,17 @@ class Lane:
     def learn_completion(self, completion: int) -> None:
         ema = self.completion_ema
         self.completion_ema = completion if ema is None else 0.7 * ema + 0.3 * completion
+        self.completion_peak = max(float(completion), self.completion_peak * PEAK_DECAY)
+
+    @property
+    def completion_guess(self) -> float | None:
+        """What the next call's completion is charged at admission (None: nothing learnt).
+        An underestimate holds the provider's bucket below ours until the call's usage
+        corrects it, and a call admitted meanwhile meets a 429: so the recent peak, not
+        only the average."""
+        if self.completion_ema is None:
+            return None
+        return max(self.completion_ema, self.completion_peak)
 
     def release(self) -> None:
         self.inflight = max(0, self.inflight - 1)

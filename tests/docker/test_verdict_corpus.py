@@ -178,9 +178,6 @@ SCENARIOS = [
       "real CLI, 1 ok then streams of `data: [DONE]` alone (opencode asks again at once, for"
       " as long as the budget lasts)", tui="opencode", budget_s=60, plugins=[],
       says="until the 60 s budget ran out"),
-    S("openhands-mid-503", "ok,503", "infra:provider_error",
-      "real CLI (OpenHands), 1 ok then 503s (it retries 14 times, then exits 1)",
-      tui="openhands", budget_s=180, plugins=[], says="HTTP 503"),
     S("aider-first-quota-in-200", "quota-in-200", "infra:rate_limit",
       "real CLI, the quota error inside every 200 (aider may exit 0)", tui="aider",
       budget_s=120, plugins=[], says="before doing any work"),

@@ -139,6 +139,20 @@ async def test_governor_queues_fifo_and_reports_the_wait():
     assert stats.admitted == 3 and stats.queued == 2 and stats.queued_s >= 0.09
 
 
+def test_the_completion_guess_keeps_the_recent_peak():
+    """Short turns, then one that writes a file (301 tokens): the next calls are charged
+    near that, not the average, until later turns let it decay."""
+    lane = Lane()
+    assert lane.completion_guess is None
+    for completion in (18, 18, 301):
+        lane.learn_completion(completion)
+    assert lane.completion_guess == 301
+    assert lane.completion_ema is not None and lane.completion_ema < 120
+    for _ in range(12):
+        lane.learn_completion(20)
+    assert lane.completion_guess is not None and lane.completion_guess < 40
+
+
 async def test_governor_paces_a_token_budget_and_learns_completions():
     gov = LocalGovernor()
     limits = Limits(tpm=60_000, window_s=60.0)  # capacity 6000, refill 950/s
