@@ -1,5 +1,6 @@
 """The upstream-attempt seam: the governor admits each attempt, and absorb mode retries
-429/503/overloaded answers inside the proxy.
+429/503/overloaded answers inside the proxy, and whole 200s whose body is a quota error
+(as gateways send them; a stream's cannot be: the client has its 200 first).
 
 `governed_send` is what the handler calls instead of `upstream.send`. Without absorb it
 is one admitted attempt. With absorb (opt-in per model or `cab proxy --absorb`) it
@@ -40,9 +41,10 @@ from proxy.governor import (
     estimate_prompt_tokens,
     lane_name,
 )
+from proxy.observe import parse_object
 from proxy.records import ModelCall
 from proxy.sessions import SessionStore
-from proxy.upstream import Attempt, Reply
+from proxy.upstream import UPSTREAM_FAILURES, Attempt, Reply, upstream_failure
 
 #: upstream statuses absorb mode retries: throttled, unavailable, overloaded (529).
 RETRYABLE = frozenset((429, 503, 529))
@@ -79,6 +81,12 @@ class Gate:
 class _Tried:
     reply: Reply
     body: bytes = b""
+    #: a whole 200 whose body is the provider's quota error (as gateways send one)
+    quota_in_200: bool = False
+
+    @property
+    def retryable(self) -> bool:
+        return self.reply.status in RETRYABLE or self.quota_in_200
 
 
 async def governed_send(
@@ -117,16 +125,38 @@ async def _absorbing(
 ) -> Reply:
     async def one() -> _Tried:
         reply = await governed_send(call, attempt, gate, record, limits, None)
-        return _Tried(reply, await reply.response.read() if reply.status >= 400 else b"")
+        if reply.status >= 400:
+            return _Tried(reply, await reply.response.read())
+        if not _whole_json(reply):  # a stream: the client has the 200 before its error
+            return _Tried(reply)
+        try:  # read here, not in the relay (aiohttp keeps it): the same mapping of a cut
+            body = await reply.response.read()
+        except UPSTREAM_FAILURES as exc:
+            call.upstream_status = reply.status
+            raise upstream_failure(exc, str(reply.response.url), "body") from exc
+        return _Tried(reply, body, quota_in_200=_quota_error(body))
 
     retrying = AsyncRetrying(
         stop=stop_after_attempt(absorb.attempts) | stop_after_delay(absorb.budget_s),
         wait=lambda rs: _wait(_result(rs).reply, rs.attempt_number, absorb),
-        retry=retry_if_result(lambda t: t.reply.status in RETRYABLE),
+        retry=retry_if_result(lambda t: t.retryable),
         before_sleep=lambda rs: _absorbed(_result(rs), call, gate, record),
         retry_error_callback=_result,
     )
     return (await retrying(one)).reply
+
+
+def _whole_json(reply: Reply) -> bool:
+    """A 200 whose whole body is plain JSON (not a stream, not encoded)."""
+    kind = reply.headers.get("Content-Type") or ""
+    return reply.status == 200 and "json" in kind and not reply.headers.get("Content-Encoding")
+
+
+def _quota_error(body: bytes) -> bool:
+    """The body is an error object that says a quota bit (a gateway's 200)."""
+    obj = parse_object(body)
+    err = obj.get("error") if obj is not None else None
+    return bool(err) and classify.reported_error_outcome(err) == "rate_limited"
 
 
 def _result(rs: RetryCallState) -> _Tried:
@@ -144,7 +174,9 @@ def _absorbed(tried: _Tried, call: CallFacts, gate: Gate, record: Record) -> Non
     reply, body = tried.reply, tried.body
     done = dataclasses.replace(call)
     done.upstream_status = done.status_code = reply.status
-    done.outcome = classify.outcome_for(reply.status, body)
+    done.outcome = (
+        "rate_limited" if tried.quota_in_200 else classify.outcome_for(reply.status, body)
+    )
     done.error = classify.error_message(body)
     done.retry_after_s = classify.retry_after_s(_lower(reply.headers))
     done.rate_limit_headers = classify.rate_limit_headers(reply.headers)

@@ -116,6 +116,36 @@ def test_absorb_gives_up_within_its_budget(fake):
     assert calls[-1].outcome == "rate_limited" and calls[-1].retry_of == calls[0].seq
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_absorb_retries_a_whole_200_that_is_a_quota_error_but_never_a_stream(fake, stream):
+    """A gateway's 200 whose body is the quota error is a 429 in all but status: absorb
+    mode retries it like one. A stream's quota error comes after its 200 reached the
+    client: it is recorded, never retried."""
+    policy = Policy(absorb=AbsorbPolicy(attempts=5, max_wait_s=0.05))
+    with ProxyServer(upstream=fake.base_url + "/v1", policy=policy) as proxy:
+        sess = proxy.create_session(cell_id="absorb/in-200")
+        r = httpx.post(
+            proxy.base_url + "/v1/chat/completions",
+            json={"model": "faults/quota-in-200*2,ok/echo", "messages": MESSAGES, "stream": stream},
+            headers={"Authorization": f"Bearer {sess.key}"},
+            timeout=30,
+        )
+        calls = proxy.calls(sess.id)
+    assert r.status_code == 200
+    if stream:
+        assert b"rate_limit_exceeded" in r.content
+        assert [(c.outcome, c.absorbed) for c in calls] == [("rate_limited", False)]
+        return
+    assert r.json()["choices"][0]["message"]["content"] == "echo: hi"
+    assert [(c.outcome, c.absorbed, c.status_code) for c in calls] == [
+        ("rate_limited", True, 200),
+        ("rate_limited", True, 200),
+        ("ok", False, 200),
+    ]
+    assert "Rate limit reached" in (calls[0].error or "")
+    assert [c.retry_of for c in calls] == [None, calls[0].seq, calls[0].seq]
+
+
 def test_agent_retries_link_to_their_first_attempt(proxy, session):
     with (
         openai.OpenAI(base_url=proxy.base_url + "/v1", api_key=session.key, max_retries=2) as c,
