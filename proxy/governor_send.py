@@ -41,8 +41,8 @@ from proxy.governor import (
     estimate_prompt_tokens,
     lane_name,
 )
-from proxy.observe import parse_object
-from proxy.records import ModelCall
+from proxy.observe import observe_object, parse_object
+from proxy.records import Api, ModelCall
 from proxy.sessions import SessionStore
 from proxy.upstream import UPSTREAM_FAILURES, Attempt, Reply, upstream_failure
 
@@ -134,7 +134,7 @@ async def _absorbing(
         except UPSTREAM_FAILURES as exc:
             call.upstream_status = reply.status
             raise upstream_failure(exc, str(reply.response.url), "body") from exc
-        return _Tried(reply, body, quota_in_200=_quota_error(body))
+        return _Tried(reply, body, quota_in_200=_quota_error(call.api, body))
 
     retrying = AsyncRetrying(
         stop=stop_after_attempt(absorb.attempts) | stop_after_delay(absorb.budget_s),
@@ -152,11 +152,10 @@ def _whole_json(reply: Reply) -> bool:
     return reply.status == 200 and "json" in kind and not reply.headers.get("Content-Encoding")
 
 
-def _quota_error(body: bytes) -> bool:
-    """The body is an error object that says a quota bit (a gateway's 200)."""
+def _quota_error(api: Api, body: bytes) -> bool:
+    """The body reports that a quota bit (a gateway's 200), read as the relay reads it."""
     obj = parse_object(body)
-    err = obj.get("error") if obj is not None else None
-    return bool(err) and classify.reported_error_outcome(err) == "rate_limited"
+    return obj is not None and observe_object(api, obj).failed == "rate_limited"
 
 
 def _result(rs: RetryCallState) -> _Tried:

@@ -19,7 +19,7 @@ from typing import Any
 from orjson import loads as _loads  # several times faster per SSE event than json
 
 from proxy.classify import reported_error_outcome
-from proxy.records import Outcome
+from proxy.records import GENERATIVE_APIS, Outcome
 
 #: Reply text kept per call (feeds the refusal scorer); longer replies are cut.
 TEXT_LIMIT = 2000
@@ -113,8 +113,8 @@ class Observation:
     def answered(self) -> bool:
         """The reply carried an answer of any kind: output, a finish reason, usage, or an
         error the provider reported. A stream with none of these only ended."""
-        return bool(self.out_chars or self.tool_calls or self.finish_reason or self.has_usage) or (
-            self.failed is not None
+        return bool(
+            self.out_chars or self.tool_calls or self.finish_reason or self.has_usage or self.failed
         )
 
     @property
@@ -441,7 +441,7 @@ def observe_object(api: str, obj: dict[str, Any]) -> Observation:
     if need is not None and obs.failed is None and obs.malformed is None:  # `{}` is JSON,
         if need not in obj:  # not an answer
             obs.misshapen(f"no {need!r} in the reply")
-        elif need != "data" and not obs.answered:
+        elif api in GENERATIVE_APIS and not obs.answered:
             obs.misshapen("no answer in the reply: no output, finish reason or usage")
     return obs
 

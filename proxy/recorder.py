@@ -17,7 +17,7 @@ import structlog
 from proxy.capture import CapturedCall, TranscriptWriter
 from proxy.facts import CallFacts, ms
 from proxy.metrics import Metrics
-from proxy.records import ModelCall
+from proxy.records import GENERATIVE_APIS, ModelCall
 from proxy.sessions import SessionStore
 from proxy.sink import RecordSink
 
@@ -25,7 +25,6 @@ log = structlog.get_logger("proxy")
 TokensSource = Literal["usage", "estimated"] | None
 
 #: API families whose replies are tokens (an estimate makes sense without usage).
-_GENERATIVE = ("chat", "responses", "completions")
 
 
 def estimate_tokens(chars: int) -> int:
@@ -193,7 +192,7 @@ def _tokens(call: CallFacts) -> Tokens:
             obs.reasoning_tokens,
             "usage",
         )
-    if call.outcome == "ok" and call.api in _GENERATIVE:
+    if call.outcome == "ok" and call.api in GENERATIVE_APIS:
         prompt = estimate_tokens(call.inbound.prompt_chars if call.inbound else 0)
         completion = estimate_tokens(obs.out_chars)
         return (prompt, completion, prompt + completion, None, None, "estimated")

@@ -31,6 +31,8 @@ Outcome = Literal[
 
 #: The API family a call belongs to, read from its path.
 Api = Literal["chat", "responses", "completions", "embeddings", "models", "other"]
+#: the APIs whose answer is a generation (output, a finish reason, usage)
+GENERATIVE_APIS: frozenset[str] = frozenset(("chat", "responses", "completions"))
 
 
 class ModelCall(BaseModel):

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from proxy.records import ModelCall
 from scorer.evidence import AgentFacts
+from scorer.streak import status_of
 from scorer.throttle import ThrottleAccount, account, backoff_advice, proxy_notes, quota_advice
 from scorer.timeline import ordered, throttled_wait_ms
 from scorer.verdict import Verdict
@@ -129,7 +130,7 @@ def advise(
 
 
 def _fix_setup(reason: str, calls: list[ModelCall], verdict: Verdict | None) -> str:
-    if reason == "auth" and any(c.status_code == 402 or c.upstream_status == 402 for c in calls):
+    if reason == "auth" and any(status_of(c) == 402 for c in calls):
         return (
             "The provider account is out of credit (HTTP 402): add credit, or give the model "
             "another key_env (config/models.toml, or --key-env), then rerun."
