@@ -176,8 +176,8 @@ SCENARIOS = [
       plugins=[MSWEA_QUICK], says="nothing in it"),
     S("opencode-mid-empty", "ok,empty", "infra:provider_error",
       "real CLI, 1 ok then streams of `data: [DONE]` alone (opencode asks again at once, for"
-      " as long as the budget lasts)", tui="opencode", budget_s=60, plugins=[],
-      says="until the 60 s budget ran out"),
+      " as long as the budget lasts)", tui="opencode", budget_s=120, plugins=[],
+      says="until the 120 s budget ran out"),
     S("aider-first-quota-in-200", "quota-in-200", "infra:rate_limit",
       "real CLI, the quota error inside every 200 (aider may exit 0)", tui="aider",
       budget_s=120, plugins=[], says="before doing any work"),
