@@ -7,11 +7,12 @@ docs/proxy.md) is opened and closed in `cleanup_ctx`; handlers are thin.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 import aiohttp
 from aiohttp import web
-from aiohttp.web_urldispatcher import AbstractRoute, MatchInfoError, UrlMappingMatchInfo
+from aiohttp.web_urldispatcher import AbstractRoute, UrlMappingMatchInfo
 
 from proxy import admin_sweep, upstream
 from proxy.admin import issue_session
@@ -83,10 +84,14 @@ class _Router(web.UrlDispatcher):
 
     miss: AbstractRoute
 
-    async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
-        match = await super().resolve(request)
-        if match.__class__ is not MatchInfoError:  # the common case: one comparison
-            return match
+    def resolve(self, request: web.Request) -> Coroutine[Any, Any, UrlMappingMatchInfo]:
+        # a path that begins with `/` always has a route (the catch-all takes any method):
+        # aiohttp's own resolve, with no frame of ours on the request path
+        if request.rel_url.path_safe[:1] == "/":
+            return super().resolve(request)
+        return self._missed()
+
+    async def _missed(self) -> UrlMappingMatchInfo:
         return UrlMappingMatchInfo({}, self.miss)
 
 
