@@ -30,6 +30,8 @@ from proxy.inject import InjectSpec
 
 #: completion tokens assumed for a lane's first call, when the request names no maximum.
 FIRST_COMPLETION_ESTIMATE = 256
+#: the largest named maximum taken at its word (a client's max_tokens=10**12 is not a charge)
+MAX_NAMED_COMPLETION = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,16 @@ class Outcome:
 
 
 class Governor(Protocol):
-    def admit_now(self, lane: str, limits: Limits | None, estimate: int) -> Ticket | None: ...
+    """`estimate`: the prompt's tokens; `max_completion`: the most the request lets the
+    model write (its max_tokens), None when it names none (the lane's guess is charged)."""
 
-    async def admit(self, lane: str, limits: Limits | None, estimate: int) -> Ticket: ...
+    def admit_now(
+        self, lane: str, limits: Limits | None, estimate: int, max_completion: int | None = None
+    ) -> Ticket | None: ...
+
+    async def admit(
+        self, lane: str, limits: Limits | None, estimate: int, max_completion: int | None = None
+    ) -> Ticket: ...
 
     def settle(self, ticket: Ticket, outcome: Outcome) -> None: ...
 
@@ -117,7 +126,9 @@ class LocalGovernor:
             self._freed[name] = asyncio.Event()
         return self._lanes[name]
 
-    def admit_now(self, lane: str, limits: Limits | None, estimate: int) -> Ticket | None:
+    def admit_now(
+        self, lane: str, limits: Limits | None, estimate: int, max_completion: int | None = None
+    ) -> Ticket | None:
         """The admission of a lane with nothing to wait for (no bucket, no concurrency
         limit, so no queue either), without an await; None: `admit` it."""
         state = self._lanes.get(lane)
@@ -125,10 +136,12 @@ class LocalGovernor:
             return None
         if limits is not None:
             state.window_s = limits.window_s
-        tokens = estimate + round(_completion_guess(state))
+        tokens = estimate + _completion_charge(state, max_completion)
         return Ticket(lane, tokens, 0.0, state.take(tokens))
 
-    async def admit(self, lane: str, limits: Limits | None, estimate: int) -> Ticket:
+    async def admit(
+        self, lane: str, limits: Limits | None, estimate: int, max_completion: int | None = None
+    ) -> Ticket:
         state = self.lane(lane)
         if limits is not None:
             state.window_s = limits.window_s
@@ -136,7 +149,7 @@ class LocalGovernor:
                 state.configure(
                     limits.rpm, limits.tpm, limits.max_concurrency, limits.window_s, monotonic()
                 )
-        tokens = estimate + round(_completion_guess(state))
+        tokens = estimate + _completion_charge(state, max_completion)
         t0 = monotonic()
         async with self._gates[lane]:  # FIFO: the head of the queue waits for budget
             while True:
@@ -184,9 +197,15 @@ class LocalGovernor:
         return out
 
 
-def _completion_guess(lane: Lane) -> float:
+def _completion_charge(lane: Lane, named: int | None) -> int:
+    """What a call's completion is charged at admission: the maximum the request names, as
+    OpenAI and Anthropic reserve it against a token quota when a call arrives (an agent's
+    first long completion is then never charged like its chatty turns); else the lane's
+    guess. Usage corrects it either way when the call ends."""
+    if named is not None:
+        return min(named, MAX_NAMED_COMPLETION)
     guess = lane.completion_guess
-    return FIRST_COMPLETION_ESTIMATE if guess is None else guess
+    return FIRST_COMPLETION_ESTIMATE if guess is None else round(guess)
 
 
 @lru_cache(maxsize=1024)

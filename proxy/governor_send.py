@@ -41,6 +41,7 @@ from proxy.governor import (
     estimate_prompt_tokens,
     lane_name,
 )
+from proxy.inbound import max_completion
 from proxy.observe import observe_object, parse_object
 from proxy.records import Api, ModelCall
 from proxy.sessions import SessionStore
@@ -104,8 +105,9 @@ async def governed_send(
         # one lane per upstream base and key, whichever endpoint (chat, responses) is called
         lane = lane_name(call.upstream or "", attempt.headers.get("Authorization"))
         estimate = estimate_prompt_tokens(attempt.data)
-        ticket = gate.governor.admit_now(lane, limits, estimate)
-        call.ticket = ticket or await gate.governor.admit(lane, limits, estimate)
+        most = max_completion(call.inbound)
+        ticket = gate.governor.admit_now(lane, limits, estimate, most)
+        call.ticket = ticket or await gate.governor.admit(lane, limits, estimate, most)
         call.queued_s = call.ticket.queued_s
     reply = await gate.send(attempt)
     if reply.status >= 400:  # small error bodies: read now, settle now

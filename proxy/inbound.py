@@ -141,6 +141,23 @@ def _prepared(
     return inbound
 
 
+#: where a request names the most tokens the model may write: chat's newer and older
+#: field, the Responses API's (the legacy completions API uses max_tokens too)
+_MAX_OUT = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+
+
+def max_completion(inbound: Inbound | None) -> int | None:
+    """The most completion tokens the request allows, when it names a positive integer."""
+    body = inbound.body if inbound is not None else None
+    if body is None:
+        return None
+    for name in _MAX_OUT:
+        value = body.get(name)
+        if value.__class__ is int and value > 0:  # not a bool, a float or a string
+            return value
+    return None
+
+
 def _check(api: str, body: dict[str, Any]) -> None:
     for name, kind in _REQUIRED.get(api, ()):
         if name not in body:

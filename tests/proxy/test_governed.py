@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -61,6 +62,47 @@ def test_governor_keeps_concurrent_sessions_under_the_quota(governed):
     else:
         assert statuses.count(429) > 0 and refused == statuses.count(429)
         assert stats == {}
+
+
+@pytest.mark.parametrize("names_its_maximum", [False, True])
+def test_a_first_long_completion_is_charged_its_named_maximum(tmp_path, names_its_maximum):
+    """An agent's first call writes 2,000 tokens while its second is already on the way.
+    The provider holds the whole cost when the call arrives; a governor charging its guess
+    (256) lets the second call into a bucket the provider has already spent: a 429. A
+    request that names its max_tokens is charged that, so the second call waits instead."""
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "long.toml").write_text(f'[[turns]]\ncontent = "{"x" * 8000}"\n')
+    quota = QuotaConfig(tpm=30_000, window_s=60.0, burst=0.1)  # a bucket of 3,000 tokens
+    limits = Limits(tpm=30_000, window_s=60.0)
+    with (
+        FakeUpstreamServer(scripts_dir=tmp_path, quota=quota, chunk_delay_s=0.1) as fake,
+        ProxyServer(upstream=fake.base_url + "/v1", policy=Policy(limits=limits)) as proxy,
+    ):
+        sess = proxy.create_session(cell_id="governor/max-tokens")
+        body = {"model": "scripted/t/long", "messages": MESSAGES, "stream": True}
+        if names_its_maximum:
+            body["max_tokens"] = 2048
+
+        def call(delay_s: float) -> int:
+            time.sleep(delay_s)  # the second starts while the first still streams
+            with httpx.Client(timeout=30) as c:
+                r = c.post(
+                    proxy.base_url + "/v1/chat/completions",
+                    json=body,
+                    headers={"Authorization": f"Bearer {sess.key}"},
+                )
+                return r.status_code if b"rate_limit" not in r.content else 429
+
+        with ThreadPoolExecutor(2) as pool:
+            statuses = list(pool.map(call, (0.0, 0.2)))
+        calls = sorted(proxy.calls(sess.id), key=lambda c: c.started_at)
+        refused = fake.state.quota.refused if fake.state.quota else -1
+    assert calls[0].completion_tokens == 2000 and calls[0].tokens_source == "usage"
+    if names_its_maximum:
+        assert statuses == [200, 200] and refused == 0
+        assert calls[1].queued_ms is not None and calls[1].queued_ms > 500  # it waited
+    else:  # what the guess alone lets through
+        assert statuses == [200, 429] and refused == 1
 
 
 def test_learned_limits_and_aimd_without_configuration():

@@ -4,13 +4,23 @@ limits, and how long a call waited."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 import pytest
 
-from proxy.governor import Limits, LocalGovernor, Outcome, estimate_prompt_tokens, lane_name
+from proxy import inbound
+from proxy.governor import (
+    MAX_NAMED_COMPLETION,
+    Limits,
+    LocalGovernor,
+    Outcome,
+    estimate_prompt_tokens,
+    lane_name,
+)
 from proxy.governor_lane import BURST, HEADROOM, Bucket, Lane, parse_duration
 from proxy.governor_send import retry_delay_s
+from proxy.inbound import max_completion
 
 
 def test_usage_corrects_the_token_charge_both_ways():
@@ -170,6 +180,42 @@ async def test_governor_paces_a_token_budget_and_learns_completions():
     await asyncio.sleep(0.2)
     assert not big.done()
     big.cancel()
+
+
+async def test_a_named_maximum_is_charged_as_providers_reserve_it():
+    """A request naming max_tokens is charged it (OpenAI and Anthropic hold it against the
+    quota on arrival), whatever the lane has learnt; usage corrects it at the end."""
+    gov = LocalGovernor()
+    limits = Limits(tpm=600_000, window_s=60.0)
+    t = await gov.admit("M", limits, 100, max_completion=4000)
+    assert t.charged == 4100
+    gov.settle(t, Outcome(status=200, total_tokens=400, completion_tokens=300, latency_s=0.1))
+    lane = gov.lane("M")
+    assert lane.completion_guess == 300
+    assert (await gov.admit("M", limits, 100)).charged == 400  # no maximum: the guess
+    assert (await gov.admit("M", limits, 100, max_completion=50)).charged == 150
+    huge = await gov.admit("M", limits, 100, max_completion=10**15)  # a client's whim
+    assert huge.charged == 100 + MAX_NAMED_COMPLETION
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"max_tokens": 512}, 512),
+        ({"max_completion_tokens": 700, "max_tokens": 512}, 700),  # the newer field first
+        ({"max_output_tokens": 900}, 900),  # the Responses API's
+        ({}, None),
+        ({"max_tokens": None}, None),
+        ({"max_tokens": True}, None),  # not a number, though Python counts it one
+        ({"max_tokens": "512"}, None),
+        ({"max_tokens": 512.0}, None),
+        ({"max_tokens": 0}, None),
+        ({"max_tokens": -5}, None),
+    ],
+)
+def test_the_named_maximum_is_read_from_the_request(fields, expected):
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], **fields}
+    assert max_completion(inbound.prepare("chat", json.dumps(body).encode(), None)) == expected
 
 
 async def test_settle_twice_is_harmless():
