@@ -30,8 +30,6 @@ from proxy.inject import InjectSpec
 
 #: completion tokens assumed for a lane's first call, when the request names no maximum.
 FIRST_COMPLETION_ESTIMATE = 256
-#: the largest named maximum taken at its word (a client's max_tokens=10**12 is not a charge)
-MAX_NAMED_COMPLETION = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -198,14 +196,18 @@ class LocalGovernor:
 
 
 def _completion_charge(lane: Lane, named: int | None) -> int:
-    """What a call's completion is charged at admission: the maximum the request names, as
-    OpenAI and Anthropic reserve it against a token quota when a call arrives (an agent's
-    first long completion is then never charged like its chatty turns); else the lane's
-    guess. Usage corrects it either way when the call ends."""
-    if named is not None:
-        return min(named, MAX_NAMED_COMPLETION)
+    """What a call's completion is charged at admission. The lane's guess (its average and
+    recent peak) cannot know an agent's first long completion, so a request that names its
+    maximum (max_tokens) is charged that, as OpenAI and Anthropic reserve it when a call
+    arrives; but never more than a full token bucket (or the guess, if larger): an agent
+    that names 32,000 and writes 300 would otherwise hold a small quota's lane for the
+    whole of each call. Usage corrects the charge either way when the call ends."""
     guess = lane.completion_guess
-    return FIRST_COMPLETION_ESTIMATE if guess is None else round(guess)
+    if guess is None:
+        guess = FIRST_COMPLETION_ESTIMATE
+    if named is None or lane.tokens is None:
+        return round(guess)
+    return round(min(named, max(guess, lane.tokens.capacity)))
 
 
 @lru_cache(maxsize=1024)

@@ -11,7 +11,6 @@ import pytest
 
 from proxy import inbound
 from proxy.governor import (
-    MAX_NAMED_COMPLETION,
     Limits,
     LocalGovernor,
     Outcome,
@@ -184,18 +183,19 @@ async def test_governor_paces_a_token_budget_and_learns_completions():
 
 async def test_a_named_maximum_is_charged_as_providers_reserve_it():
     """A request naming max_tokens is charged it (OpenAI and Anthropic hold it against the
-    quota on arrival), whatever the lane has learnt; usage corrects it at the end."""
+    quota on arrival), up to a full token bucket; usage corrects it at the end."""
     gov = LocalGovernor()
-    limits = Limits(tpm=600_000, window_s=60.0)
+    limits = Limits(tpm=600_000, window_s=60.0)  # a bucket of 60,000 tokens
     t = await gov.admit("M", limits, 100, max_completion=4000)
     assert t.charged == 4100
     gov.settle(t, Outcome(status=200, total_tokens=400, completion_tokens=300, latency_s=0.1))
-    lane = gov.lane("M")
-    assert lane.completion_guess == 300
+    assert gov.lane("M").completion_guess == 300
     assert (await gov.admit("M", limits, 100)).charged == 400  # no maximum: the guess
     assert (await gov.admit("M", limits, 100, max_completion=50)).charged == 150
-    huge = await gov.admit("M", limits, 100, max_completion=10**15)  # a client's whim
-    assert huge.charged == 100 + MAX_NAMED_COMPLETION
+    assert (await gov.admit("M", limits, 100, max_completion=10**15)).charged == 60_100
+    small = Limits(tpm=6000, window_s=60.0)  # a bucket of 600: 32,000 would hold it 5 min
+    assert (await gov.admit("S", small, 100, max_completion=32_000)).charged == 700
+    assert (await gov.admit("U", None, 100, max_completion=32_000)).charged == 356  # no bucket
 
 
 @pytest.mark.parametrize(
