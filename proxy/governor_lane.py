@@ -7,10 +7,10 @@ concurrency limit. Pure state with explicit clocks, so the rules are tested dire
   "60 RPM" as "1 per second" require. They pace at `HEADROOM` of the limit, so an
   inexact provider limit is not hit.
 - A call is charged its estimated tokens when admitted (the prompt's bytes / 4, plus the
-  request's named max_tokens up to a full bucket, else the larger of the lane's average and recent peak
-  completion: proxy/governor.py); `correct` moves the bucket
-  by the difference once the provider's usage is known (a further charge, or a refund
-  that never fills the bucket past its capacity).
+  request's named max_tokens up to a full bucket, else the larger of the lane's average
+  and recent peak completion: proxy/governor.py); `correct` moves the bucket by the
+  difference once the provider's usage is known (a further charge, or a refund that
+  never fills the bucket past its capacity).
 - The provider's `x-ratelimit-remaining-*` only ever lowers a bucket (it knows better);
   its `x-ratelimit-limit-*` configures a bucket nobody configured (learned limits, per
   the lane's window: 60 s unless configured; `reset` is not used to guess the window, as
