@@ -46,16 +46,27 @@ _RATE_LIMIT_MARKS = frozenset(
 )  # fmt: skip
 
 
+#: ... and when the account was refused: a bad key, no permission, out of credit (a
+#: gateway such as OpenRouter reports `code: 402` inside a stream whose 200 was sent)
+_AUTH_MARKS = frozenset(
+    ("401", "402", "403", "authentication_error", "permission_error", "permission_denied",
+     "invalid_api_key", "unauthenticated", "payment_required", "insufficient_credits")
+)  # fmt: skip
+
+
 def reported_error_outcome(err: object) -> Outcome:
     """The outcome of an error a provider reported inside a 200 (an `error` object in a
-    stream event or a whole body, a Responses `response.failed`): a quota that bit is
-    `rate_limited`, an over-long prompt `context_length`, anything else the provider's
-    failure (`upstream_error`: overloaded, server error, cut generation), never the agent's."""
+    stream event or a whole body, a Responses `response.failed`): a refused account is
+    `auth_error`, a quota that bit `rate_limited`, an over-long prompt `context_length`,
+    anything else the provider's failure (`upstream_error`: overloaded, server error, cut
+    generation), never the agent's."""
     if isinstance(err, dict):
         marks = {str(err.get(k, "")).lower() for k in ("code", "type", "status")}
         text = str(err.get("message", "")).lower()
     else:
         marks, text = set(), str(err).lower()
+    if marks & _AUTH_MARKS:
+        return "auth_error"
     if marks & _RATE_LIMIT_MARKS or "rate limit" in text or "quota" in text:
         return "rate_limited"
     if "context_length_exceeded" in marks or any(m in text for m in _CONTEXT_MARKERS):

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from proxy.records import ModelCall
 from scorer.evidence import AgentFacts
-from scorer.streak import status_of
+from scorer.streak import out_of_credit, status_of
 from scorer.throttle import ThrottleAccount, account, backoff_advice, proxy_notes, quota_advice
 from scorer.timeline import ordered, throttled_wait_ms
 from scorer.verdict import Verdict
@@ -130,9 +130,11 @@ def advise(
 
 
 def _fix_setup(reason: str, calls: list[ModelCall], verdict: Verdict | None) -> str:
-    if reason == "auth" and any(status_of(c) == 402 for c in calls):
+    broke = [c for c in calls if out_of_credit(c)]
+    if reason == "auth" and broke:
+        said = "HTTP 402" if any(status_of(c) == 402 for c in broke) else "said inside its answer"
         return (
-            "The provider account is out of credit (HTTP 402): add credit, or give the model "
+            f"The provider account is out of credit ({said}): add credit, or give the model "
             "another key_env (config/models.toml, or --key-env), then rerun."
         )
     if reason == "auth":

@@ -80,6 +80,15 @@ def status_of(call: ModelCall) -> int | None:
     return call.upstream_status or call.status_code
 
 
+def out_of_credit(call: ModelCall) -> bool:
+    """The provider refused the account for want of credit: its 402, or (inside a stream
+    whose 200 was already sent) an error that says so."""
+    if status_of(call) == 402:
+        return True
+    text = (call.error or "").lower()
+    return call.outcome == "auth_error" and ("credit" in text or "402" in text)
+
+
 def is_model_not_found(call: ModelCall) -> bool:
     text = (call.error or "").lower()
     return status_of(call) == 404 and any(m in text for m in _MODEL_NOT_FOUND)

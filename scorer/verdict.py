@@ -36,6 +36,7 @@ from scorer.streak import (
     Streak,
     final_streak,
     lost_to_provider,
+    out_of_credit,
     recovered_ms,
     status_of,
 )
@@ -278,9 +279,11 @@ def describe(streak: Streak) -> str:
     kind = streak.reason
     if kind == "auth":
         auth = next(c for c, t in zip(streak.calls, streak.types, strict=True) if t == "auth")
-        if status_of(auth) == 402:
-            return "Provider refused the account: out of credit (HTTP 402)"
-        return f"Provider refused the credentials (HTTP {status_of(auth) or 401})"
+        status = status_of(auth) or 401
+        where = f"HTTP {status}" if status >= 400 else "reported inside its answer"
+        if out_of_credit(auth):
+            return f"Provider refused the account: out of credit ({where})"
+        return f"Provider refused the credentials ({where})"
     if kind == "rate_limit":
         limited = [c for c, t in zip(streak.calls, streak.types, strict=True) if t == "rate_limit"]
         if limited and all((status_of(c) or 0) < 400 for c in limited):  # inside its answers
@@ -350,7 +353,7 @@ def _infra_streak(streak: Streak, ended_by: EndedBy, evidence: Evidence, facts: 
             n += " (" + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in mix.items()) + ")"
         sentence = f"{what} {when}: {n}, {_how_it_ended(streak, ended_by, evidence.agent)}. "
         sentence += INFRA_TAIL
-    if reason == "auth" and any(status_of(c) == 402 for c in streak.calls):
+    if reason == "auth" and any(out_of_credit(c) for c in streak.calls):
         sentence += " Add credit to the provider account (or use another key), then rerun."
     elif reason == "auth":
         sentence += " Fix the key the proxy sends upstream."

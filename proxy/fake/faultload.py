@@ -69,6 +69,7 @@ FAULTS = (
     Kind("fault/200-rate-limit", False, "rate_limited", 200),
     Kind("fault/200-rate-limit", True, "rate_limited", 200),
     Kind("fault/200-overloaded", True, "upstream_error", 200),
+    Kind("fault/200-credit", True, "auth_error", 200),
     Kind("fault/hang", False, "timeout", 504),
     Kind("fault/stall-body", False, "timeout", 504),
     Kind("fault/slow-chunks-50", True, "client_disconnected", 200, client="leave"),
@@ -83,6 +84,7 @@ FAULTS = (
     Kind("fault/misshapen", False, "upstream_malformed", 502, api=R),
     Kind("fault/200-rate-limit", True, "rate_limited", 200, api=R),
     Kind("fault/200-overloaded", True, "upstream_error", 200, api=R),
+    Kind("fault/200-credit", True, "auth_error", 200, api=R),
     Kind("fault/empty-answer", False, "upstream_malformed", 502, api=R),
     Kind("fault/empty-answer", True, "connection_error", 200, api=R),  # not one event
 )

@@ -23,7 +23,8 @@ misbehave the ways real providers and gateways do.
 | `fault/odd-types` | the normal chat reply with values of the wrong JSON types: `finish_reason` 7, `content` a list, a tool call whose `id` and `name` are numbers and whose `arguments` is an object; on Responses, `status` 7 and text and deltas as lists |
 | `fault/misshapen` | a chat reply whose `choices` is a string (whole) or holds a string (streamed); on Responses, a `response` whose `output` is a string |
 | `fault/200-rate-limit` | a 200 that is an error (as gateways send one): whole, the body is `{"error": {"code": "rate_limit_exceeded", ...}}`; streamed, two content events, then that error as an event, then the end (no `[DONE]`) |
-| `fault/200-overloaded` | the same with Anthropic's `{"type": "error", "error": {"type": "overloaded_error", ...}}` (streamed after `event: error`); on `/v1/responses` both stream the Responses API's own `error` event |
+| `fault/200-overloaded` | the same with Anthropic's `{"type": "error", "error": {"type": "overloaded_error", ...}}` (streamed after `event: error`); on `/v1/responses` all three stream the Responses API's own `error` event |
+| `fault/200-credit` | the same with OpenRouter's `{"error": {"code": 402, "message": "Insufficient credits..."}}`: the account ran dry after the 200 |
 | header `x-fake-fault: drop` (any route) | the connection is closed without an answer |
 
 `before()` answers instead of the normal reply; `after()` delivers the normal reply
@@ -57,6 +58,9 @@ ERROR_IN_200: dict[str, dict[str, Any]] = {
     "fault/200-overloaded": {
         "type": "error",
         "error": {"type": "overloaded_error", "message": "Overloaded"},
+    },
+    "fault/200-credit": {  # as OpenRouter ends a stream when the account's credit ran out
+        "error": {"code": 402, "message": "Insufficient credits. Add more credits to continue."}
     },
 }
 AFTER = ("fault/gzip", "fault/gzip-bomb", "fault/gzip-lie", "fault/echo-key", "fault/no-done",

@@ -24,6 +24,8 @@ provider needs:
                inner model's first events, then that error as an event, then the end
     overloaded-in-200
                the same with an `overloaded_error`
+    credit-in-200
+               the same with a 402 "Insufficient credits" error (OpenRouter's)
     slow[:s=S] the real answer, after S seconds (default 2)
 
 A non-stream `cut` sends the first half of the JSON body, then closes. The position in
@@ -47,11 +49,15 @@ from proxy.inject import Fault, FaultSpecError, parse_fault
 
 PREFIX = "faults/"
 #: Step names a scenario provider adds to proxy.inject's vocabulary.
-EXTRA = frozenset({"context", "drop", "junk", "empty", "slow", "quota-in-200", "overloaded-in-200"})
+EXTRA = frozenset(
+    {"context", "drop", "junk", "empty", "slow", "quota-in-200", "overloaded-in-200",
+     "credit-in-200"}
+)  # fmt: skip
 #: those steps: which of the hostile provider's errors inside a 200 each one sends
 IN_200_ERRORS = {
     "quota-in-200": "fault/200-rate-limit",
     "overloaded-in-200": "fault/200-overloaded",
+    "credit-in-200": "fault/200-credit",
 }
 MAX_REPEAT = 10_000
 _REPEAT = re.compile(r"^(?P<step>.+?)\*(?P<n>\d+)$")

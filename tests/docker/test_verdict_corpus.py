@@ -117,6 +117,8 @@ SCENARIOS = [
     S("mid-403", "ok*3,403", "infra:auth", "key revoked mid-run", says="HTTP 403"),
     S("mid-402", "ok*3,402", "infra:auth", "the account ran out of credit mid-run",
       says="out of credit (HTTP 402)"),
+    S("mid-credit-in-200", "ok*3,credit-in-200", "infra:auth",
+      "the credit ran out, said inside a 200", says="out of credit (reported inside its answer)"),
     S("mid-429-then-401", "ok*3,429:retry_after=0.2*2,401", "infra:auth", "auth wins"),
     S("mid-mixed", "ok*3,429:retry_after=0.2,503*2", "infra:provider_error",
       "last failure's type, every type listed", says="1 rate limit"),

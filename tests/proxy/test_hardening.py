@@ -563,6 +563,7 @@ def test_head_gets_the_upstreams_answer_without_a_body(proxy, session):
         ("fault/200-rate-limit", False, "rate_limited", "Rate limit reached"),
         ("fault/200-rate-limit", True, "rate_limited", "Rate limit reached"),
         ("fault/200-overloaded", True, "upstream_error", "Overloaded"),
+        ("fault/200-credit", True, "auth_error", "Insufficient credits"),  # the account's
     ],
 )
 def test_an_error_inside_a_200_is_the_providers_failure_not_an_ok_call(

@@ -268,6 +268,11 @@ DOC_EXAMPLE_HASH = "sha256:03ac898f4322c027d4f7489a6f96b2c84cc7d5160c7606995101f
         ({"message": "The server had an error", "type": "server_error", "code": 500}, "upstream_error"),
         ({"code": "context_length_exceeded", "message": "too long"}, "context_length"),
         ("plain text error", "upstream_error"),
+        # the account refused mid-stream (OpenRouter: out of credit), not the agent's
+        ({"code": 402, "message": "Insufficient credits. Add more using /credits"}, "auth_error"),
+        ({"type": "authentication_error", "message": "invalid x-api-key"}, "auth_error"),
+        ({"type": "permission_error", "message": "not allowed"}, "auth_error"),
+        ({"code": 402, "message": "credit quota used up"}, "auth_error"),
     ],
 )  # fmt: skip
 def test_an_error_a_provider_reports_inside_a_200_is_classified(error, outcome):

@@ -86,6 +86,9 @@ def test_auth_and_config_get_one_setup_fix():
     assert auth.advice == [auth.advice[0]] and "key_env" in auth.advice[0]
     broke = run([call(1, 0), call(2, 1, 20, "auth_error", status_code=402)], agent(end_s=2))
     assert len(broke.advice) == 1 and "out of credit (HTTP 402)" in broke.advice[0]
+    dry = call(2, 1, 20, "auth_error", status_code=200, error="in its stream: Insufficient credits")
+    mid = run([call(1, 0), dry], agent(end_s=2))
+    assert len(mid.advice) == 1 and "out of credit (said inside its answer)" in mid.advice[0]
     miss = call(1, 0, 20, "client_error", status_code=404, error="model `x` does not exist")
     cfg = run([miss], agent(end_s=1))
     assert len(cfg.advice) == 1 and "model_id in config/models.toml" in cfg.advice[0]

@@ -73,6 +73,16 @@ def three_ok() -> list:
             "Provider reported an error inside its answer (Overloaded)",
         ),
         (dict(outcome="auth_error", status_code=401), "auth", "refused the credentials"),
+        (  # a gateway's credit ran out mid-stream: its error event inside the 200
+            dict(
+                outcome="auth_error",
+                status_code=200,
+                upstream_status=200,
+                error="upstream reported in its stream: Insufficient credits",
+            ),
+            "auth",
+            "Provider refused the account: out of credit (reported inside its answer)",
+        ),
         (dict(outcome="timeout", status_code=504), "provider_error", "upstream timeout"),
         (
             dict(
@@ -118,6 +128,7 @@ def test_three_ok_then_failures_until_the_agent_gave_up_is_infra(failure, reason
     assert words in v.sentence and "after 3 completed call(s)" in v.sentence
     assert "HTTP 200" not in v.sentence and "HTTP 502" not in v.sentence
     assert "before doing any work" not in v.sentence
+    assert ("Add credit" in v.sentence) == ("out of credit" in words)  # the fix that helps
     assert v.evidence["streak"]["first_seq"] == 4 and v.evidence["streak"]["ended_by"] == (
         "agent_exit"
     )
