@@ -1,6 +1,7 @@
 """The upstream-attempt seam: the governor admits each attempt, and absorb mode retries
-429/503/overloaded answers inside the proxy, and whole 200s whose body is a quota error
-(as gateways send them; a stream's cannot be: the client has its 200 first).
+429/503/overloaded answers inside the proxy, and whole 200s whose body reports a quota or
+an overload, or holds no answer (as gateways send them; a stream's cannot be: the client
+has its 200 first).
 
 `governed_send` is what the handler calls instead of `upstream.send`. Without absorb it
 is one admitted attempt. With absorb (opt-in per model or `cab proxy --absorb`) it
@@ -43,7 +44,8 @@ from proxy.governor import (
 )
 from proxy.inbound import max_completion
 from proxy.observe import observe_object, parse_object
-from proxy.records import Api, ModelCall
+from proxy.records import GENERATIVE_APIS, Api, ModelCall
+from proxy.records import Outcome as CallOutcome
 from proxy.sessions import SessionStore
 from proxy.upstream import UPSTREAM_FAILURES, Attempt, Reply, upstream_failure
 
@@ -82,12 +84,13 @@ class Gate:
 class _Tried:
     reply: Reply
     body: bytes = b""
-    #: a whole 200 whose body is the provider's quota error (as gateways send one)
-    quota_in_200: bool = False
+    #: a whole 200 that is the provider's failure, and how it is recorded: its quota or
+    #: its overload reported in the body (as gateways send them), or no answer in it
+    failed_in_200: tuple[CallOutcome, str] | None = None
 
     @property
     def retryable(self) -> bool:
-        return self.reply.status in RETRYABLE or self.quota_in_200
+        return self.reply.status in RETRYABLE or self.failed_in_200 is not None
 
 
 async def governed_send(
@@ -136,7 +139,7 @@ async def _absorbing(
         except UPSTREAM_FAILURES as exc:
             call.upstream_status = reply.status
             raise upstream_failure(exc, str(reply.response.url), "body") from exc
-        return _Tried(reply, body, quota_in_200=_quota_error(call.api, body))
+        return _Tried(reply, body, failed_in_200=_failed_in_200(call.api, body))
 
     retrying = AsyncRetrying(
         stop=stop_after_attempt(absorb.attempts) | stop_after_delay(absorb.budget_s),
@@ -154,10 +157,24 @@ def _whole_json(reply: Reply) -> bool:
     return reply.status == 200 and "json" in kind and not reply.headers.get("Content-Encoding")
 
 
-def _quota_error(api: Api, body: bytes) -> bool:
-    """The body reports that a quota bit (a gateway's 200), read as the relay reads it."""
+#: failures reported inside a 200 that absorb mode retries, as it retries a 429 or a 529
+_RETRIED_IN_200 = frozenset(("rate_limited", "upstream_error"))
+
+
+def _failed_in_200(api: Api, body: bytes) -> tuple[CallOutcome, str] | None:
+    """A whole 200 that a retry may mend, read as the relay reads it: the quota or the
+    overload reported in its body, or (a generative API's) no answer in it, as an
+    overloaded gateway may send. A body that is not JSON, or reports an error no retry
+    mends (a bad key, a prompt too long), is answered as it is."""
     obj = parse_object(body)
-    return obj is not None and observe_object(api, obj).failed == "rate_limited"
+    if obj is None:
+        return None
+    obs = observe_object(api, obj)
+    if obs.failed in _RETRIED_IN_200:
+        return obs.failed, f"upstream reported in its reply: {obs.error}"
+    if obs.failed is None and api in GENERATIVE_APIS and not obs.answered:
+        return "upstream_malformed", "upstream answered 200 with no answer in it"
+    return None
 
 
 def _result(rs: RetryCallState) -> _Tried:
@@ -175,10 +192,11 @@ def _absorbed(tried: _Tried, call: CallFacts, gate: Gate, record: Record) -> Non
     reply, body = tried.reply, tried.body
     done = dataclasses.replace(call)
     done.upstream_status = done.status_code = reply.status
-    done.outcome = (
-        "rate_limited" if tried.quota_in_200 else classify.outcome_for(reply.status, body)
-    )
-    done.error = classify.error_message(body)
+    if tried.failed_in_200 is not None:
+        done.outcome, done.error = tried.failed_in_200
+    else:
+        done.outcome = classify.outcome_for(reply.status, body)
+        done.error = classify.error_message(body)
     done.retry_after_s = classify.retry_after_s(_lower(reply.headers))
     done.rate_limit_headers = classify.rate_limit_headers(reply.headers)
     done.absorbed = True

@@ -140,8 +140,8 @@ def _governor_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quota-window-s", type=_positive(float), default=60.0, metavar="S",
                    help="the window --rpm/--tpm count over (default 60: per minute)")  # fmt: skip
     g.add_argument("--absorb", action="store_true",
-                   help="retry 429/503/529 (and a whole 200 that is a quota error) upstream inside"
-                        " the proxy, honouring Retry-After")  # fmt: skip
+                   help="retry 429/503/529 (and a whole 200 that reports a quota or an overload,"
+                        " or holds no answer) upstream inside the proxy, honouring Retry-After")  # fmt: skip
     g.add_argument("--inject", metavar="SPEC",
                    help="serve faults instead of the provider, e.g. '429:retry_after=2@30%%;seed=1'")  # fmt: skip
 

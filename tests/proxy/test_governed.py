@@ -159,33 +159,62 @@ def test_absorb_gives_up_within_its_budget(fake):
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_absorb_retries_a_whole_200_that_is_a_quota_error_but_never_a_stream(fake, stream):
-    """A gateway's 200 whose body is the quota error is a 429 in all but status: absorb
-    mode retries it like one. A stream's quota error comes after its 200 reached the
-    client: it is recorded, never retried."""
+@pytest.mark.parametrize(
+    ("step", "outcome", "says"),
+    [
+        ("quota-in-200", "rate_limited", "Rate limit reached"),
+        ("overloaded-in-200", "upstream_error", "Overloaded"),
+        ("empty", "upstream_malformed", "no answer"),  # an overloaded gateway's empty 200
+    ],
+)
+def test_absorb_retries_a_whole_200_that_is_a_providers_failure_but_never_a_stream(
+    fake, stream, step, outcome, says
+):
+    """A gateway's 200 whose body is the quota or overload error, or holds no answer, is a
+    429 or a 529 in all but status: absorb mode retries it like one. A stream's failure
+    comes after its 200 reached the client: it is recorded, never retried."""
     policy = Policy(absorb=AbsorbPolicy(attempts=5, max_wait_s=0.05))
     with ProxyServer(upstream=fake.base_url + "/v1", policy=policy) as proxy:
         sess = proxy.create_session(cell_id="absorb/in-200")
         r = httpx.post(
             proxy.base_url + "/v1/chat/completions",
-            json={"model": "faults/quota-in-200*2,ok/echo", "messages": MESSAGES, "stream": stream},
+            json={"model": f"faults/{step}*2,ok/echo", "messages": MESSAGES, "stream": stream},
             headers={"Authorization": f"Bearer {sess.key}"},
             timeout=30,
         )
         calls = proxy.calls(sess.id)
-    assert r.status_code == 200
     if stream:
-        assert b"rate_limit_exceeded" in r.content
-        assert [(c.outcome, c.absorbed) for c in calls] == [("rate_limited", False)]
+        assert r.status_code == 200 and b"echo: hi" not in r.content
+        assert [(c.outcome, c.absorbed) for c in calls] == [(outcome, False)]
         return
-    assert r.json()["choices"][0]["message"]["content"] == "echo: hi"
+    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "echo: hi"
     assert [(c.outcome, c.absorbed, c.status_code) for c in calls] == [
-        ("rate_limited", True, 200),
-        ("rate_limited", True, 200),
+        (outcome, True, 200),
+        (outcome, True, 200),
         ("ok", False, 200),
     ]
-    assert "Rate limit reached" in (calls[0].error or "")
+    assert says in (calls[0].error or "")
     assert [c.retry_of for c in calls] == [None, calls[0].seq, calls[0].seq]
+
+
+def test_absorb_answers_a_200_no_retry_mends_as_it_came(fake):
+    """A bad key reported inside a 200 (or a body that is not JSON) is no throttle: absorb
+    mode passes it on at once, one record."""
+    policy = Policy(absorb=AbsorbPolicy(attempts=5, max_wait_s=0.05))
+    with ProxyServer(upstream=fake.base_url + "/v1", policy=policy) as proxy:
+        sess = proxy.create_session(cell_id="absorb/not-mended")
+        for step, outcome in (("credit-in-200", "auth_error"), ("junk", "upstream_malformed")):
+            r = httpx.post(
+                proxy.base_url + "/v1/chat/completions",
+                json={"model": f"faults/{step}*2,ok/echo", "messages": MESSAGES},
+                headers={"Authorization": f"Bearer {sess.key}"},
+                timeout=30,
+            )
+            assert r.status_code in (200, 502)
+            assert [(c.outcome, c.absorbed) for c in proxy.calls(sess.id)][-1:] == [
+                (outcome, False)
+            ]
+        assert len(proxy.calls(sess.id)) == 2
 
 
 def test_agent_retries_link_to_their_first_attempt(proxy, session):
