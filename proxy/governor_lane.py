@@ -128,11 +128,13 @@ class Lane:
         self, rpm: int | None, tpm: int | None, max_concurrency: int | None, window_s: float,
         now: float,
     ) -> None:  # fmt: skip
-        """Limits from the model's entry; a configured limit replaces a learned one."""
-        if rpm and (self.requests is None or self.requests.learned):
-            self.requests = Bucket.new(rpm, window_s, now)
-        if tpm and (self.tokens is None or self.tokens.learned):
-            self.tokens = Bucket.new(tpm, window_s, now)
+        """Limits from the model's entry; a configured limit replaces a learned one. Two
+        entries on one key (one lane) that declare different limits get the smaller: the
+        key's quota is one, and the safe reading of a conflict is the stricter."""
+        if rpm:
+            self.requests = _configured(self.requests, rpm, window_s, now)
+        if tpm:
+            self.tokens = _configured(self.tokens, tpm, window_s, now)
         if max_concurrency and max_concurrency < self.max_limit:
             self.max_limit = float(max_concurrency)
             self.limit = min(self.limit, self.max_limit)
@@ -224,6 +226,18 @@ class Lane:
             if bucket is not None and remaining is not None:
                 bucket.refill(now)
                 bucket.level = min(bucket.level, float(remaining))
+
+
+def _configured(bucket: Bucket | None, limit: int, window_s: float, now: float) -> Bucket:
+    """The bucket a configured `limit` makes of `bucket`: a new one in place of none or a
+    learned one; a declared one is lowered (never raised), keeping what it holds."""
+    if bucket is None or bucket.learned:
+        return Bucket.new(limit, window_s, now)
+    if limit < bucket.limit:
+        bucket.refill(now)
+        bucket.limit = limit
+        bucket.level = min(bucket.level, bucket.capacity)
+    return bucket
 
 
 def _int(value: str | None) -> int | None:

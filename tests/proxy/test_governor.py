@@ -113,6 +113,20 @@ def test_limits_learned_from_headers_and_remaining_lowers_the_bucket():
     assert lane.requests.limit == 120 and not lane.requests.learned
 
 
+def test_two_models_on_one_key_declaring_different_quotas_get_the_smaller():
+    """One key, one quota, one lane: entries that disagree are read the strict way, in
+    either order, and the bucket keeps what it held (a lowered limit is no free refill)."""
+    for first, second in ((60_000, 6000), (6000, 60_000)):
+        lane = Lane()
+        lane.configure(None, first, None, 60.0, now=0.0)
+        assert lane.tokens is not None
+        lane.tokens.take(lane.tokens.capacity)  # spent
+        lane.configure(None, second, None, 60.0, now=0.0)
+        assert lane.tokens.limit == 6000 and lane.tokens.level <= 0.0
+        lane.configure(None, 60_000, None, 60.0, now=0.0)  # asked again: stays the smaller
+        assert lane.tokens.limit == 6000
+
+
 def test_parse_duration():
     assert parse_duration("20ms") == 0.02
     assert parse_duration("1.5s") == 1.5
