@@ -10,6 +10,7 @@ can be traced to a build.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -196,6 +197,26 @@ def _build_one(client, spec: ImageSpec, emit: Callable[[str], None]) -> None:
         _stream_build(client, spec, context, emit)
 
 
+#: the image label holding the digest of the Dockerfile folder it was built from
+CONTEXT_LABEL = "cab.context_sha256"
+_SKIPPED = ("__pycache__",)
+
+
+def context_digest(folder: Path) -> str:
+    """The digest of a Dockerfile folder's contents (each file's path and bytes): what an
+    image is labelled with when built, so `cab doctor` can tell exactly whether the folder
+    changed since (a checkout's times say nothing: a pull touches files it does not change,
+    an older checkout has newer times)."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder)
+        if any(part in _SKIPPED for part in rel.parts):
+            continue
+        h.update(rel.as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return "sha256:" + h.hexdigest()
+
+
 def _context_with_ca(source: Path, tmp: Path) -> Path:
     """A copy of the build context with the host's CA bundle in it as build-ca.crt.
 
@@ -220,7 +241,7 @@ def _stream_build(client, spec: ImageSpec, context: Path, emit: Callable[[str], 
         forcerm=True,
         pull=False,
         decode=True,
-        labels={"cab.managed": "1"},
+        labels={"cab.managed": "1", CONTEXT_LABEL: context_digest(spec.context())},
     )
     for chunk in stream:
         if "error" in chunk:

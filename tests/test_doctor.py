@@ -207,6 +207,34 @@ def test_an_image_older_than_its_dockerfile_or_its_base_is_a_warning_with_the_fi
     assert not missing.blocking  # optional for this use
 
 
+def test_an_image_labelled_with_its_folders_digest_is_judged_by_contents_not_times(tmp_path):
+    """Times lie both ways: a checkout or a pull newer than the build, with the same
+    Dockerfile folder, is not stale; an image built from other contents is, however new."""
+    from datetime import UTC, datetime
+
+    from runner.doctor.engine import _image_check
+    from runner.images import REPO, ImageSpec, context_digest
+
+    spec = ImageSpec(tag="x/agent:1.0", dockerfile="images/toolbox")
+    long_ago, now = datetime.fromtimestamp(0, UTC), datetime.now(UTC)
+    same = context_digest(REPO / "images/toolbox")
+    assert _image_check("agent", spec, {"agent": long_ago}, True, same).status == "ok"
+    other = _image_check("agent", spec, {"agent": now}, True, "sha256:" + "0" * 64)
+    assert other.status == "warn" and "images/toolbox changed since" in other.detail
+    # the digest: paths and bytes, nothing else
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "Dockerfile").write_text("FROM x\n")
+    first = context_digest(tmp_path / "a")
+    (tmp_path / "a" / "__pycache__").mkdir()
+    (tmp_path / "a" / "__pycache__" / "m.pyc").write_bytes(b"\0")
+    assert context_digest(tmp_path / "a") == first
+    (tmp_path / "a" / "Dockerfile").write_text("FROM y\n")
+    assert context_digest(tmp_path / "a") != first
+    (tmp_path / "a" / "Dockerfile").write_text("FROM x\n")
+    (tmp_path / "a" / "Dockerfile").rename(tmp_path / "a" / "Dockerfile2")
+    assert context_digest(tmp_path / "a") != first
+
+
 def test_with_a_log_file_the_console_gets_no_traceback_and_no_cell_lines(tmp_path, capsys):
     import structlog
 

@@ -1,6 +1,7 @@
 """Checks of the Docker side: the engine answers, the base image exists, and each of our
-images (config/images.toml, or the table `CAB_IMAGES_CONFIG` names) is built and not
-older than its Dockerfile folder."""
+images (config/images.toml, or the table `CAB_IMAGES_CONFIG` names) is built from its
+Dockerfile folder as it is now (the digest the image is labelled with; an image built
+without the label, by its times)."""
 
 from __future__ import annotations
 
@@ -91,22 +92,32 @@ def our_images(client: Any, needed: Iterable[str] | None) -> list[Check]:
     checks = []
     for name in images.build_order(specs, specs):
         spec = specs[name]
-        created[name] = _created(client, spec.tag)
-        checks.append(_image_check(name, spec, created, name in wanted))
+        created[name], built_from = _inspect(client, spec.tag)
+        checks.append(_image_check(name, spec, created, name in wanted, built_from))
     return checks
 
 
 def _image_check(
-    name: str, spec: images.ImageSpec, created: dict[str, datetime | None], required: bool
+    name: str,
+    spec: images.ImageSpec,
+    created: dict[str, datetime | None],
+    required: bool,
+    built_from: str | None = None,
 ) -> Check:
+    """`built_from`: the digest of the Dockerfile folder the image was labelled with when
+    built (images.CONTEXT_LABEL); an image built before labels were set is judged by times."""
     label = f"image {name}"
     built = created[name]
     if built is None:
         return fail(label, f"{spec.tag} is not built", f"cab images build {name}", required)
-    changed = _changed_at(spec.context())
+    if built_from is not None:
+        changed = built_from != images.context_digest(spec.context())
+    else:
+        changed_at = _changed_at(spec.context())
+        changed = changed_at is not None and changed_at > built
     newer_deps = [d for d in spec.depends_on if (created.get(d) or built) > built]
     fix = f"bump its tag in config/images.toml, or cab images build --force {name}"
-    if changed is not None and changed > built:
+    if changed:
         detail = f"{spec.tag} built {built:%Y-%m-%d %H:%M}, {spec.dockerfile} changed since"
         return warn(label, detail, fix, required)
     if newer_deps:
@@ -115,18 +126,22 @@ def _image_check(
     return ok(label, f"{spec.tag} built {built:%Y-%m-%d %H:%M} UTC", required)
 
 
-def _created(client: Any, tag: str) -> datetime | None:
+def _inspect(client: Any, tag: str) -> tuple[datetime | None, str | None]:
+    """When the image was built (None: it is not), and the digest of the folder it was
+    built from (None: built without the label)."""
     import docker
 
     try:
-        raw = client.images.get(tag).attrs.get("Created", "")
+        attrs = client.images.get(tag).attrs
     except docker.errors.ImageNotFound:
-        return None
-    stamp = raw.rstrip("Z").partition(".")[0]
+        return None, None
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    stamp = str(attrs.get("Created", "")).rstrip("Z").partition(".")[0]
     try:
-        return datetime.fromisoformat(stamp).replace(tzinfo=UTC)
+        created = datetime.fromisoformat(stamp).replace(tzinfo=UTC)
     except ValueError:
-        return datetime.fromtimestamp(0, UTC)
+        created = datetime.fromtimestamp(0, UTC)
+    return created, labels.get(images.CONTEXT_LABEL)
 
 
 def _git(folder: Path, *args: str) -> str | None:
