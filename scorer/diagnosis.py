@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from proxy.records import ModelCall
 from scorer.evidence import AgentFacts
-from scorer.streak import out_of_credit, status_of
+from scorer.streak import is_endpoint_missing, is_model_not_found, out_of_credit, status_of
 from scorer.throttle import ThrottleAccount, account, backoff_advice, proxy_notes, quota_advice
 from scorer.timeline import ordered, throttled_wait_ms
 from scorer.verdict import Verdict
@@ -148,6 +148,13 @@ def _fix_setup(reason: str, calls: list[ModelCall], verdict: Verdict | None) -> 
             return (
                 f"{model}'s context window cannot hold this task's first prompt: pick a model "
                 "or deployment with a larger window (config/models.toml)."
+            )
+        missing = [c for c in calls if is_endpoint_missing(c) and not is_model_not_found(c)]
+        if missing and not any(is_model_not_found(c) for c in calls):
+            return (
+                f"The endpoint answered 404 to {missing[0].path}: its base URL is likely wrong"
+                " (an OpenAI-compatible base ends in /v1): fix endpoint in config/models.toml"
+                " (or --endpoint), then rerun."
             )
         return (
             f"The provider does not know the model id {model!r}: fix model_id in "

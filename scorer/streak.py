@@ -94,6 +94,18 @@ def is_model_not_found(call: ModelCall) -> bool:
     return status_of(call) == 404 and any(m in text for m in _MODEL_NOT_FOUND)
 
 
+#: the API families the proxy knows: a path of one of them is no path the agent made up
+_KNOWN_APIS = frozenset(("chat", "responses", "completions", "embeddings"))
+
+
+def is_endpoint_missing(call: ModelCall) -> bool:
+    """The provider answered 404 to an API path it should serve (chat/completions,
+    responses, ...): the endpoint URL is set wrong (a base without `/v1`, another
+    provider's path), not the agent's request. A 404 from the proxy itself (a path outside
+    /v1/, no upstream status) or for a path of no known API stays the agent's."""
+    return call.upstream_status == 404 and call.api in _KNOWN_APIS
+
+
 def failure_type(call: ModelCall, calls: list[ModelCall], window: RunWindow) -> FailureType | None:
     """The infra type of a failed call, None for an ok or an agent-side failure."""
     if call.outcome == "ok" or call.outcome in ABSORBED:
@@ -104,9 +116,9 @@ def failure_type(call: ModelCall, calls: list[ModelCall], window: RunWindow) -> 
         return INFRA_OUTCOMES[call.outcome]
     if is_model_not_found(call):
         return "config"
-    if call.outcome == "context_length":
+    if call.outcome == "context_length" or is_endpoint_missing(call):  # at the first call:
         no_ok_before = not any(c.completed and c.started_at < call.started_at for c in calls)
-        return "config" if no_ok_before else None
+        return "config" if no_ok_before else None  # the set-up; after work, the agent's
     if call.outcome == "client_disconnected":
         if held_by_the_proxy(call):
             return "rate_limit"  # the governor held it for the provider's quota

@@ -35,6 +35,8 @@ from scorer.streak import (
     RunWindow,
     Streak,
     final_streak,
+    is_endpoint_missing,
+    is_model_not_found,
     lost_to_provider,
     out_of_credit,
     recovered_ms,
@@ -295,6 +297,8 @@ def describe(streak: Streak) -> str:
                 "The model's context window cannot hold the task (HTTP 400 context length "
                 "on the very first call)"
             )
+        if is_endpoint_missing(last) and not is_model_not_found(last):
+            return f"The endpoint does not serve {last.path} (HTTP 404 on the very first call)"
         return "The provider does not know this model (HTTP 404 model_not_found)"
     if kind == "harness":
         return "The proxy shut down while the agent's call was open"
@@ -358,7 +362,10 @@ def _infra_streak(streak: Streak, ended_by: EndedBy, evidence: Evidence, facts: 
     elif reason == "auth":
         sentence += " Fix the key the proxy sends upstream."
     elif reason == "config":
-        sentence += " Fix the set-up (the model id or the deployment): a rerun fails the same way."
+        sentence += (
+            " Fix the set-up (the endpoint URL, the model id or the deployment): a rerun fails"
+            " the same way."
+        )
     if doubt:
         sentence += (
             " In doubt (a call left unanswered may have been slow, not hung), counted as infra: "

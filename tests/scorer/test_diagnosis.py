@@ -92,6 +92,9 @@ def test_auth_and_config_get_one_setup_fix():
     miss = call(1, 0, 20, "client_error", status_code=404, error="model `x` does not exist")
     cfg = run([miss], agent(end_s=1))
     assert len(cfg.advice) == 1 and "model_id in config/models.toml" in cfg.advice[0]
+    wrong = call(1, 0, 20, "client_error", status_code=404, upstream_status=404, error="Not Found")
+    base = run([wrong], agent(end_s=1))
+    assert len(base.advice) == 1 and "fix endpoint in config/models.toml" in base.advice[0]
 
 
 def test_sweep_concurrency_from_the_providers_limit_and_the_cells_rate():

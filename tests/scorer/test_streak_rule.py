@@ -323,6 +323,24 @@ def test_a_plain_404_is_the_agents():
     assert v.verdict == "capability"
 
 
+def test_a_provider_404_to_an_api_path_at_the_first_call_is_the_endpoint_set_wrong():
+    """A base URL without /v1 (or another provider's path): the provider answers 404 to
+    /v1/chat/completions itself, every cell would read capability. It is the set-up."""
+    missing = dict(
+        status_code=404, upstream_status=404, error="Invalid URL (POST /chat/completions)"
+    )
+    v = judge([call(1, 0, 20, "client_error", **missing)], agent(end_s=1))
+    assert (v.verdict, v.reason) == ("infra:config", "config")
+    assert "The endpoint does not serve /v1/chat/completions" in v.sentence
+    assert "the endpoint URL" in v.sentence
+    after_work = judge([*three_ok(), call(4, 3, 20, "client_error", **missing)], agent(end_s=4))
+    assert after_work.verdict == "capability"  # the same endpoint answered before
+    made_up = dict(missing, api="other", path="/v1/chat/completion")  # the agent's own path
+    assert judge([call(1, 0, 20, "client_error", **made_up)], agent(end_s=1)).verdict == (
+        "capability"
+    )
+
+
 def test_context_length_after_real_work_is_capability():
     calls = [*three_ok(), call(4, 3, 20, "context_length", status_code=400)]
     v = judge(calls, agent(end_s=4))
