@@ -334,3 +334,62 @@ def test_check_task_inverts_for_refusal(tmp_path):
     result = check_task(t, LocalSandbox(), scratch_root=tmp_path)
     assert result.ok, result.line()
     assert [r.label for r in result.runs] == ["untouched"] and result.runs[0].passed
+
+
+@pytest.mark.parametrize(
+    ("environment", "dockerfile", "expected"),
+    [
+        ('workdir = "/srv/app"\n', "FROM x\nWORKDIR /app\n", "/srv/app"),  # task.toml's first
+        ('workdir = "/srv/app/"\n', "", "/srv/app"),
+        ('workdir = "relative"\n', "FROM x\nWORKDIR /code\n", "/code"),  # not a path: the image's
+        ("", "FROM x\nWORKDIR /a\nWORKDIR /b\n", "/b"),  # the last WORKDIR
+        ("", "", "/app"),
+    ],
+)
+def test_a_harbor_task_works_where_its_task_toml_or_dockerfile_says(
+    tmp_path, environment, dockerfile, expected
+):
+    from runner.taskformats import harbor
+
+    d = tmp_path / "t"
+    (d / "environment").mkdir(parents=True)
+    (d / "instruction.md").write_text("Do it.\n")
+    (d / "task.toml").write_text('version = "2.0"\n[environment]\ncpus = 2\n' + environment)
+    if dockerfile:
+        (d / "environment" / "Dockerfile").write_text(dockerfile)
+    assert harbor.task_workdir(d, harbor.read_spec(d)) == expected
+
+
+@pytest.mark.parametrize(
+    ("environment", "internet"),
+    [
+        ("", True),  # Harbor's default
+        ("allow_internet = false\n", False),
+        ('network_mode = "public"\n', True),  # the newer spelling
+        ('network_mode = "no-network"\n', False),
+        ('network_mode = "allowlist"\n', False),  # no allowlist can be enforced: none
+        ('allow_internet = false\nnetwork_mode = "public"\n', False),  # a conflict: strict
+    ],
+)
+def test_a_harbor_tasks_network_from_either_spelling(tmp_path, environment, internet):
+    from runner.taskformats import harbor
+
+    d = tmp_path / "t"
+    d.mkdir()
+    (d / "task.toml").write_text(
+        'schema_version = "1.2"\n[verifier]\ntimeout_sec = 60\nenv = []\n'
+        "[environment]\n" + environment
+    )
+    spec = harbor.read_spec(d)
+    assert spec.environment.internet is internet and spec.verifier.env == {}
+
+
+def test_a_harbor_network_mode_we_do_not_know_names_the_file_and_field(tmp_path):
+    from runner.taskformats import harbor
+
+    d = tmp_path / "t"
+    d.mkdir()
+    (d / "task.toml").write_text('[environment]\nnetwork_mode = "sometimes"\n')
+    with pytest.raises(TaskSpecError) as err:
+        harbor.read_spec(d)
+    assert err.value.field == "environment.network_mode" and "task.toml" in str(err.value)

@@ -3,7 +3,8 @@
     <task>/instruction.md  task.toml  environment/Dockerfile  tests/test.sh  solution/solve.sh
 
 - the prompt is instruction.md as is; limits come from task.toml ([agent].timeout_sec,
-  [verifier].timeout_sec, [environment] cpus, memory_mb, allow_internet, env);
+  [verifier].timeout_sec, [environment] cpus, memory_mb, allow_internet or network_mode,
+  workdir, env);
 - the task's image is built from environment/ (harbor_images.py) or is
   `[environment].docker_image`, which must be present locally; the agent works in the
   image's WORKDIR, whose files are the workspace (taken out of the image once built);
@@ -20,8 +21,9 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from runner.errors import TaskSpecError
 from runner.taskformats import cache
@@ -33,6 +35,14 @@ TESTS_DIR = "/tests"
 DEFAULT_WORKDIR = "/app"
 
 
+def _no_env(value: object) -> object:
+    """`env = []` (some generators write an empty table as an empty array) is no env."""
+    return {} if value == [] else value
+
+
+Env = Annotated[dict[str, str], BeforeValidator(_no_env)]
+
+
 class _Env(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -42,15 +52,24 @@ class _Env(BaseModel):
     storage_mb: int | None = None
     gpus: int = 0
     allow_internet: bool = True
+    #: the newer spelling: "public" (the internet), "no-network", or "allowlist" (some
+    #: hosts, which cannot be enforced here: run with no network, the strict reading)
+    network_mode: Literal["public", "no-network", "allowlist"] | None = None
     docker_image: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    env: Env = Field(default_factory=dict)
+
+    @property
+    def internet(self) -> bool:
+        """The task may use the internet: both spellings must allow it (a conflict is read
+        the strict way)."""
+        return self.allow_internet and self.network_mode in (None, "public")
 
 
 class _Timeout(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     timeout_sec: float = Field(600, gt=0)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: Env = Field(default_factory=dict)
 
 
 class HarborSpec(BaseModel):
@@ -121,6 +140,15 @@ def unsupported_reason(task_dir: Path, spec: HarborSpec) -> str | None:
     return None
 
 
+def task_workdir(task_dir: Path, spec: HarborSpec) -> str:
+    """Where the agent works: `[environment].workdir` when task.toml names an absolute
+    path (Terminal-Bench 2.x tasks do), else the Dockerfile's last WORKDIR, else /app."""
+    declared = (spec.environment.model_extra or {}).get("workdir")
+    if isinstance(declared, str) and declared.startswith("/"):
+        return declared.rstrip("/") or "/"
+    return dockerfile_workdir(task_dir)
+
+
 def dockerfile_workdir(task_dir: Path) -> str:
     """The last WORKDIR of environment/Dockerfile: where the agent works."""
     path = task_dir / "environment" / "Dockerfile"
@@ -152,7 +180,7 @@ def load_task(task_dir: Path, dataset: str) -> Task:
         # the agent's container limits and network opt-in (docs/isolation.md)
         cpus=spec.environment.cpus,
         memory_mb=max(64, spec.environment.memory_mb),
-        allow_internet=spec.environment.allow_internet,
+        allow_internet=spec.environment.internet,
         test=TestSpec(
             command=f"bash {TESTS_DIR}/test.sh",
             report="harbor-reward",
@@ -167,14 +195,14 @@ def load_task(task_dir: Path, dataset: str) -> Task:
         fingerprint=digest,
         unsupported=unsupported_reason(task_dir, spec),
         harbor=HarborRun(
-            workdir=dockerfile_workdir(task_dir),
+            workdir=task_workdir(task_dir, spec),
             verifier_timeout_s=spec.verifier.timeout_sec,
             verifier_env=spec.verifier.env,
             agent_env=spec.environment.env,
             solution_env=dict(spec.solution.get("env", {}) or {}),
             cpus=spec.environment.cpus,
             memory_mb=spec.environment.memory_mb,
-            allow_internet=spec.environment.allow_internet,
+            allow_internet=spec.environment.internet,
             prebuilt=spec.environment.docker_image is not None,
             context=task_dir / "environment",
         ),
