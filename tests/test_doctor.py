@@ -161,6 +161,21 @@ def test_a_model_id_the_endpoint_does_not_list_is_reported(tmp_path, fake_upstre
     assert fake_upstream.state.requests == 0  # only GET /models: no completion, no token
 
 
+def test_an_endpoint_set_without_v1_is_caught_before_any_cell(tmp_path, fake_upstream):
+    """Every call to such a base is a 404 the agent would be blamed for: the preflight
+    finds that `<base>/v1` lists models and says to set it, and the sweep does not start."""
+    path = sweep_file(
+        tmp_path, [f'{{name = "nov1", endpoint = "{fake_upstream.base_url}", model_id = "echo"}}']
+    )
+    done = cab("doctor", "sweep", str(path), "--json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    line = checks(done.stdout)["model nov1: endpoint"]
+    assert line["status"] == "fail" and "/models answered HTTP 404" in line["detail"]
+    assert f'endpoint = "{fake_upstream.base_url}/v1"' in line["fix"]
+    sweep = cab("sweep", str(path), "--out", str(tmp_path / "runs"))
+    assert sweep.returncode == 2 and not (tmp_path / "runs").exists()
+
+
 def test_fake_upstream_finds_its_scripts_from_any_directory(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "cab", "fake-upstream", "--port", "0"],

@@ -24,16 +24,27 @@ class Listing:
     error: str | None = None
     status: int | None = None
     ids: frozenset[str] | None = None
+    #: the endpoint answered 404 where `{endpoint}/v1` lists models: the base it meant
+    v1: str | None = None
 
 
 def list_models(endpoint: str, key: str | None, timeout_s: float = TIMEOUT_S) -> Listing:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
+    base = endpoint.rstrip("/")
     try:
         # trust_env=False: the proxy's own client ignores *_PROXY too; ask the same way.
         with httpx.Client(timeout=timeout_s, trust_env=False) as client:
-            resp = client.get(endpoint.rstrip("/") + "/models", headers=headers)
+            listing = _listing(client.get(base + "/models", headers=headers))
+            if listing.status != 404 or base.endswith("/v1"):
+                return listing
+            # a base without /v1? every call would then be a 404
+            under_v1 = _listing(client.get(base + "/v1/models", headers=headers))
+            return Listing(status=404, v1=base + "/v1") if under_v1.ids is not None else listing
     except httpx.HTTPError as exc:
         return Listing(error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+
+def _listing(resp: httpx.Response) -> Listing:
     if resp.status_code != 200:
         return Listing(status=resp.status_code)
     try:
@@ -75,6 +86,9 @@ def _model_lines(model: ModelSpec, answer: Listing, task_ids: list[str], where: 
     if answer.error is not None:
         detail = f"{url} unreachable ({answer.error})"
         return [*lines, fail(f"{name}: endpoint", detail, f"start it, or fix its URL in {where}")]
+    if answer.v1 is not None:  # every call would be a 404: the set-up, not the agents
+        detail = f"{url}/models answered HTTP 404, and {answer.v1}/models lists models"
+        return [*lines, fail(f"{name}: endpoint", detail, f'endpoint = "{answer.v1}" in {where}')]
     if answer.status in (401, 403):
         detail = f"{url}/models answered HTTP {answer.status}: the key was refused"
         fix = f"check the key in ${model.key_env}" if model.key_env else f"set key_env in {where}"
