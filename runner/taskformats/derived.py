@@ -77,7 +77,7 @@ def build_derived(
 def _python_layer(base: str) -> str:
     need_apt = _NEEDS_APT.format(base=base)
     return (
-        f"FROM {base}\n"
+        f"FROM {base}\nUSER root\n"  # a task image may end as another user: apt needs root
         "RUN command -v python3 >/dev/null || { " + need_apt + "; apt-get update -q "
         "&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
         "python3 && rm -rf /var/lib/apt/lists/*; }\n"
@@ -92,7 +92,9 @@ def _rebase(text: str, base: str) -> str:
     lines = text.splitlines()
     for i, line in enumerate(lines):
         if re.match(rf"^\s*FROM\s+{re.escape(toolbox)}\b", line, flags=re.I):
-            lines[i] = f"FROM {base}\nRUN {_NEEDS_APT.format(base=base)}"
+            # the CLI's steps run as root, as on the toolbox (a task image may end as
+            # another USER); the agent's container runs as its own uid anyway
+            lines[i] = f"FROM {base}\nUSER root\nRUN {_NEEDS_APT.format(base=base)}"
     return "\n".join(lines) + "\nLABEL cab.derived=1\n"
 
 

@@ -161,6 +161,52 @@ def test_a_real_cli_solves_a_harbor_task_in_the_task_image(cache_dir, tmp_path, 
     assert all(c["outcome"] == "ok" for c in record["facts"]["calls"])
 
 
+def test_a_terminal_bench_2_shaped_task_whose_image_ends_as_another_user(
+    cache_dir, tmp_path, docker_client
+):
+    """task.toml in Terminal-Bench 2.x's shape (`version = "2.0"`, `network_mode`,
+    `workdir`, `env = []`) and a Dockerfile that ends `USER nobody`: mini-swe-agent is
+    still layered on the image (its install steps run as root, as on the toolbox) and
+    solves the task there, with no network for the verifier."""
+    from proxy.server import FakeUpstreamServer
+    from runner import images
+
+    images.ensure("mini-swe-agent")
+    task_dir = tmp_path / "tasks-harbor" / "offline-config"
+    shutil.copytree(HARBOR / "offline-config", task_dir)
+    dockerfile = task_dir / "environment" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "USER nobody\n")
+    (task_dir / "task.toml").write_text(
+        'version = "2.0"\n[metadata]\ncategory = "system-administration"\n'
+        "[verifier]\ntimeout_sec = 60.0\nenv = []\n[agent]\ntimeout_sec = 300.0\n"
+        '[environment]\ncpus = 1\nmemory_mb = 512\nnetwork_mode = "no-network"\n'
+        'workdir = "/srv/app"\n[environment.env]\nAPP_HOME = "/srv/app"\n'
+    )
+    task = get_task("tasks-harbor/offline-config", tmp_path / "tasks-harbor")
+    assert task.harbor is not None and not task.allow_internet
+    assert task.harbor.workdir == "/srv/app" and not task.harbor.allow_internet
+    scripts = ROOT / "config" / "scripts" / "clis" / "mini-swe-agent"
+    key_env = "CAB_TEST_HARBOR_KEY"
+    with FakeUpstreamServer(scripts_dir=scripts) as fake:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cab", "run-cell", "--tui", "mini-swe-agent",
+             "--model", "scripted/tasks-harbor/offline-config",
+             "--endpoint", fake.base_url + "/v1", "--key-env", key_env,
+             "--task", "tasks-harbor/offline-config", "--tasks-dir", str(tmp_path / "tasks-harbor"),
+             "--out", str(tmp_path / "runs"), "--sandbox", "docker", "--json"],
+            cwd=ROOT,
+            env={**os.environ, key_env: "sk-harbor-provider-key-0452",
+                 "CAB_CACHE_DIR": str(cache_dir)},
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads(proc.stdout)
+    assert record["scores"]["pass_rate"]["pass"] == 1, record["scores"]["pass_rate"]
+    assert record["identity"]["container_image"].startswith("cab-derived/mini-swe-agent:")
+
+
 def test_cab_images_build_makes_each_task_image_and_the_agent_on_it(cache_dir, docker_client):
     args = ["images", "build", "--tasks-dir", str(HARBOR), "--tui", "reference", "--tui", "nop"]
     proc = subprocess.run(
