@@ -25,11 +25,19 @@ _CONTEXT_MARKERS = (
 )
 
 
+#: ... and for "this request's content was flagged": a 403 that is no refused key
+#: (OpenRouter: "Your chosen model requires moderation and your input was flagged"),
+#: the request's own refusal, as OpenAI's and Azure's 400 content filters are
+_MODERATION_MARKERS = ("moderation", "flagged", "content_filter", "content policy")
+
+
 def outcome_for(status: int, body: bytes | None = None) -> Outcome:
     if status < 400:
         return "ok"
     if status == 429:
         return "rate_limited"
+    if status == 403 and body and _mentions(body, _MODERATION_MARKERS):
+        return "client_error"
     if status in (401, 402, 403):  # 402: the account is out of credit (gateways say so)
         return "auth_error"
     if status >= 500 or status == 408:  # 408: the provider's own timeout, as SDKs retry it
@@ -57,16 +65,16 @@ _AUTH_MARKS = frozenset(
 def reported_error_outcome(err: object) -> Outcome:
     """The outcome of an error a provider reported inside a 200 (an `error` object in a
     stream event or a whole body, a Responses `response.failed`): a refused account is
-    `auth_error`, a quota that bit `rate_limited`, an over-long prompt `context_length`,
-    anything else the provider's failure (`upstream_error`: overloaded, server error, cut
-    generation), never the agent's."""
+    `auth_error` (content flagged by moderation is the request's, `client_error`), a quota
+    that bit `rate_limited`, an over-long prompt `context_length`, anything else the
+    provider's failure (`upstream_error`: overloaded, server error, cut generation)."""
     if isinstance(err, dict):
         marks = {str(err.get(k, "")).lower() for k in ("code", "type", "status")}
         text = str(err.get("message", "")).lower()
     else:
         marks, text = set(), str(err).lower()
-    if marks & _AUTH_MARKS:
-        return "auth_error"
+    if marks & _AUTH_MARKS:  # the key, or (a 403 that says so) the request's content
+        return "client_error" if any(m in text for m in _MODERATION_MARKERS) else "auth_error"
     if marks & _RATE_LIMIT_MARKS or "rate limit" in text or "quota" in text:
         return "rate_limited"
     if "context_length_exceeded" in marks or any(m in text for m in _CONTEXT_MARKERS):
@@ -75,8 +83,12 @@ def reported_error_outcome(err: object) -> Outcome:
 
 
 def is_context_length(body: bytes) -> bool:
+    return _mentions(body, _CONTEXT_MARKERS)
+
+
+def _mentions(body: bytes, markers: tuple[str, ...]) -> bool:
     text = body[:8192].decode("utf-8", "replace").lower()
-    return any(m in text for m in _CONTEXT_MARKERS)
+    return any(m in text for m in markers)
 
 
 def error_message(body: bytes) -> str:

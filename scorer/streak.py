@@ -80,6 +80,12 @@ def status_of(call: ModelCall) -> int | None:
     return call.upstream_status or call.status_code
 
 
+def _moderated(call: ModelCall) -> bool:
+    """A 403 the proxy recorded as the request's own (`client_error`: its content was
+    flagged by the provider's moderation), not a refused key."""
+    return status_of(call) == 403 and call.outcome == "client_error"
+
+
 def out_of_credit(call: ModelCall) -> bool:
     """The provider refused the account for want of credit: its 402, or (inside a stream
     whose 200 was already sent) an error that says so."""
@@ -110,7 +116,9 @@ def failure_type(call: ModelCall, calls: list[ModelCall], window: RunWindow) -> 
     """The infra type of a failed call, None for an ok or an agent-side failure."""
     if call.outcome == "ok" or call.outcome in ABSORBED:
         return None
-    if status_of(call) in (401, 402, 403) or call.outcome == "auth_error":
+    if call.outcome == "auth_error" or (
+        status_of(call) in (401, 402, 403) and not _moderated(call)  # (older records: by status)
+    ):
         return "auth"
     if call.outcome in INFRA_OUTCOMES:
         return INFRA_OUTCOMES[call.outcome]

@@ -11,6 +11,8 @@ Each step is a fault of proxy.inject's vocabulary (`ok`, `429:retry_after=S`, an
 provider needs:
 
     context    400 context_length_exceeded
+    flagged    403 "your input was flagged" (OpenRouter's moderation): the request's
+               content refused, not the key
     404        the model does not exist (`model_not_found`); 401/403 say `invalid_api_key`;
                402 says the account is out of credit (as OpenRouter does)
     drop       close the connection before any response
@@ -50,8 +52,8 @@ from proxy.inject import Fault, FaultSpecError, parse_fault
 PREFIX = "faults/"
 #: Step names a scenario provider adds to proxy.inject's vocabulary.
 EXTRA = frozenset(
-    {"context", "drop", "junk", "empty", "slow", "quota-in-200", "overloaded-in-200",
-     "credit-in-200"}
+    {"context", "flagged", "drop", "junk", "empty", "slow", "quota-in-200",
+     "overloaded-in-200", "credit-in-200"}
 )  # fmt: skip
 #: those steps: which of the hostile provider's errors inside a 200 each one sends
 IN_200_ERRORS = {
@@ -174,6 +176,13 @@ async def play(
             "resulted in 9001 tokens.",
             "invalid_request_error",
             "context_length_exceeded",
+        )
+    if step.name == "flagged":
+        return _error(
+            403,
+            "Your chosen model requires moderation and your input was flagged for: violence",
+            "forbidden",
+            "403",
         )
     if step.name == "drop":
         if request.transport is not None:

@@ -91,6 +91,7 @@ def test_a_bad_sequence_is_an_openai_error(proxy: ProxyServer):
         ("quota-in-200", 200, 200, "rate_limited"),  # a gateway's 200 whose body is an error
         ("overloaded-in-200", 200, 200, "upstream_error"),
         ("credit-in-200", 200, 200, "auth_error"),  # the account ran dry after the 200
+        ("flagged", 403, 403, "client_error"),  # moderation refused the content, not the key
     ],
 )
 def test_fault_outcomes_as_recorded(

@@ -117,6 +117,8 @@ def test_hung_upstream_is_504_after_the_timeout(fake, upstream_key):
         ("faults/402/echo", 402, "auth_error"),  # out of credit: the account, not the request
         ("faults/408/echo", 408, "upstream_error"),  # the provider's own timeout
         ("faults/409/echo", 409, "client_error"),
+        ("faults/403/echo", 403, "auth_error"),  # the key refused
+        ("faults/flagged/echo", 403, "client_error"),  # the content refused (moderation)
         ("fault/context-length", 400, "context_length"),
         ("scripted/demo/no-such-script", 404, "client_error"),
         ("scripted/demo/broken", 500, "upstream_error"),

@@ -341,6 +341,19 @@ def test_a_provider_404_to_an_api_path_at_the_first_call_is_the_endpoint_set_wro
     )
 
 
+def test_a_403_for_flagged_content_is_the_requests_not_a_refused_key():
+    """OpenRouter answers 403 when moderation flags the input: the proxy records the
+    request's refusal (`client_error`), and the verdict does not send the user to fix a key."""
+    flagged = dict(status_code=403, upstream_status=403, error="your input was flagged")
+    v = judge([*three_ok(), call(4, 3, 20, "client_error", **flagged)], agent(end_s=4))
+    assert v.verdict == "capability"
+    revoked = dict(status_code=403, upstream_status=403)  # an older record's 403: by status
+    v = judge([*three_ok(), call(4, 3, 20, "client_error", **revoked)], agent(end_s=4))
+    assert v.verdict == "capability"  # the proxy's outcome is the word; auth_error is a key
+    keyed = judge([*three_ok(), call(4, 3, 20, "auth_error", **revoked)], agent(end_s=4))
+    assert keyed.verdict == "infra:auth"
+
+
 def test_context_length_after_real_work_is_capability():
     calls = [*three_ok(), call(4, 3, 20, "context_length", status_code=400)]
     v = judge(calls, agent(end_s=4))
