@@ -28,7 +28,13 @@ _CONTEXT_MARKERS = (
 #: ... and for "this request's content was flagged": a 403 that is no refused key
 #: (OpenRouter: "Your chosen model requires moderation and your input was flagged"),
 #: the request's own refusal, as OpenAI's and Azure's 400 content filters are
-_MODERATION_MARKERS = ("moderation", "flagged", "content_filter", "content policy")
+_MODERATION_MARKERS = (
+    "moderation",
+    "input was flagged",
+    "content was flagged",
+    "content_filter",
+    "content policy",
+)  # not "flagged" alone: an account flagged for abuse is the account's (auth)
 
 
 def outcome_for(status: int, body: bytes | None = None) -> Outcome:

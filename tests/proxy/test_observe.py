@@ -274,6 +274,7 @@ DOC_EXAMPLE_HASH = "sha256:03ac898f4322c027d4f7489a6f96b2c84cc7d5160c7606995101f
         ({"type": "permission_error", "message": "not allowed"}, "auth_error"),
         ({"code": 402, "message": "credit quota used up"}, "auth_error"),
         ({"code": 403, "message": "Your input was flagged by moderation"}, "client_error"),
+        ({"code": 403, "message": "Your account was flagged for abuse"}, "auth_error"),
     ],
 )  # fmt: skip
 def test_an_error_a_provider_reports_inside_a_200_is_classified(error, outcome):
