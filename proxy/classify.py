@@ -37,11 +37,18 @@ _MODERATION_MARKERS = (
 )  # not "flagged" alone: an account flagged for abuse is the account's (auth)
 
 
+#: a 400 that refuses the key, not the request (Gemini: "API key not valid", reason
+#: API_KEY_INVALID): the account's failure, as a 401 is
+_BAD_KEY_MARKERS = ("api key not valid", "api_key_invalid", "invalid api key", "invalid_api_key")
+
+
 def outcome_for(status: int, body: bytes | None = None) -> Outcome:
     if status < 400:
         return "ok"
     if status == 429:
         return "rate_limited"
+    if status == 400 and body and _mentions(body, _BAD_KEY_MARKERS):
+        return "auth_error"
     if status == 403 and body and _mentions(body, _MODERATION_MARKERS):
         return "client_error"
     if status in (401, 402, 403):  # 402: the account is out of credit (gateways say so)

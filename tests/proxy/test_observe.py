@@ -281,6 +281,24 @@ def test_an_error_a_provider_reports_inside_a_200_is_classified(error, outcome):
     assert classify.reported_error_outcome(error) == outcome
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "outcome"),
+    [
+        # Gemini's OpenAI-compatible endpoint answers a bad key with 400, not 401
+        (400, b'[{"error": {"code": 400, "message": "API key not valid. Please pass a valid API'
+              b' key.", "status": "INVALID_ARGUMENT", "details": [{"reason": "API_KEY_INVALID"}]}}]',
+         "auth_error"),
+        (400, b'{"error": {"message": "Invalid value for temperature", "code": null}}', "client_error"),
+        (400, b'{"error": {"message": "maximum context length is 8192 tokens"}}', "context_length"),
+        (403, b'{"error": {"message": "Your input was flagged by moderation"}}', "client_error"),
+        (403, b'{"error": {"message": "Project lacks access"}}', "auth_error"),
+        (402, b"", "auth_error"),
+    ],
+)  # fmt: skip
+def test_an_upstream_error_status_and_body_are_classified(status, body, outcome):
+    assert classify.outcome_for(status, body) == outcome
+
+
 def test_errors_inside_a_stream_or_a_whole_200_fail_the_observation():
     """Chat: an `error` event (after content, with or without [DONE]); Responses: an
     `error` event or `response.failed`; a whole chat 200 whose body is an error."""
