@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
-from proxy.records import Outcome
+from proxy.records import MODERATION_MARKERS, Outcome
 
 #: Phrases providers use for "your prompt is longer than the model's window".
 _CONTEXT_MARKERS = (
@@ -25,18 +25,8 @@ _CONTEXT_MARKERS = (
 )
 
 
-#: ... and for "this request's content was flagged": a 403 that is no refused key
-#: (OpenRouter: "Your chosen model requires moderation and your input was flagged"),
-#: the request's own refusal, as OpenAI's and Azure's 400 content filters are
-_MODERATION_MARKERS = (
-    "moderation",
-    "input was flagged",
-    "content was flagged",
-    "content_filter",
-    "content policy",
-)  # not "flagged" alone: an account flagged for abuse is the account's (auth)
-
-
+#: a 413 that says the request is bigger than the quota, not the window
+_OVER_QUOTA = ("rate_limit", "tokens per minute", "(tpm)")
 #: a 400 that refuses the key, not the request (Gemini: "API key not valid", reason
 #: API_KEY_INVALID): the account's failure, as a 401 is
 _BAD_KEY_MARKERS = ("api key not valid", "api_key_invalid", "invalid api key", "invalid_api_key")
@@ -49,7 +39,10 @@ def outcome_for(status: int, body: bytes | None = None) -> Outcome:
         return "rate_limited"
     if status == 400 and body and _mentions(body, _BAD_KEY_MARKERS):
         return "auth_error"
-    if status == 403 and body and _mentions(body, _MODERATION_MARKERS):
+    if status == 413:  # the request is bigger than the endpoint takes: its context outgrew it,
+        # or (Groq) a single request over the key's tokens-per-minute quota
+        return "rate_limited" if body and _mentions(body, _OVER_QUOTA) else "context_length"
+    if status == 403 and body and _mentions(body, MODERATION_MARKERS):
         return "client_error"
     if status in (401, 402, 403):  # 402: the account is out of credit (gateways say so)
         return "auth_error"
@@ -87,7 +80,7 @@ def reported_error_outcome(err: object) -> Outcome:
     else:
         marks, text = set(), str(err).lower()
     if marks & _AUTH_MARKS:  # the key, or (a 403 that says so) the request's content
-        return "client_error" if any(m in text for m in _MODERATION_MARKERS) else "auth_error"
+        return "client_error" if any(m in text for m in MODERATION_MARKERS) else "auth_error"
     if marks & _RATE_LIMIT_MARKS or "rate limit" in text or "quota" in text:
         return "rate_limited"
     if "context_length_exceeded" in marks or any(m in text for m in _CONTEXT_MARKERS):

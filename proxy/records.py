@@ -33,6 +33,13 @@ Outcome = Literal[
 Api = Literal["chat", "responses", "completions", "embeddings", "models", "other"]
 #: the APIs whose answer is a generation (output, a finish reason, usage)
 GENERATIVE_APIS: frozenset[str] = frozenset(("chat", "responses", "completions"))
+#: words of a provider's refusal of a request's content by moderation (OpenRouter answers
+#: it 403: "your input was flagged"), which is the request's, not the key's: the proxy
+#: records it `client_error`, and the scorer tells it from a refused key by them. Not
+#: "flagged" alone: an account flagged for abuse is the account's.
+MODERATION_MARKERS = (
+    "moderation", "input was flagged", "content was flagged", "content_filter", "content policy"
+)  # fmt: skip
 
 
 class ModelCall(BaseModel):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from proxy.records import ModelCall
+from proxy.records import MODERATION_MARKERS, ModelCall
 from scorer.timeline import ordered, union_ms
 
 FailureType = Literal["rate_limit", "provider_error", "auth", "config", "harness"]
@@ -81,9 +81,11 @@ def status_of(call: ModelCall) -> int | None:
 
 
 def _moderated(call: ModelCall) -> bool:
-    """A 403 the proxy recorded as the request's own (`client_error`: its content was
-    flagged by the provider's moderation), not a refused key."""
-    return status_of(call) == 403 and call.outcome == "client_error"
+    """A 403 whose words say the provider's moderation refused the request's content (the
+    proxy records it `client_error`), not the key. (Older records hold a refused key's 403
+    as `client_error` too: without those words it stays auth.)"""
+    text = (call.error or "").lower()
+    return status_of(call) == 403 and any(m in text for m in MODERATION_MARKERS)
 
 
 def out_of_credit(call: ModelCall) -> bool:

@@ -293,6 +293,13 @@ def test_an_error_a_provider_reports_inside_a_200_is_classified(error, outcome):
         (403, b'{"error": {"message": "Your input was flagged by moderation"}}', "client_error"),
         (403, b'{"error": {"message": "Project lacks access"}}', "auth_error"),
         (402, b"", "auth_error"),
+        # a request bigger than the endpoint takes: the context outgrew it...
+        (413, b'{"type": "error", "error": {"type": "request_too_large"}}', "context_length"),
+        (413, b"<html>413 Request Entity Too Large</html>", "context_length"),
+        # ... or (Groq) bigger than the key's tokens per minute
+        (413, b'{"error": {"message": "Request too large for model on tokens per minute (TPM):'
+              b' Limit 6000, Requested 6390", "type": "tokens", "code": "rate_limit_exceeded"}}',
+         "rate_limited"),
     ],
 )  # fmt: skip
 def test_an_upstream_error_status_and_body_are_classified(status, body, outcome):

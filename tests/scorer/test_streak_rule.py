@@ -349,7 +349,7 @@ def test_a_403_for_flagged_content_is_the_requests_not_a_refused_key():
     assert v.verdict == "capability"
     revoked = dict(status_code=403, upstream_status=403)  # an older record's 403: by status
     v = judge([*three_ok(), call(4, 3, 20, "client_error", **revoked)], agent(end_s=4))
-    assert v.verdict == "capability"  # the proxy's outcome is the word; auth_error is a key
+    assert v.verdict == "infra:auth"
     keyed = judge([*three_ok(), call(4, 3, 20, "auth_error", **revoked)], agent(end_s=4))
     assert keyed.verdict == "infra:auth"
 
