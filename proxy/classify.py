@@ -25,6 +25,10 @@ _CONTEXT_MARKERS = (
 )
 
 
+#: a 429 that is no throttle but an account with no money left (OpenAI: "You exceeded your
+#: current quota, please check your plan and billing details", code insufficient_quota):
+#: no wait mends it, as none mends a 402
+_NO_CREDIT = ("insufficient_quota",)
 #: a 413 that says the request is bigger than the quota, not the window
 _OVER_QUOTA = ("rate_limit", "tokens per minute", "(tpm)")
 #: a 400 that refuses the key, not the request (Gemini: "API key not valid", reason
@@ -35,8 +39,8 @@ _BAD_KEY_MARKERS = ("api key not valid", "api_key_invalid", "invalid api key", "
 def outcome_for(status: int, body: bytes | None = None) -> Outcome:
     if status < 400:
         return "ok"
-    if status == 429:
-        return "rate_limited"
+    if status == 429:  # throttled; but OpenAI's insufficient_quota is an empty account
+        return "auth_error" if body and _mentions(body, _NO_CREDIT) else "rate_limited"
     if status == 400 and body and _mentions(body, _BAD_KEY_MARKERS):
         return "auth_error"
     if status == 413:  # the request is bigger than the endpoint takes: its context outgrew it,
@@ -64,7 +68,8 @@ _RATE_LIMIT_MARKS = frozenset(
 #: gateway such as OpenRouter reports `code: 402` inside a stream whose 200 was sent)
 _AUTH_MARKS = frozenset(
     ("401", "402", "403", "authentication_error", "permission_error", "permission_denied",
-     "invalid_api_key", "unauthenticated", "payment_required", "insufficient_credits")
+     "invalid_api_key", "unauthenticated", "payment_required", "insufficient_credits",
+     "insufficient_quota")
 )  # fmt: skip
 
 

@@ -90,7 +90,12 @@ class _Tried:
 
     @property
     def retryable(self) -> bool:
-        return self.reply.status in RETRYABLE or self.failed_in_200 is not None
+        if self.failed_in_200 is not None:
+            return True
+        # a 429 that is an empty account (insufficient_quota), not a throttle: no wait mends it
+        return self.reply.status in RETRYABLE and (
+            self.reply.status != 429 or classify.outcome_for(429, self.body) == "rate_limited"
+        )
 
 
 async def governed_send(

@@ -94,7 +94,8 @@ def out_of_credit(call: ModelCall) -> bool:
     if status_of(call) == 402:
         return True
     text = (call.error or "").lower()
-    return call.outcome == "auth_error" and ("credit" in text or "402" in text)
+    words = ("credit", "402", "insufficient_quota", "billing")  # OpenAI's: "... and billing"
+    return call.outcome == "auth_error" and any(w in text for w in words)
 
 
 def is_model_not_found(call: ModelCall) -> bool:

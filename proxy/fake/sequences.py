@@ -13,6 +13,8 @@ provider needs:
     context    400 context_length_exceeded
     flagged    403 "your input was flagged" (OpenRouter's moderation): the request's
                content refused, not the key
+    no-quota   429 insufficient_quota (OpenAI's account with no credit left): no wait
+               mends it
     404        the model does not exist (`model_not_found`); 401/403 say `invalid_api_key`;
                402 says the account is out of credit (as OpenRouter does)
     drop       close the connection before any response
@@ -52,7 +54,7 @@ from proxy.inject import Fault, FaultSpecError, parse_fault
 PREFIX = "faults/"
 #: Step names a scenario provider adds to proxy.inject's vocabulary.
 EXTRA = frozenset(
-    {"context", "flagged", "drop", "junk", "empty", "slow", "quota-in-200",
+    {"context", "flagged", "no-quota", "drop", "junk", "empty", "slow", "quota-in-200",
      "overloaded-in-200", "credit-in-200"}
 )  # fmt: skip
 #: those steps: which of the hostile provider's errors inside a 200 each one sends
@@ -183,6 +185,13 @@ async def play(
             "Your chosen model requires moderation and your input was flagged for: violence",
             "forbidden",
             "403",
+        )
+    if step.name == "no-quota":
+        return _error(
+            429,
+            "You exceeded your current quota, please check your plan and billing details.",
+            "insufficient_quota",
+            "insufficient_quota",
         )
     if step.name == "drop":
         if request.transport is not None:

@@ -119,6 +119,8 @@ SCENARIOS = [
       says="out of credit (HTTP 402)"),
     S("mid-credit-in-200", "ok*3,credit-in-200", "infra:auth",
       "the credit ran out, said inside a 200", says="out of credit (reported inside its answer)"),
+    S("mid-no-quota", "ok*3,no-quota", "infra:auth", "OpenAI's 429 insufficient_quota mid-run",
+      says="out of credit (HTTP 429)"),
     S("mid-429-then-401", "ok*3,429:retry_after=0.2*2,401", "infra:auth", "auth wins"),
     S("mid-mixed", "ok*3,429:retry_after=0.2,503*2", "infra:provider_error",
       "last failure's type, every type listed", says="1 rate limit"),

@@ -92,6 +92,7 @@ def test_a_bad_sequence_is_an_openai_error(proxy: ProxyServer):
         ("overloaded-in-200", 200, 200, "upstream_error"),
         ("credit-in-200", 200, 200, "auth_error"),  # the account ran dry after the 200
         ("flagged", 403, 403, "client_error"),  # moderation refused the content, not the key
+        ("no-quota", 429, 429, "auth_error"),  # an empty account: no wait mends it
     ],
 )
 def test_fault_outcomes_as_recorded(

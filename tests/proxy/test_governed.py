@@ -197,6 +197,23 @@ def test_absorb_retries_a_whole_200_that_is_a_providers_failure_but_never_a_stre
     assert [c.retry_of for c in calls] == [None, calls[0].seq, calls[0].seq]
 
 
+def test_absorb_does_not_wait_out_an_empty_account(fake):
+    """OpenAI answers an account with no credit left 429 insufficient_quota: no wait mends
+    it, so absorb mode passes it on at once (one record, auth_error), as it would a 402."""
+    policy = Policy(absorb=AbsorbPolicy(attempts=5, max_wait_s=0.05))
+    with ProxyServer(upstream=fake.base_url + "/v1", policy=policy) as proxy:
+        sess = proxy.create_session(cell_id="absorb/no-credit")
+        r = httpx.post(
+            proxy.base_url + "/v1/chat/completions",
+            json={"model": "faults/no-quota*2,ok/echo", "messages": MESSAGES},
+            headers={"Authorization": f"Bearer {sess.key}"},
+            timeout=30,
+        )
+        calls = proxy.calls(sess.id)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "insufficient_quota"
+    assert [(c.outcome, c.absorbed, c.status_code) for c in calls] == [("auth_error", False, 429)]
+
+
 def test_absorb_answers_a_200_no_retry_mends_as_it_came(fake):
     """A bad key reported inside a 200 (or a body that is not JSON) is no throttle: absorb
     mode passes it on at once, one record."""

@@ -260,7 +260,8 @@ DOC_EXAMPLE_HASH = "sha256:03ac898f4322c027d4f7489a6f96b2c84cc7d5160c7606995101f
     [
         ({"message": "Rate limit reached for gpt-4o", "type": "tokens", "code": "rate_limit_exceeded"},
          "rate_limited"),
-        ({"message": "You exceeded your current quota", "code": "insufficient_quota"}, "rate_limited"),
+        # an empty account (OpenAI's insufficient_quota) is no throttle: no wait mends it
+        ({"message": "You exceeded your current quota", "code": "insufficient_quota"}, "auth_error"),
         ({"type": "rate_limit_error", "message": "slow down"}, "rate_limited"),
         ({"code": 429, "message": "Too Many Requests"}, "rate_limited"),
         ({"status": "RESOURCE_EXHAUSTED", "message": "exhausted"}, "rate_limited"),
@@ -293,6 +294,11 @@ def test_an_error_a_provider_reports_inside_a_200_is_classified(error, outcome):
         (403, b'{"error": {"message": "Your input was flagged by moderation"}}', "client_error"),
         (403, b'{"error": {"message": "Project lacks access"}}', "auth_error"),
         (402, b"", "auth_error"),
+        (429, b'{"error": {"message": "You exceeded your current quota, please check your plan'
+              b' and billing details.", "type": "insufficient_quota", "code": "insufficient_quota"}}',
+         "auth_error"),
+        (429, b'{"error": {"message": "Rate limit reached", "code": "rate_limit_exceeded"}}',
+         "rate_limited"),
         # a request bigger than the endpoint takes: the context outgrew it...
         (413, b'{"type": "error", "error": {"type": "request_too_large"}}', "context_length"),
         (413, b"<html>413 Request Entity Too Large</html>", "context_length"),
