@@ -132,7 +132,8 @@ def advise(
 def _fix_setup(reason: str, calls: list[ModelCall], verdict: Verdict | None) -> str:
     broke = [c for c in calls if out_of_credit(c)]
     if reason == "auth" and broke:
-        said = "HTTP 402" if any(status_of(c) == 402 for c in broke) else "said inside its answer"
+        status = max((status_of(c) or 0) for c in broke)
+        said = f"HTTP {status}" if status >= 400 else "said inside its answer"
         return (
             f"The provider account is out of credit ({said}): add credit, or give the model "
             "another key_env (config/models.toml, or --key-env), then rerun."

@@ -89,6 +89,9 @@ def test_auth_and_config_get_one_setup_fix():
     dry = call(2, 1, 20, "auth_error", status_code=200, error="in its stream: Insufficient credits")
     mid = run([call(1, 0), dry], agent(end_s=2))
     assert len(mid.advice) == 1 and "out of credit (said inside its answer)" in mid.advice[0]
+    empty = call(2, 1, 20, "auth_error", status_code=429, error="check your plan and billing")
+    broke_429 = run([call(1, 0), empty], agent(end_s=2))
+    assert len(broke_429.advice) == 1 and "out of credit (HTTP 429)" in broke_429.advice[0]
     miss = call(1, 0, 20, "client_error", status_code=404, error="model `x` does not exist")
     cfg = run([miss], agent(end_s=1))
     assert len(cfg.advice) == 1 and "model_id in config/models.toml" in cfg.advice[0]
