@@ -50,7 +50,14 @@ HELD_MIN_MS = 100.0
 #: A call that ended this close to the agent's end was still in flight when it ended.
 IN_FLIGHT_SLACK = timedelta(seconds=2)
 
-_MODEL_NOT_FOUND = ("model_not_found", "does not exist", "model not found", "unknown model")
+#: how providers say "no such model": OpenAI and Azure ("does not exist"), Gemini ("models/x
+#: is not found"), Anthropic's 404 ("model: x"), in a 404
+_MODEL_NOT_FOUND = (
+    "model_not_found", "does not exist", "model not found", "unknown model", "is not found",
+    "model: ",
+)  # fmt: skip
+#: ... and in a 400, where some say it (Mistral: "Invalid model: x")
+_MODEL_INVALID = ("invalid model", "invalid_model", "model_not_found", "unknown model")
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,10 @@ def out_of_credit(call: ModelCall) -> bool:
 
 def is_model_not_found(call: ModelCall) -> bool:
     text = (call.error or "").lower()
-    return status_of(call) == 404 and any(m in text for m in _MODEL_NOT_FOUND)
+    status = status_of(call)
+    if status == 400:
+        return any(m in text for m in _MODEL_INVALID)
+    return status == 404 and any(m in text for m in _MODEL_NOT_FOUND)
 
 
 #: the API families the proxy knows: a path of one of them is no path the agent made up

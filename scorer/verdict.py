@@ -299,7 +299,9 @@ def describe(streak: Streak) -> str:
             )
         if is_endpoint_missing(last) and not is_model_not_found(last):
             return f"The endpoint does not serve {last.path} (HTTP 404 on the very first call)"
-        return "The provider does not know this model (HTTP 404 model_not_found)"
+        return (
+            f"The provider does not know this model (HTTP {status_of(last) or 404} model_not_found)"
+        )
     if kind == "harness":
         return "The proxy shut down while the agent's call was open"
     return _provider_failure(streak)

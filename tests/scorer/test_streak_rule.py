@@ -323,6 +323,27 @@ def test_a_plain_404_is_the_agents():
     assert v.verdict == "capability"
 
 
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (404, "The model `gpt-9` does not exist or you do not have access to it."),  # OpenAI
+        (404, "model: claude-9-opus"),  # Anthropic's not_found_error
+        (404, "models/gemini-9 is not found for API version v1beta"),  # Gemini
+        (400, "Invalid model: mistral-huge-9"),  # Mistral answers 400
+    ],
+)
+def test_each_providers_no_such_model_is_the_set_up(status, error):
+    """A wrong model id, said each provider's way: the set-up (config), never capability,
+    and the sentence keeps the provider's status."""
+    wrong = dict(status_code=status, upstream_status=status, error=error)
+    v = judge([call(1, 0, 20, "client_error", **wrong)], agent(end_s=1))
+    assert (v.verdict, v.reason) == ("infra:config", "config")
+    assert f"does not know this model (HTTP {status}" in v.sentence
+    other = judge([call(1, 0, 20, "client_error", **dict(wrong, error="bad temperature"))],
+                  agent(end_s=1))  # fmt: skip
+    assert other.verdict == ("infra:config" if status == 404 else "capability")
+
+
 def test_a_provider_404_to_an_api_path_at_the_first_call_is_the_endpoint_set_wrong():
     """A base URL without /v1 (or another provider's path): the provider answers 404 to
     /v1/chat/completions itself, every cell would read capability. It is the set-up."""
