@@ -73,11 +73,17 @@ _AUTH_MARKS = frozenset(
 )  # fmt: skip
 
 
+#: codes of an error inside a 200 that blame the request (the Responses API's
+#: `response.failed`: invalid_prompt, invalid_image_url, image_too_large, ...)
+_REQUEST_FAULTS = ("invalid_", "image_", "unsupported_", "empty_image", "failed_to_download")
+
+
 def reported_error_outcome(err: object) -> Outcome:
     """The outcome of an error a provider reported inside a 200 (an `error` object in a
     stream event or a whole body, a Responses `response.failed`): a refused account is
     `auth_error` (content flagged by moderation is the request's, `client_error`), a quota
-    that bit `rate_limited`, an over-long prompt `context_length`, anything else the
+    that bit `rate_limited`, an over-long prompt `context_length`, a request the provider
+    could not take (an invalid prompt or image: `client_error`), anything else the
     provider's failure (`upstream_error`: overloaded, server error, cut generation)."""
     if isinstance(err, dict):
         marks = {str(err.get(k, "")).lower() for k in ("code", "type", "status")}
@@ -90,6 +96,8 @@ def reported_error_outcome(err: object) -> Outcome:
         return "rate_limited"
     if "context_length_exceeded" in marks or any(m in text for m in _CONTEXT_MARKERS):
         return "context_length"
+    if any(m.startswith(_REQUEST_FAULTS) or "policy_violation" in m for m in marks):
+        return "client_error"  # the request's own: a bad prompt or image, a policy it broke
     return "upstream_error"
 
 

@@ -276,6 +276,12 @@ DOC_EXAMPLE_HASH = "sha256:03ac898f4322c027d4f7489a6f96b2c84cc7d5160c7606995101f
         ({"code": 402, "message": "credit quota used up"}, "auth_error"),
         ({"code": 403, "message": "Your input was flagged by moderation"}, "client_error"),
         ({"code": 403, "message": "Your account was flagged for abuse"}, "auth_error"),
+        # the Responses API's response.failed codes that blame the request
+        ({"code": "invalid_prompt", "message": "Invalid prompt"}, "client_error"),
+        ({"code": "image_too_large", "message": "Image too large"}, "client_error"),
+        ({"code": "image_content_policy_violation", "message": "policy"}, "client_error"),
+        ({"code": "server_error", "message": "The server had an error"}, "upstream_error"),
+        ({"code": "invalid_api_key", "message": "Incorrect API key"}, "auth_error"),
     ],
 )  # fmt: skip
 def test_an_error_a_provider_reports_inside_a_200_is_classified(error, outcome):
