@@ -143,16 +143,25 @@ def test_absorb_turns_429s_into_a_slower_success_with_every_attempt_recorded(fak
     assert calls[1].started_at >= calls[0].ended_at  # waited between attempts
 
 
-def test_absorb_gives_up_within_its_budget(fake):
-    policy = Policy(absorb=AbsorbPolicy(attempts=3, max_wait_s=0.05))
+def _through_absorb(
+    fake, model: str, stream: bool = False, attempts: int = 5, max_wait_s: float = 0.05
+) -> tuple[httpx.Response, list]:
+    """One chat call for `model` through a proxy in absorb mode: what the client got, and
+    every record of it."""
+    policy = Policy(absorb=AbsorbPolicy(attempts=attempts, max_wait_s=max_wait_s))
     with ProxyServer(upstream=fake.base_url + "/v1", policy=policy) as proxy:
-        sess = proxy.create_session(cell_id="absorb/2")
+        sess = proxy.create_session(cell_id=f"absorb/{model}")
         r = httpx.post(
             proxy.base_url + "/v1/chat/completions",
-            json={"model": "throttled/x", "messages": MESSAGES},
+            json={"model": model, "messages": MESSAGES, "stream": stream},
             headers={"Authorization": f"Bearer {sess.key}"},
+            timeout=30,
         )
-        calls = proxy.calls(sess.id)
+        return r, proxy.calls(sess.id)
+
+
+def test_absorb_gives_up_within_its_budget(fake):
+    r, calls = _through_absorb(fake, "throttled/x", attempts=3)
     assert r.status_code == 429 and "retry-after-ms" in r.headers
     assert [c.absorbed for c in calls] == [True, True, False]
     assert calls[-1].outcome == "rate_limited" and calls[-1].retry_of == calls[0].seq
@@ -173,16 +182,7 @@ def test_absorb_retries_a_whole_200_that_is_a_providers_failure_but_never_a_stre
     """A gateway's 200 whose body is the quota or overload error, or holds no answer, is a
     429 or a 529 in all but status: absorb mode retries it like one. A stream's failure
     comes after its 200 reached the client: it is recorded, never retried."""
-    policy = Policy(absorb=AbsorbPolicy(attempts=5, max_wait_s=0.05))
-    with ProxyServer(upstream=fake.base_url + "/v1", policy=policy) as proxy:
-        sess = proxy.create_session(cell_id="absorb/in-200")
-        r = httpx.post(
-            proxy.base_url + "/v1/chat/completions",
-            json={"model": f"faults/{step}*2,ok/echo", "messages": MESSAGES, "stream": stream},
-            headers={"Authorization": f"Bearer {sess.key}"},
-            timeout=30,
-        )
-        calls = proxy.calls(sess.id)
+    r, calls = _through_absorb(fake, f"faults/{step}*2,ok/echo", stream)
     if stream:
         assert r.status_code == 200 and b"echo: hi" not in r.content
         assert [(c.outcome, c.absorbed) for c in calls] == [(outcome, False)]
@@ -200,38 +200,20 @@ def test_absorb_retries_a_whole_200_that_is_a_providers_failure_but_never_a_stre
 def test_absorb_does_not_wait_out_an_empty_account(fake):
     """OpenAI answers an account with no credit left 429 insufficient_quota: no wait mends
     it, so absorb mode passes it on at once (one record, auth_error), as it would a 402."""
-    policy = Policy(absorb=AbsorbPolicy(attempts=5, max_wait_s=0.05))
-    with ProxyServer(upstream=fake.base_url + "/v1", policy=policy) as proxy:
-        sess = proxy.create_session(cell_id="absorb/no-credit")
-        r = httpx.post(
-            proxy.base_url + "/v1/chat/completions",
-            json={"model": "faults/no-quota*2,ok/echo", "messages": MESSAGES},
-            headers={"Authorization": f"Bearer {sess.key}"},
-            timeout=30,
-        )
-        calls = proxy.calls(sess.id)
+    r, calls = _through_absorb(fake, "faults/no-quota*2,ok/echo")
     assert r.status_code == 429 and r.json()["error"]["code"] == "insufficient_quota"
     assert [(c.outcome, c.absorbed, c.status_code) for c in calls] == [("auth_error", False, 429)]
 
 
-def test_absorb_answers_a_200_no_retry_mends_as_it_came(fake):
-    """A bad key reported inside a 200 (or a body that is not JSON) is no throttle: absorb
-    mode passes it on at once, one record."""
-    policy = Policy(absorb=AbsorbPolicy(attempts=5, max_wait_s=0.05))
-    with ProxyServer(upstream=fake.base_url + "/v1", policy=policy) as proxy:
-        sess = proxy.create_session(cell_id="absorb/not-mended")
-        for step, outcome in (("credit-in-200", "auth_error"), ("junk", "upstream_malformed")):
-            r = httpx.post(
-                proxy.base_url + "/v1/chat/completions",
-                json={"model": f"faults/{step}*2,ok/echo", "messages": MESSAGES},
-                headers={"Authorization": f"Bearer {sess.key}"},
-                timeout=30,
-            )
-            assert r.status_code in (200, 502)
-            assert [(c.outcome, c.absorbed) for c in proxy.calls(sess.id)][-1:] == [
-                (outcome, False)
-            ]
-        assert len(proxy.calls(sess.id)) == 2
+@pytest.mark.parametrize(
+    ("step", "outcome"), [("credit-in-200", "auth_error"), ("junk", "upstream_malformed")]
+)
+def test_absorb_answers_a_200_no_retry_mends_as_it_came(fake, step, outcome):
+    """A bad key or an empty account reported inside a 200 (or a body that is not JSON) is
+    no throttle: absorb mode passes it on at once, one record."""
+    r, calls = _through_absorb(fake, f"faults/{step}*2,ok/echo")
+    assert r.status_code in (200, 502)
+    assert [(c.outcome, c.absorbed) for c in calls] == [(outcome, False)]
 
 
 def test_agent_retries_link_to_their_first_attempt(proxy, session):
