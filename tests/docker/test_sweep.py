@@ -176,7 +176,12 @@ def test_sigkilled_sweep_resumes_without_loss(tmp_path, sweep_id, docker_client)
             if _finished(db) and any(
                 c.status == "running" for c in _sweep_containers(docker_client, sweep_id)
             ):
-                break
+                # stop the sweep, then look again: a cell that ended between the look and
+                # the kill would have had its container removed by the sweep itself
+                os.kill(proc.pid, signal.SIGSTOP)
+                if _sweep_containers(docker_client, sweep_id):
+                    break
+                os.kill(proc.pid, signal.SIGCONT)
             time.sleep(0.2)
         else:
             pytest.fail("no finished cell with another still running within 300 s")
