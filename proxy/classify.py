@@ -31,9 +31,13 @@ _CONTEXT_MARKERS = (
 _NO_CREDIT = ("insufficient_quota",)
 #: a 413 that says the request is bigger than the quota, not the window
 _OVER_QUOTA = ("rate_limit", "tokens per minute", "(tpm)")
-#: a 400 that refuses the key, not the request (Gemini: "API key not valid", reason
-#: API_KEY_INVALID): the account's failure, as a 401 is
-_BAD_KEY_MARKERS = ("api key not valid", "api_key_invalid", "invalid api key", "invalid_api_key")
+#: a 400 that refuses the account, not the request: a bad key (Gemini: "API key not
+#: valid", reason API_KEY_INVALID), or no money (Anthropic: "Your credit balance is too low
+#: to access the Anthropic API"), the account's failure as a 401 or a 402 is
+_BAD_KEY_MARKERS = (
+    "api key not valid", "api_key_invalid", "invalid api key", "invalid_api_key",
+    "credit balance", "insufficient balance", "insufficient_quota",
+)  # fmt: skip
 
 
 def outcome_for(status: int, body: bytes | None = None) -> Outcome:

@@ -295,6 +295,9 @@ def test_an_error_a_provider_reports_inside_a_200_is_classified(error, outcome):
         (400, b'[{"error": {"code": 400, "message": "API key not valid. Please pass a valid API'
               b' key.", "status": "INVALID_ARGUMENT", "details": [{"reason": "API_KEY_INVALID"}]}}]',
          "auth_error"),
+        # Anthropic answers an account with no credit left 400, not 402
+        (400, b'{"type": "error", "error": {"type": "invalid_request_error", "message": "Your'
+              b' credit balance is too low to access the Anthropic API."}}', "auth_error"),
         (400, b'{"error": {"message": "Invalid value for temperature", "code": null}}', "client_error"),
         (400, b'{"error": {"message": "maximum context length is 8192 tokens"}}', "context_length"),
         (403, b'{"error": {"message": "Your input was flagged by moderation"}}', "client_error"),

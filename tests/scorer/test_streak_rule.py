@@ -73,6 +73,16 @@ def three_ok() -> list:
             "Provider reported an error inside its answer (Overloaded)",
         ),
         (dict(outcome="auth_error", status_code=401), "auth", "refused the credentials"),
+        (  # Anthropic's empty account: a 400, not a 402
+            dict(
+                outcome="auth_error",
+                status_code=400,
+                upstream_status=400,
+                error="Your credit balance is too low to access the Anthropic API.",
+            ),
+            "auth",
+            "Provider refused the account: out of credit (HTTP 400)",
+        ),
         (  # a gateway's credit ran out mid-stream: its error event inside the 200
             dict(
                 outcome="auth_error",
