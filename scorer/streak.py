@@ -110,7 +110,10 @@ def is_model_not_found(call: ModelCall) -> bool:
     status = status_of(call)
     if status == 400:
         return any(m in text for m in _MODEL_INVALID)
-    return status == 404 and any(m in text for m in _MODEL_NOT_FOUND)
+    if status != 404:
+        return False
+    # Ollama: "model 'x' not found, try pulling it first"
+    return any(m in text for m in _MODEL_NOT_FOUND) or ("model" in text and "not found" in text)
 
 
 #: the API families the proxy knows: a path of one of them is no path the agent made up

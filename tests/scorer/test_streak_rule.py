@@ -340,6 +340,7 @@ def test_a_plain_404_is_the_agents():
         (404, "model: claude-9-opus"),  # Anthropic's not_found_error
         (404, "models/gemini-9 is not found for API version v1beta"),  # Gemini
         (400, "Invalid model: mistral-huge-9"),  # Mistral answers 400
+        (404, "model 'llama9' not found, try pulling it first"),  # Ollama
     ],
 )
 def test_each_providers_no_such_model_is_the_set_up(status, error):
