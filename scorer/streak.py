@@ -87,7 +87,7 @@ def status_of(call: ModelCall) -> int | None:
     return call.upstream_status or call.status_code
 
 
-def _moderated(call: ModelCall) -> bool:
+def is_moderated(call: ModelCall) -> bool:
     """A 403 whose words say the provider's moderation refused the request's content (the
     proxy records it `client_error`), not the key. (Older records hold a refused key's 403
     as `client_error` too: without those words it stays auth.)"""
@@ -133,7 +133,7 @@ def failure_type(call: ModelCall, calls: list[ModelCall], window: RunWindow) -> 
     if call.outcome == "ok" or call.outcome in ABSORBED:
         return None
     if call.outcome == "auth_error" or (
-        status_of(call) in (401, 402, 403) and not _moderated(call)  # (older records: by status)
+        status_of(call) in (401, 402, 403) and not is_moderated(call)  # (older records: by status)
     ):
         return "auth"
     if call.outcome in INFRA_OUTCOMES:

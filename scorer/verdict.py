@@ -37,6 +37,7 @@ from scorer.streak import (
     final_streak,
     is_endpoint_missing,
     is_model_not_found,
+    is_moderated,
     lost_to_provider,
     out_of_credit,
     recovered_ms,
@@ -440,5 +441,10 @@ def _notes(evidence: Evidence, window: RunWindow, facts: dict, streak: Streak | 
         notes += (
             f" The conversation outgrew the model's context window after {completed} "
             "completed call(s)."
+        )
+    if last is not None and is_moderated(last):
+        notes += (
+            " The provider's moderation refused its last request (HTTP 403: "
+            f"{(last.error or 'flagged')[:120]})."
         )
     return notes

@@ -81,6 +81,8 @@ SCENARIOS = [
       passed=True),
     S("context-after-work", "ok*3,context", "capability", "context after work",
       says="outgrew the model's context window"),
+    S("flagged-after-work", "ok*3,flagged", "capability", "moderation refused the request",
+      says="moderation refused its last request"),
     S("plain-400-after-work", "ok*3,400", "capability", "agent's own bad request"),
     S("422-after-work", "ok*3,422", "capability", "agent's own bad request"),
     S("slow-provider", "slow:s=4", "capability", "healthy but slow", budget_s=14),

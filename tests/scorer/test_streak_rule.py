@@ -379,6 +379,7 @@ def test_a_403_for_flagged_content_is_the_requests_not_a_refused_key():
     flagged = dict(status_code=403, upstream_status=403, error="your input was flagged")
     v = judge([*three_ok(), call(4, 3, 20, "client_error", **flagged)], agent(end_s=4))
     assert v.verdict == "capability"
+    assert "The provider's moderation refused its last request" in v.sentence
     revoked = dict(status_code=403, upstream_status=403)  # an older record's 403: by status
     v = judge([*three_ok(), call(4, 3, 20, "client_error", **revoked)], agent(end_s=4))
     assert v.verdict == "infra:auth"
