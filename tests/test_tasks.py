@@ -369,6 +369,8 @@ def test_a_harbor_task_works_where_its_task_toml_or_dockerfile_says(
         ('network_mode = "no-network"\n', False),
         ('network_mode = "allowlist"\n', False),  # no allowlist can be enforced: none
         ('allow_internet = false\nnetwork_mode = "public"\n', False),  # a conflict: strict
+        ('network_mode = "none"\n', False),  # Docker's words
+        ('network_mode = "bridge"\n', True),
     ],
 )
 def test_a_harbor_tasks_network_from_either_spelling(tmp_path, environment, internet):

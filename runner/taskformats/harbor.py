@@ -41,6 +41,7 @@ def _no_env(value: object) -> object:
 
 
 Env = Annotated[dict[str, str], BeforeValidator(_no_env)]
+NetworkMode = Literal["public", "no-network", "allowlist", "none", "bridge", "host"]
 
 
 class _Env(BaseModel):
@@ -53,8 +54,9 @@ class _Env(BaseModel):
     gpus: int = 0
     allow_internet: bool = True
     #: the newer spelling: "public" (the internet), "no-network", or "allowlist" (some
-    #: hosts, which cannot be enforced here: run with no network, the strict reading)
-    network_mode: Literal["public", "no-network", "allowlist"] | None = None
+    #: hosts, which cannot be enforced here: run with no network, the strict reading);
+    #: Docker's own words are read too ("none"; "bridge" and "host" reach the internet)
+    network_mode: NetworkMode | None = None
     docker_image: str | None = None
     env: Env = Field(default_factory=dict)
 
@@ -62,7 +64,7 @@ class _Env(BaseModel):
     def internet(self) -> bool:
         """The task may use the internet: both spellings must allow it (a conflict is read
         the strict way)."""
-        return self.allow_internet and self.network_mode in (None, "public")
+        return self.allow_internet and self.network_mode in (None, "public", "bridge", "host")
 
 
 class _Timeout(BaseModel):
