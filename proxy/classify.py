@@ -36,7 +36,7 @@ _OVER_QUOTA = ("rate_limit", "tokens per minute", "(tpm)")
 #: to access the Anthropic API"), the account's failure as a 401 or a 402 is
 _BAD_KEY_MARKERS = (
     "api key not valid", "api_key_invalid", "invalid api key", "invalid_api_key",
-    "credit balance", "insufficient balance", "insufficient_quota",
+    "credit balance", "insufficient balance", *_NO_CREDIT,
 )  # fmt: skip
 
 

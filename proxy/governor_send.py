@@ -51,6 +51,8 @@ from proxy.upstream import UPSTREAM_FAILURES, Attempt, Reply, upstream_failure
 
 #: upstream statuses absorb mode retries: throttled, unavailable, overloaded (529).
 RETRYABLE = frozenset((429, 503, 529))
+#: the outcomes a retry may mend, by status or reported inside a whole 200
+_RETRIED = frozenset(("rate_limited", "upstream_error"))
 
 Record = Callable[[CallFacts], ModelCall]
 #: request hashes per session whose first attempt is remembered (memory stays flat).
@@ -90,12 +92,13 @@ class _Tried:
 
     @property
     def retryable(self) -> bool:
+        """A throttle or an overload, said by status or inside a 200; not what a status of
+        RETRYABLE may also carry that no wait mends (OpenAI's 429 insufficient_quota: an
+        empty account, `auth_error`)."""
         if self.failed_in_200 is not None:
             return True
-        # a 429 that is an empty account (insufficient_quota), not a throttle: no wait mends it
-        return self.reply.status in RETRYABLE and (
-            self.reply.status != 429 or classify.outcome_for(429, self.body) == "rate_limited"
-        )
+        status = self.reply.status
+        return status in RETRYABLE and classify.outcome_for(status, self.body) in _RETRIED
 
 
 async def governed_send(
@@ -162,10 +165,6 @@ def _whole_json(reply: Reply) -> bool:
     return reply.status == 200 and "json" in kind and not reply.headers.get("Content-Encoding")
 
 
-#: failures reported inside a 200 that absorb mode retries, as it retries a 429 or a 529
-_RETRIED_IN_200 = frozenset(("rate_limited", "upstream_error"))
-
-
 def _failed_in_200(api: Api, body: bytes) -> tuple[CallOutcome, str] | None:
     """A whole 200 that a retry may mend, read as the relay reads it: the quota or the
     overload reported in its body, or (a generative API's) no answer in it, as an
@@ -175,7 +174,7 @@ def _failed_in_200(api: Api, body: bytes) -> tuple[CallOutcome, str] | None:
     if obj is None:
         return None
     obs = observe_object(api, obj)
-    if obs.failed in _RETRIED_IN_200:
+    if obs.failed in _RETRIED:
         return obs.failed, f"upstream reported in its reply: {obs.error}"
     if obs.failed is None and api in GENERATIVE_APIS and not obs.answered:
         return "upstream_malformed", "upstream answered 200 with no answer in it"

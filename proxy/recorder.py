@@ -24,8 +24,6 @@ from proxy.sink import RecordSink
 log = structlog.get_logger("proxy")
 TokensSource = Literal["usage", "estimated"] | None
 
-#: API families whose replies are tokens (an estimate makes sense without usage).
-
 
 def estimate_tokens(chars: int) -> int:
     """~4 characters per token: the usual rule of thumb for English and code."""

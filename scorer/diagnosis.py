@@ -150,7 +150,7 @@ def _fix_setup(reason: str, calls: list[ModelCall], verdict: Verdict | None) -> 
                 f"{model}'s context window cannot hold this task's first prompt: pick a model "
                 "or deployment with a larger window (config/models.toml)."
             )
-        missing = [c for c in calls if is_endpoint_missing(c) and not is_model_not_found(c)]
+        missing = [c for c in calls if is_endpoint_missing(c)]
         if missing and not any(is_model_not_found(c) for c in calls):
             return (
                 f"The endpoint answered 404 to {missing[0].path}: its base URL is likely wrong"

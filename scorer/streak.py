@@ -50,14 +50,14 @@ HELD_MIN_MS = 100.0
 #: A call that ended this close to the agent's end was still in flight when it ended.
 IN_FLIGHT_SLACK = timedelta(seconds=2)
 
-#: how providers say "no such model": OpenAI and Azure ("does not exist"), Gemini ("models/x
-#: is not found"), Anthropic's 404 ("model: x"), in a 404
-_MODEL_NOT_FOUND = (
-    "model_not_found", "does not exist", "model not found", "unknown model", "is not found",
-    "model: ",
-)  # fmt: skip
+#: how providers say "no such model" in a 404: OpenAI and Azure ("does not exist"), Gemini
+#: ("models/x is not found"), Anthropic ("model: x"); any text naming a model and "not
+#: found" counts too (Ollama: "model 'x' not found")
+_MODEL_NOT_FOUND = ("model_not_found", "does not exist", "unknown model", "is not found", "model: ")
 #: ... and in a 400, where some say it (Mistral: "Invalid model: x")
 _MODEL_INVALID = ("invalid model", "invalid_model", "model_not_found", "unknown model")
+#: words of an account with no credit left (OpenAI's 429 ends "... and billing details")
+_NO_CREDIT = ("credit", "402", "insufficient_quota", "billing")
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,7 @@ def out_of_credit(call: ModelCall) -> bool:
     if status_of(call) == 402:
         return True
     text = (call.error or "").lower()
-    words = ("credit", "402", "insufficient_quota", "billing")  # OpenAI's: "... and billing"
-    return call.outcome == "auth_error" and any(w in text for w in words)
+    return call.outcome == "auth_error" and any(w in text for w in _NO_CREDIT)
 
 
 def is_model_not_found(call: ModelCall) -> bool:
@@ -123,9 +122,10 @@ _KNOWN_APIS = frozenset(("chat", "responses", "completions", "embeddings"))
 def is_endpoint_missing(call: ModelCall) -> bool:
     """The provider answered 404 to an API path it should serve (chat/completions,
     responses, ...): the endpoint URL is set wrong (a base without `/v1`, another
-    provider's path), not the agent's request. A 404 from the proxy itself (a path outside
-    /v1/, no upstream status) or for a path of no known API stays the agent's."""
-    return call.upstream_status == 404 and call.api in _KNOWN_APIS
+    provider's path), not the agent's request; a 404 that names the model is
+    `is_model_not_found` instead. A 404 from the proxy itself (a path outside /v1/, no
+    upstream status) or for a path of no known API stays the agent's."""
+    return call.upstream_status == 404 and call.api in _KNOWN_APIS and not is_model_not_found(call)
 
 
 def failure_type(call: ModelCall, calls: list[ModelCall], window: RunWindow) -> FailureType | None:

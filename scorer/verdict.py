@@ -36,7 +36,6 @@ from scorer.streak import (
     Streak,
     final_streak,
     is_endpoint_missing,
-    is_model_not_found,
     is_moderated,
     lost_to_provider,
     out_of_credit,
@@ -298,7 +297,7 @@ def describe(streak: Streak) -> str:
                 "The model's context window cannot hold the task (HTTP 400 context length "
                 "on the very first call)"
             )
-        if is_endpoint_missing(last) and not is_model_not_found(last):
+        if is_endpoint_missing(last):
             return f"The endpoint does not serve {last.path} (HTTP 404 on the very first call)"
         return (
             f"The provider does not know this model (HTTP {status_of(last) or 404} model_not_found)"
